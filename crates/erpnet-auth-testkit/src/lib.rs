@@ -1,0 +1,1 @@
+//! Mock ERP.net Identity (placeholder while the crate is being written).
