@@ -1,1 +1,65 @@
-//! core placeholder
+//! The protocol core of [erpnet-auth]: access tokens for ERP.net and any
+//! standards-compliant OAuth 2.0 / OpenID Connect provider.
+//!
+//! - [`TokenSource`]: where tokens come from; implement it in a few lines.
+//! - [`CachedTokenSource`]: wraps any source with a lock-free cache, early
+//!   refresh and single-flight fetching.
+//! - Grants: [`ClientCredentials`] (services) and [`StaticToken`] (ERP.net
+//!   personal and system access tokens, `enrt_…`).
+//! - [`Discovery`]: from an ERP.net instance name or issuer URL to endpoints.
+//! - [`HttpClient`]: the one HTTP policy (time-outs, body cap, no redirects,
+//!   `https` except loopback) every call to a provider follows.
+//!
+//! This crate knows nothing of reqwest-middleware, tower or axum; the adapter
+//! crates do.
+//!
+//! ```
+//! use erpnet_auth_core::{CachedTokenSource, ClientCredentials, TokenSource};
+//! use erpnet_auth_testkit::MockIdentity;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), erpnet_auth_core::Error> {
+//! // A mock ERP.net Identity on 127.0.0.1; use your instance name in production.
+//! let identity = MockIdentity::start().await;
+//! let authority = identity.issuer().parse::<erpnet_auth_core::Authority>()?;
+//!
+//! let grant = ClientCredentials::builder(authority, erpnet_auth_testkit::DEFAULT_CLIENT_ID)
+//!     .client_secret(erpnet_auth_testkit::DEFAULT_CLIENT_SECRET)
+//!     .scopes(["read", "update"])
+//!     .build()?;
+//! let tokens = CachedTokenSource::new(grant);
+//!
+//! let first = tokens.token().await?;
+//! let again = tokens.token().await?;
+//! assert_eq!(first, again, "served from the cache");
+//! assert!(first.has_scope("update"));
+//! # Ok(()) }
+//! ```
+//!
+//! [erpnet-auth]: https://docs.rs/erpnet-auth
+
+mod cache;
+mod client_credentials;
+mod discovery;
+mod error;
+mod http;
+mod source;
+mod token;
+mod token_endpoint;
+
+pub use cache::{
+    CacheBuilder, CachedTokenSource, DEFAULT_BACKOFF_INITIAL, DEFAULT_BACKOFF_MAX,
+    DEFAULT_EXPIRY_LEEWAY, DEFAULT_JITTER, DEFAULT_REFRESH_MARGIN,
+};
+pub use client_credentials::{ClientCredentials, ClientCredentialsBuilder, TokenEndpoint};
+pub use discovery::{Authority, Discovery, DiscoveryCache, ExtraProviderMetadata, ProviderMetadata};
+pub use error::{Error, OAuthErrorCode};
+pub use http::{DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, HttpClient, is_loopback_host, is_secure_url};
+pub use source::{
+    FnTokenSource, StaticToken, TokenSource, is_erpnet_reference_token, token_source_fn,
+};
+pub use token::AccessToken;
+pub use token_endpoint::{ClientAuthMethod, TokenResponse};
+
+/// Re-exported so that implementors of [`TokenSource`] need no extra dependency.
+pub use async_trait::async_trait;

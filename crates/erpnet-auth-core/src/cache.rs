@@ -1,0 +1,619 @@
+//! [`CachedTokenSource`]: a lock-free token cache with single-flight refresh.
+//!
+//! # How it stays fast
+//!
+//! The current token lives in an [`ArcSwapOption`] together with an atomic state
+//! (fresh, due, expired). A hit is one arc-swap load, one atomic load and one
+//! reference-count increment: no lock, no allocation, no clock read. The state is
+//! advanced by a timer task spawned when the token is stored, which sleeps until
+//! the refresh is due and again until the token expires.
+//!
+//! Reading `Instant::now()` on every call would cost several times the rest of the
+//! hit path, so the clock is read only when the timer cannot be trusted: if the
+//! timer task is dropped without finishing (its runtime shut down), the entry falls
+//! back to comparing against the clock on every call.
+//!
+//! Tokio timers run on the monotonic clock, which on some systems stops while the
+//! machine is suspended; a token can then be believed fresh after it expired. The
+//! resource server's 401 covers that case: [`TokenSource::report_rejected`] drops
+//! the token and the next call fetches a new one.
+//!
+//! # How it stays gentle with the provider
+//!
+//! - Only one request to the underlying source is in flight at a time; every
+//!   caller that needs a token waits on that one request.
+//! - A token that is due for refresh but still valid is handed out at once while
+//!   one background refresh runs.
+//! - A failed refresh never replaces a still-valid token. Failures back off
+//!   exponentially (with jitter) up to a cap; while backing off, callers that have
+//!   no valid token get the last error at once instead of a new request.
+
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use async_trait::async_trait;
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+
+use crate::error::Error;
+use crate::source::TokenSource;
+use crate::token::AccessToken;
+
+/// Default time before expiry at which a token is due for refresh.
+pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+/// Default upper bound of the random extra margin that spreads refreshes of a fleet.
+pub const DEFAULT_JITTER: Duration = Duration::from_secs(30);
+/// Default time before expiry after which a token is no longer handed out.
+pub const DEFAULT_EXPIRY_LEEWAY: Duration = Duration::from_secs(10);
+/// Default first back-off after a failed refresh.
+pub const DEFAULT_BACKOFF_INITIAL: Duration = Duration::from_secs(1);
+/// Default longest back-off after repeated failures.
+pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+const FRESH: u8 = 0;
+const DUE: u8 = 1;
+/// The timer is gone; compare against the clock. Ordered between due and expired
+/// so that `fetch_max` never moves an entry backwards.
+const CHECK_CLOCK: u8 = 2;
+const EXPIRED: u8 = 3;
+
+/// Wraps any [`TokenSource`] with a lock-free cache, early refresh and
+/// single-flight fetching.
+///
+/// Cheap to clone: clones share one cache. Keep one per process and identity;
+/// ERP.net counts every token's first use as a licensed session, so sharing a
+/// cache across processes or users is not allowed and creating one per request
+/// wastes sessions.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), erpnet_auth_core::Error> {
+/// use erpnet_auth_core::{CachedTokenSource, ClientCredentials, Discovery, TokenSource};
+///
+/// let discovery = Discovery::fetch("myinstance").await?;
+/// let grant = ClientCredentials::builder(discovery.token_endpoint().clone(), "my.app/service")
+///     .client_secret(std::env::var("ERPNET_CLIENT_SECRET").unwrap_or_default())
+///     .scopes(["read", "update"])
+///     .build()?;
+/// let tokens = CachedTokenSource::new(grant);
+/// let token = tokens.token().await?; // fetched once, then served from memory
+/// # let _ = token; Ok(()) }
+/// ```
+///
+/// # Timing rules
+///
+/// | token state | what a caller gets |
+/// |---|---|
+/// | fresh | the cached token, at once |
+/// | due (within the refresh margin of expiry) | the cached token at once; one background refresh starts |
+/// | expired, absent or rejected | waits for the single in-flight refresh |
+/// | expired while backing off after a failure | the last error, at once |
+pub struct CachedTokenSource<S> {
+    shared: Arc<Shared<S>>,
+}
+
+impl<S> Clone for CachedTokenSource<S> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// Settings of a [`CachedTokenSource`]; see [`CachedTokenSource::builder`].
+#[derive(Debug, Clone)]
+pub struct CacheBuilder<S> {
+    source: S,
+    config: Config,
+}
+
+#[derive(Debug, Clone)]
+struct Config {
+    refresh_margin: Duration,
+    jitter: Duration,
+    expiry_leeway: Duration,
+    backoff_initial: Duration,
+    backoff_max: Duration,
+    proactive: bool,
+}
+
+struct Shared<S> {
+    source: S,
+    config: Config,
+    current: ArcSwapOption<Entry>,
+    flight: Mutex<Flight>,
+    proactive_task: OnceLock<AbortOnDrop>,
+    random: AtomicU64,
+}
+
+#[derive(Default)]
+struct Flight {
+    in_flight: Option<watch::Receiver<Option<Result<AccessToken, Error>>>>,
+    failures: u32,
+    retry_at: Option<Instant>,
+    last_error: Option<Error>,
+    retry_task: Option<AbortOnDrop>,
+}
+
+struct Entry {
+    token: AccessToken,
+    due_at: Option<Instant>,
+    usable_until: Option<Instant>,
+    state: AtomicU8,
+    /// A background refresh was started for this entry (or is backing off).
+    refreshing: AtomicBool,
+    timer: OnceLock<AbortOnDrop>,
+}
+
+struct AbortOnDrop(AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<S: TokenSource> CacheBuilder<S> {
+    /// How long before expiry a token is due for refresh (default 5 minutes). For
+    /// short-lived tokens at most half the lifetime is used.
+    pub fn refresh_margin(mut self, margin: Duration) -> Self {
+        self.config.refresh_margin = margin;
+        self
+    }
+
+    /// The upper bound of a random extra margin (default 30 s), so that many
+    /// processes started together do not refresh in lockstep. For short-lived
+    /// tokens at most a quarter of the lifetime is used.
+    pub fn jitter(mut self, jitter: Duration) -> Self {
+        self.config.jitter = jitter;
+        self
+    }
+
+    /// How long before its expiry a token stops being handed out (default 10 s),
+    /// so that it does not expire in flight. At most a quarter of the lifetime is
+    /// used.
+    pub fn expiry_leeway(mut self, leeway: Duration) -> Self {
+        self.config.expiry_leeway = leeway;
+        self
+    }
+
+    /// The exponential back-off after failed refreshes: the first wait and the cap
+    /// (defaults 1 s and 60 s). Each wait is reduced by up to a quarter at random.
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.config.backoff_initial = initial;
+        self.config.backoff_max = max.max(initial);
+        self
+    }
+
+    /// Keeps the token fresh from a background task instead of on demand: the
+    /// first token is fetched right away and each refresh starts when it is due,
+    /// whether or not anyone asks. The task ends when the last handle to the cache
+    /// is dropped. Must be called within a tokio runtime to start at once;
+    /// otherwise it starts with the first request.
+    pub fn proactive(mut self, proactive: bool) -> Self {
+        self.config.proactive = proactive;
+        self
+    }
+
+    /// Builds the cache.
+    pub fn build(self) -> CachedTokenSource<S> {
+        let seed = RandomState::new().hash_one(0x5eed_u64) | 1;
+        let shared = Arc::new(Shared {
+            source: self.source,
+            config: self.config,
+            current: ArcSwapOption::empty(),
+            flight: Mutex::new(Flight::default()),
+            proactive_task: OnceLock::new(),
+            random: AtomicU64::new(seed),
+        });
+        if shared.config.proactive {
+            shared.start_proactive();
+        }
+        CachedTokenSource { shared }
+    }
+}
+
+impl<S: TokenSource> CachedTokenSource<S> {
+    /// A cache with the default settings.
+    pub fn new(source: S) -> Self {
+        Self::builder(source).build()
+    }
+
+    /// A cache whose settings can be changed before it is built.
+    pub fn builder(source: S) -> CacheBuilder<S> {
+        CacheBuilder {
+            source,
+            config: Config {
+                refresh_margin: DEFAULT_REFRESH_MARGIN,
+                jitter: DEFAULT_JITTER,
+                expiry_leeway: DEFAULT_EXPIRY_LEEWAY,
+                backoff_initial: DEFAULT_BACKOFF_INITIAL,
+                backoff_max: DEFAULT_BACKOFF_MAX,
+                proactive: false,
+            },
+        }
+    }
+
+    /// The wrapped source.
+    pub fn source(&self) -> &S {
+        &self.shared.source
+    }
+
+    /// The cached token if it can be used now: the lock-free hit path. Starts a
+    /// background refresh when the token is due.
+    pub fn cached_token(&self) -> Option<AccessToken> {
+        self.shared.cached_token()
+    }
+
+    /// A usable token: from the cache when possible, otherwise from the single
+    /// in-flight refresh.
+    pub async fn token(&self) -> Result<AccessToken, Error> {
+        match self.shared.cached_token() {
+            Some(token) => Ok(token),
+            None => self.shared.fetch().await,
+        }
+    }
+
+    /// Drops `token` if it is still the current one, so the next call fetches a
+    /// new token. Reports of an older token are ignored, so many concurrent 401s
+    /// cause one refresh.
+    pub fn report_rejected(&self, token: &AccessToken) {
+        self.shared.report_rejected(token);
+    }
+}
+
+#[async_trait]
+impl<S: TokenSource> TokenSource for CachedTokenSource<S> {
+    async fn token(&self) -> Result<AccessToken, Error> {
+        CachedTokenSource::token(self).await
+    }
+
+    fn cached_token(&self) -> Option<AccessToken> {
+        CachedTokenSource::cached_token(self)
+    }
+
+    fn report_rejected(&self, token: &AccessToken) {
+        CachedTokenSource::report_rejected(self, token)
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for CachedTokenSource<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let current = self.shared.current.load();
+        f.debug_struct("CachedTokenSource")
+            .field("source", &self.shared.source)
+            .field("current", &current.as_ref().map(|e| &e.token))
+            .field("config", &self.shared.config)
+            .finish()
+    }
+}
+
+impl<S: TokenSource> Shared<S> {
+    fn cached_token(self: &Arc<Self>) -> Option<AccessToken> {
+        let guard = self.current.load();
+        let entry = guard.as_ref()?;
+        match entry.state.load(Ordering::Acquire) {
+            FRESH => Some(entry.token.clone()),
+            DUE => {
+                self.refresh_in_background(entry);
+                Some(entry.token.clone())
+            }
+            CHECK_CLOCK => match entry.clock_state(Instant::now()) {
+                FRESH => Some(entry.token.clone()),
+                DUE => {
+                    self.refresh_in_background(entry);
+                    Some(entry.token.clone())
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The token of the current entry, if usable now (reads the clock; slow path).
+    fn usable_now(&self) -> Option<AccessToken> {
+        let guard = self.current.load();
+        let entry = guard.as_ref()?;
+        if entry.state.load(Ordering::Acquire) == EXPIRED {
+            return None;
+        }
+        (entry.clock_state(Instant::now()) != EXPIRED).then(|| entry.token.clone())
+    }
+
+    fn refresh_in_background(self: &Arc<Self>, entry: &Entry) {
+        // A plain load first keeps the hot cache line shared between readers.
+        if entry.refreshing.load(Ordering::Relaxed) || entry.refreshing.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            entry.refreshing.store(false, Ordering::Release);
+            return;
+        }
+        let mut flight = self.lock_flight();
+        self.begin(&mut flight);
+    }
+
+    async fn fetch(self: &Arc<Self>) -> Result<AccessToken, Error> {
+        let (mut outcome, inline) = {
+            let mut flight = self.lock_flight();
+            if let Some(token) = self.usable_now() {
+                return Ok(token);
+            }
+            if flight.in_flight.is_none()
+                && let (Some(retry_at), Some(error)) = (flight.retry_at, &flight.last_error)
+                && Instant::now() < retry_at
+            {
+                return Err(error.clone());
+            }
+            self.begin(&mut flight)
+        };
+        if let Some(sender) = inline {
+            self.clone().refresh(sender).await;
+        }
+        match outcome.wait_for(Option::is_some).await {
+            Ok(result) => result.clone().unwrap_or_else(|| Err(refresh_abandoned())),
+            Err(_) => Err(refresh_abandoned()),
+        }
+    }
+
+    /// Starts a refresh unless one is in flight and returns the receiver of its
+    /// outcome. Without a tokio runtime to spawn on, returns the sender too: the
+    /// caller then runs the refresh itself.
+    #[allow(clippy::type_complexity)]
+    fn begin(
+        self: &Arc<Self>,
+        flight: &mut Flight,
+    ) -> (
+        watch::Receiver<Option<Result<AccessToken, Error>>>,
+        Option<watch::Sender<Option<Result<AccessToken, Error>>>>,
+    ) {
+        if let Some(receiver) = &flight.in_flight {
+            return (receiver.clone(), None);
+        }
+        let (sender, receiver) = watch::channel(None);
+        flight.in_flight = Some(receiver.clone());
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(self.clone().refresh(sender));
+                (receiver, None)
+            }
+            Err(_) => (receiver, Some(sender)),
+        }
+    }
+
+    async fn refresh(self: Arc<Self>, sender: watch::Sender<Option<Result<AccessToken, Error>>>) {
+        // Clears the in-flight marker even if this future is dropped half-way
+        // (its runtime shut down), so that later callers start a new refresh.
+        struct ClearOnDrop<'a>(&'a Mutex<Flight>);
+        impl Drop for ClearOnDrop<'_> {
+            fn drop(&mut self) {
+                lock(self.0).in_flight = None;
+            }
+        }
+        let clear = ClearOnDrop(&self.flight);
+        let started = Instant::now();
+        let result = self.source.token().await;
+        let elapsed = started.elapsed();
+        match &result {
+            Ok(token) => {
+                self.install(token);
+                let mut flight = self.lock_flight();
+                flight.failures = 0;
+                flight.retry_at = None;
+                flight.last_error = None;
+                flight.retry_task = None;
+                tracing::debug!(
+                    ?elapsed,
+                    expires_in = ?token.expires_in(),
+                    "token cache: new token stored"
+                );
+            }
+            Err(error) => {
+                let mut flight = self.lock_flight();
+                flight.failures = flight.failures.saturating_add(1);
+                let wait = self.backoff(flight.failures);
+                flight.retry_at = Some(Instant::now() + wait);
+                flight.last_error = Some(error.clone());
+                let keeping = self.usable_now().is_some();
+                tracing::warn!(
+                    %error,
+                    transient = error.is_transient(),
+                    failures = flight.failures,
+                    retry_in = ?wait,
+                    keeping_current_token = keeping,
+                    "token cache: refresh failed"
+                );
+                flight.retry_task = self.schedule_retry(wait);
+            }
+        }
+        drop(clear);
+        let _ = sender.send(Some(result));
+    }
+
+    /// After a failed refresh: once the back-off has passed, allow the next
+    /// background refresh (and in proactive mode, start it).
+    fn schedule_retry(self: &Arc<Self>, wait: Duration) -> Option<AbortOnDrop> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let weak = Arc::downgrade(self);
+        let task = runtime.spawn(async move {
+            tokio::time::sleep(wait).await;
+            let Some(shared) = weak.upgrade() else { return };
+            if let Some(entry) = shared.current.load_full() {
+                entry.refreshing.store(false, Ordering::Release);
+            }
+            if shared.config.proactive {
+                let needs_token = shared.current.load().as_ref().is_none_or(|entry| {
+                    entry.clock_state(Instant::now()) != FRESH
+                        || entry.state.load(Ordering::Acquire) != FRESH
+                });
+                if needs_token {
+                    let mut flight = shared.lock_flight();
+                    shared.begin(&mut flight);
+                }
+            }
+        });
+        Some(AbortOnDrop(task.abort_handle()))
+    }
+
+    fn install(self: &Arc<Self>, token: &AccessToken) {
+        let now = Instant::now();
+        let config = &self.config;
+        let (due_at, usable_until) = match token.expires_at() {
+            None => (None, None),
+            Some(expires_at) => {
+                let lifetime = expires_at.saturating_duration_since(now);
+                let leeway = config.expiry_leeway.min(lifetime / 4);
+                let margin = config.refresh_margin.min(lifetime / 2);
+                let jitter_cap = config.jitter.min(lifetime / 4);
+                let jitter = jitter_cap.mul_f64(self.next_random_unit());
+                let usable_until = expires_at - leeway;
+                let due_at = (expires_at - margin - jitter).min(usable_until);
+                (Some(due_at), Some(usable_until))
+            }
+        };
+        let entry = Arc::new(Entry {
+            token: token.clone(),
+            due_at,
+            usable_until,
+            state: AtomicU8::new(FRESH),
+            refreshing: AtomicBool::new(false),
+            timer: OnceLock::new(),
+        });
+        if due_at.is_some() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    let task = runtime.spawn(run_timer(
+                        Arc::downgrade(&entry),
+                        Arc::downgrade(self),
+                    ));
+                    let _ = entry.timer.set(AbortOnDrop(task.abort_handle()));
+                }
+                Err(_) => entry.state.store(CHECK_CLOCK, Ordering::Release),
+            }
+        }
+        self.current.store(Some(entry));
+    }
+
+    fn report_rejected(&self, token: &AccessToken) {
+        let guard = self.current.load();
+        if let Some(entry) = guard.as_ref()
+            && entry.token == *token
+        {
+            let before = entry.state.fetch_max(EXPIRED, Ordering::AcqRel);
+            if before != EXPIRED {
+                tracing::info!("token cache: token rejected by a resource server; dropping it");
+            }
+        }
+    }
+
+    fn start_proactive(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!("token cache: no tokio runtime; the first token is fetched on demand");
+            return;
+        };
+        let weak = Arc::downgrade(self);
+        let task = runtime.spawn(async move {
+            let Some(shared) = weak.upgrade() else { return };
+            let mut outcome = {
+                let mut flight = shared.lock_flight();
+                shared.begin(&mut flight).0
+            };
+            drop(shared);
+            let _ = outcome.wait_for(Option::is_some).await;
+        });
+        let _ = self.proactive_task.set(AbortOnDrop(task.abort_handle()));
+    }
+
+    fn backoff(&self, failures: u32) -> Duration {
+        let exponent = failures.saturating_sub(1).min(20);
+        let wait = self
+            .config
+            .backoff_initial
+            .saturating_mul(1u32 << exponent)
+            .min(self.config.backoff_max);
+        // Full waits are trimmed by up to a quarter so that a fleet spreads out.
+        wait.mul_f64(1.0 - 0.25 * self.next_random_unit())
+    }
+
+    /// A pseudo-random number in `[0, 1)` (xorshift; spreading, not security).
+    fn next_random_unit(&self) -> f64 {
+        let mut x = self.random.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.random.store(x, Ordering::Relaxed);
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn lock_flight(&self) -> MutexGuard<'_, Flight> {
+        lock(&self.flight)
+    }
+}
+
+fn lock(flight: &Mutex<Flight>) -> MutexGuard<'_, Flight> {
+    // The guarded data stays consistent even if a holder panicked.
+    flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn refresh_abandoned() -> Error {
+    Error::source_failed(
+        "the token refresh was abandoned (its task was cancelled or panicked)",
+        true,
+    )
+}
+
+impl Entry {
+    /// The state by the clock, ignoring the timer.
+    fn clock_state(&self, now: Instant) -> u8 {
+        match (self.due_at, self.usable_until) {
+            (_, Some(until)) if now >= until => EXPIRED,
+            (Some(due), _) if now >= due => DUE,
+            _ => FRESH,
+        }
+    }
+}
+
+/// Advances an entry's state at its deadlines. If the task is dropped before it
+/// finishes (its runtime shut down), the entry falls back to reading the clock.
+async fn run_timer<S: TokenSource>(entry: Weak<Entry>, shared: Weak<Shared<S>>) {
+    struct FallBackToClock(Weak<Entry>, bool);
+    impl Drop for FallBackToClock {
+        fn drop(&mut self) {
+            if !self.1
+                && let Some(entry) = self.0.upgrade()
+            {
+                entry.state.fetch_max(CHECK_CLOCK, Ordering::AcqRel);
+            }
+        }
+    }
+    let mut guard = FallBackToClock(entry.clone(), false);
+    let Some((due_at, usable_until)) = entry.upgrade().and_then(|e| e.due_at.zip(e.usable_until))
+    else {
+        guard.1 = true;
+        return;
+    };
+
+    tokio::time::sleep_until(due_at).await;
+    let Some(current) = entry.upgrade() else {
+        guard.1 = true;
+        return;
+    };
+    current.state.fetch_max(DUE, Ordering::AcqRel);
+    if let Some(shared) = shared.upgrade()
+        && shared.config.proactive
+    {
+        shared.refresh_in_background(&current);
+    }
+    drop(current);
+
+    tokio::time::sleep_until(usable_until).await;
+    if let Some(current) = entry.upgrade() {
+        current.state.fetch_max(EXPIRED, Ordering::AcqRel);
+    }
+    guard.1 = true;
+}

@@ -1,0 +1,440 @@
+//! OpenID Connect discovery: from an ERP.net instance name or an issuer URL to the
+//! provider's endpoints.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
+use openidconnect::core::{
+    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType,
+    CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
+    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::error::Error;
+use crate::http::{HttpClient, check_url, endpoint_name, is_json, media_type, parse_url};
+
+/// Where an identity provider lives: its issuer URL.
+///
+/// Each ERP.net instance has its own authority, `https://{instance}.my.erp.net/id`;
+/// tokens for an instance's APIs come only from that instance.
+///
+/// ```
+/// use erpnet_auth_core::Authority;
+///
+/// let erp: Authority = "myinstance".parse()?;
+/// assert_eq!(erp.issuer(), "https://myinstance.my.erp.net/id");
+/// assert_eq!(
+///     erp.discovery_url().as_str(),
+///     "https://myinstance.my.erp.net/id/.well-known/openid-configuration"
+/// );
+///
+/// let other: Authority = "https://login.example.com/realms/main/".parse()?;
+/// assert_eq!(other.issuer(), "https://login.example.com/realms/main");
+/// # Ok::<(), erpnet_auth_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authority {
+    issuer: String,
+    url: Url,
+}
+
+impl Authority {
+    /// The authority of an ERP.net instance: `myinstance` becomes
+    /// `https://myinstance.my.erp.net/id`.
+    pub fn erpnet_instance(name: &str) -> Result<Self, Error> {
+        let name = name.trim();
+        let valid = !name.is_empty()
+            && name.len() <= 63
+            && !name.starts_with('-')
+            && !name.ends_with('-')
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !valid {
+            return Err(Error::Config(format!(
+                "`{name}` is not an ERP.net instance name (letters, digits and `-`) nor an issuer URL"
+            )));
+        }
+        Self::issuer_url(&format!("https://{}.my.erp.net/id", name.to_ascii_lowercase()))
+    }
+
+    /// The authority with this issuer URL (a trailing `/` is dropped, as issuers
+    /// conventionally have none). Must be `https`, or `http` to a loopback address.
+    pub fn issuer_url(issuer: &str) -> Result<Self, Error> {
+        let trimmed = issuer.trim();
+        let issuer = trimmed.strip_suffix('/').unwrap_or(trimmed);
+        let url = parse_url("issuer", issuer)?;
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(Error::Config(format!(
+                "issuer `{issuer}` must not have a query or fragment"
+            )));
+        }
+        check_url(&url)?;
+        Ok(Self {
+            issuer: issuer.to_owned(),
+            url,
+        })
+    }
+
+    /// An ERP.net instance name or an issuer URL, whichever `value` is.
+    pub fn parse(value: &str) -> Result<Self, Error> {
+        if value.contains("://") {
+            Self::issuer_url(value)
+        } else {
+            Self::erpnet_instance(value)
+        }
+    }
+
+    /// The issuer, exactly as tokens and the discovery document must name it.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// `{issuer}/.well-known/openid-configuration`.
+    pub fn discovery_url(&self) -> Url {
+        let mut url = self.url.clone();
+        let path = format!(
+            "{}/.well-known/openid-configuration",
+            url.path().trim_end_matches('/')
+        );
+        url.set_path(&path);
+        url
+    }
+}
+
+impl FromStr for Authority {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl fmt::Display for Authority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.issuer)
+    }
+}
+
+/// Discovery fields beyond OpenID Connect Discovery 1.0 that this library uses.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct ExtraProviderMetadata {
+    /// RP-initiated logout (`end_session_endpoint`).
+    pub end_session_endpoint: Option<Url>,
+    /// RFC 7662 token introspection.
+    pub introspection_endpoint: Option<Url>,
+    /// RFC 7009 token revocation.
+    pub revocation_endpoint: Option<Url>,
+    /// RFC 7636 PKCE methods.
+    pub code_challenge_methods_supported: Option<Vec<String>>,
+    /// RFC 9207: the provider sends `iss` with authorization responses.
+    pub authorization_response_iss_parameter_supported: Option<bool>,
+}
+
+impl openidconnect::AdditionalProviderMetadata for ExtraProviderMetadata {}
+
+/// The provider metadata, in the `openidconnect` crate's types.
+pub type ProviderMetadata = openidconnect::ProviderMetadata<
+    ExtraProviderMetadata,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
+/// A fetched and checked discovery document.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), erpnet_auth_core::Error> {
+/// use erpnet_auth_core::Discovery;
+///
+/// let discovery = Discovery::fetch("myinstance").await?;
+/// println!("tokens from {}", discovery.token_endpoint());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    authority: Authority,
+    metadata: Arc<ProviderMetadata>,
+    token_endpoint: Url,
+}
+
+impl Discovery {
+    /// Fetches the document of an ERP.net instance name or issuer URL with a
+    /// default [`HttpClient`].
+    pub async fn fetch(authority: &str) -> Result<Self, Error> {
+        Self::fetch_with(&Authority::parse(authority)?, &HttpClient::new()).await
+    }
+
+    /// Fetches `{issuer}/.well-known/openid-configuration` and checks it: the
+    /// `issuer` in the document must equal the configured one exactly, and every
+    /// endpoint must be `https` (or loopback `http`).
+    #[tracing::instrument(name = "discovery", skip_all, fields(issuer = %authority.issuer()))]
+    pub async fn fetch_with(authority: &Authority, http: &HttpClient) -> Result<Self, Error> {
+        let url = authority.discovery_url();
+        let endpoint = endpoint_name(&url);
+        let started = tokio::time::Instant::now();
+        let request = http
+            .reqwest_client()
+            .get(url)
+            .header(http::header::ACCEPT, "application/json")
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build a request to {endpoint}: {e}")))?;
+        let result = async {
+            let response = http.execute(request).await?;
+            if !response.status.is_success() {
+                return Err(Error::Status {
+                    endpoint: endpoint.clone(),
+                    status: response.status.as_u16(),
+                });
+            }
+            Self::from_document(authority, &endpoint, &response.headers, &response.body)
+        }
+        .await;
+        match &result {
+            Ok(_) => tracing::debug!(elapsed = ?started.elapsed(), "discovery document fetched"),
+            Err(error) => tracing::warn!(%error, elapsed = ?started.elapsed(), "discovery failed"),
+        }
+        result
+    }
+
+    fn from_document(
+        authority: &Authority,
+        endpoint: &str,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Result<Self, Error> {
+        let invalid = |reason: String| Error::InvalidResponse {
+            endpoint: endpoint.to_owned(),
+            reason,
+        };
+        if !is_json(headers) {
+            return Err(invalid(format!(
+                "expected a JSON document, got content type `{}`",
+                media_type(headers).unwrap_or_default()
+            )));
+        }
+        let metadata: ProviderMetadata =
+            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body))
+                .map_err(|e| {
+                    let path = e.path().to_string();
+                    let inner = e.into_inner();
+                    if inner.is_syntax() || inner.is_eof() {
+                        invalid(format!(
+                            "malformed JSON at line {}, column {}",
+                            inner.line(),
+                            inner.column()
+                        ))
+                    } else {
+                        invalid(format!("field `{path}`: {inner}"))
+                    }
+                })?;
+        let found = metadata.issuer().as_str();
+        if found != authority.issuer() {
+            return Err(Error::IssuerMismatch {
+                endpoint: endpoint.to_owned(),
+                expected: authority.issuer().to_owned(),
+                found: found.to_owned(),
+            });
+        }
+        let token_endpoint = metadata
+            .token_endpoint()
+            .map(|u| u.url().clone())
+            .ok_or_else(|| invalid("no `token_endpoint`".to_owned()))?;
+        let extra = metadata.additional_metadata();
+        let endpoints = [
+            Some(&token_endpoint),
+            Some(metadata.jwks_uri().url()),
+            Some(metadata.authorization_endpoint().url()),
+            extra.end_session_endpoint.as_ref(),
+            extra.introspection_endpoint.as_ref(),
+            extra.revocation_endpoint.as_ref(),
+        ];
+        for url in endpoints.into_iter().flatten() {
+            check_url(url).map_err(|e| invalid(e.to_string()))?;
+        }
+        Ok(Self {
+            authority: authority.clone(),
+            metadata: Arc::new(metadata),
+            token_endpoint,
+        })
+    }
+
+    /// The authority this document was fetched for.
+    pub fn authority(&self) -> &Authority {
+        &self.authority
+    }
+
+    /// The issuer, as checked against the configured one.
+    pub fn issuer(&self) -> &str {
+        self.authority.issuer()
+    }
+
+    /// The token endpoint.
+    pub fn token_endpoint(&self) -> &Url {
+        &self.token_endpoint
+    }
+
+    /// The authorization endpoint.
+    pub fn authorization_endpoint(&self) -> &Url {
+        self.metadata.authorization_endpoint().url()
+    }
+
+    /// The JSON Web Key Set URL (`jwks_uri`).
+    pub fn jwks_uri(&self) -> &Url {
+        self.metadata.jwks_uri().url()
+    }
+
+    /// The end-session (logout) endpoint, if the provider has one.
+    pub fn end_session_endpoint(&self) -> Option<&Url> {
+        self.metadata.additional_metadata().end_session_endpoint.as_ref()
+    }
+
+    /// The RFC 7662 introspection endpoint, if the provider has one.
+    pub fn introspection_endpoint(&self) -> Option<&Url> {
+        self.metadata.additional_metadata().introspection_endpoint.as_ref()
+    }
+
+    /// The RFC 7009 revocation endpoint, if the provider has one.
+    pub fn revocation_endpoint(&self) -> Option<&Url> {
+        self.metadata.additional_metadata().revocation_endpoint.as_ref()
+    }
+
+    /// The scopes the provider lists, if it lists them.
+    pub fn scopes_supported(&self) -> Vec<String> {
+        self.metadata
+            .scopes_supported()
+            .map(|scopes| scopes.iter().map(|s| s.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The grant types the provider lists, if it lists them.
+    pub fn grant_types_supported(&self) -> Vec<String> {
+        self.metadata
+            .grant_types_supported()
+            .map(|grants| {
+                grants
+                    .iter()
+                    .filter_map(|g| serde_json::to_value(g).ok())
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The whole document, in the `openidconnect` crate's types.
+    pub fn metadata(&self) -> &ProviderMetadata {
+        &self.metadata
+    }
+}
+
+/// A discovery document fetched once and then served from memory.
+///
+/// Concurrent first calls share one fetch; a failed fetch is not remembered, so
+/// the next call tries again. [`refresh`](Self::refresh) fetches anew.
+#[derive(Clone)]
+pub struct DiscoveryCache {
+    inner: Arc<DiscoveryInner>,
+}
+
+struct DiscoveryInner {
+    authority: Authority,
+    http: HttpClient,
+    current: ArcSwapOption<Discovery>,
+    fetching: tokio::sync::Mutex<()>,
+}
+
+impl DiscoveryCache {
+    /// A cache for `authority`'s document, fetched on first use.
+    pub fn new(authority: Authority, http: HttpClient) -> Self {
+        Self {
+            inner: Arc::new(DiscoveryInner {
+                authority,
+                http,
+                current: ArcSwapOption::empty(),
+                fetching: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// The authority.
+    pub fn authority(&self) -> &Authority {
+        &self.inner.authority
+    }
+
+    /// The HTTP client used for the provider.
+    pub fn http(&self) -> &HttpClient {
+        &self.inner.http
+    }
+
+    /// The document, fetched if it is not cached yet.
+    pub async fn get(&self) -> Result<Arc<Discovery>, Error> {
+        if let Some(doc) = self.inner.current.load_full() {
+            return Ok(doc);
+        }
+        let _single_flight = self.inner.fetching.lock().await;
+        if let Some(doc) = self.inner.current.load_full() {
+            return Ok(doc);
+        }
+        self.fetch_locked().await
+    }
+
+    /// Fetches the document anew; the cached one stays if the fetch fails.
+    pub async fn refresh(&self) -> Result<Arc<Discovery>, Error> {
+        let _single_flight = self.inner.fetching.lock().await;
+        self.fetch_locked().await
+    }
+
+    async fn fetch_locked(&self) -> Result<Arc<Discovery>, Error> {
+        let doc = Arc::new(Discovery::fetch_with(&self.inner.authority, &self.inner.http).await?);
+        self.inner.current.store(Some(doc.clone()));
+        Ok(doc)
+    }
+}
+
+impl fmt::Debug for DiscoveryCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DiscoveryCache")
+            .field("authority", &self.inner.authority)
+            .field("cached", &self.inner.current.load().is_some())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_names_and_urls() {
+        assert_eq!(
+            Authority::parse("Demo-1").expect("name").issuer(),
+            "https://demo-1.my.erp.net/id"
+        );
+        assert!(Authority::parse("bad name").is_err());
+        assert!(Authority::parse("-x").is_err());
+        assert!(Authority::parse("").is_err());
+        let loopback = Authority::parse("http://127.0.0.1:9000/id/").expect("loopback");
+        assert_eq!(loopback.issuer(), "http://127.0.0.1:9000/id");
+        assert_eq!(
+            loopback.discovery_url().as_str(),
+            "http://127.0.0.1:9000/id/.well-known/openid-configuration"
+        );
+        let root = Authority::parse("https://accounts.example.com").expect("root");
+        assert_eq!(
+            root.discovery_url().as_str(),
+            "https://accounts.example.com/.well-known/openid-configuration"
+        );
+        let err = Authority::parse("http://id.example.com/id").expect_err("plain http");
+        assert!(matches!(err, Error::InsecureUrl { .. }), "{err}");
+        assert!(Authority::parse("https://x/id?a=b").is_err());
+    }
+}

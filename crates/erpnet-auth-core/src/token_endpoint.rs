@@ -1,0 +1,367 @@
+//! Talking to a token endpoint: client authentication (RFC 6749 §2.3), the request,
+//! and the response (§5.1) or error (§5.2). Shared by every grant.
+
+use std::fmt;
+use std::time::Duration;
+
+use base64::Engine as _;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+use crate::error::{Error, OAuthErrorCode};
+use crate::http::{HttpClient, endpoint_name, is_json, media_type};
+use crate::token::AccessToken;
+
+/// How the client authenticates to the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ClientAuthMethod {
+    /// `client_id` and `client_secret` in the form body: ERP.net's documented way.
+    #[default]
+    ClientSecretPost,
+    /// HTTP Basic with the form-urlencoded client id and secret (RFC 6749 §2.3.1).
+    ClientSecretBasic,
+    /// A public client: only `client_id` is sent, no secret.
+    None,
+}
+
+impl ClientAuthMethod {
+    /// Parses `post`, `basic`, `none` or the RFC 8414 names `client_secret_post`,
+    /// `client_secret_basic`.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "post" | "client_secret_post" => Some(Self::ClientSecretPost),
+            "basic" | "client_secret_basic" => Some(Self::ClientSecretBasic),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+}
+
+/// A client's credentials and how to present them.
+#[derive(Clone)]
+pub(crate) struct ClientAuth {
+    pub(crate) client_id: String,
+    pub(crate) secret: Option<SecretString>,
+    pub(crate) method: ClientAuthMethod,
+}
+
+impl fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientAuth")
+            .field("client_id", &self.client_id)
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .field("method", &self.method)
+            .finish()
+    }
+}
+
+/// Encodes one part of HTTP Basic client credentials: RFC 6749 §2.3.1 requires
+/// the `application/x-www-form-urlencoded` encoding before base64, so an ERP.net
+/// client id such as `my.trusted.app/first` is sent as `my.trusted.app%2Ffirst`.
+fn form_encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+impl ClientAuth {
+    /// Builds the request: form body with the grant's parameters and the client
+    /// authentication the method calls for.
+    fn request(
+        &self,
+        http: &HttpClient,
+        endpoint: &Url,
+        params: &[(&str, &str)],
+    ) -> Result<reqwest::Request, Error> {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in params {
+            form.append_pair(name, value);
+        }
+        let mut builder = http
+            .reqwest_client()
+            .post(endpoint.clone())
+            .header(http::header::ACCEPT, "application/json")
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            );
+        match self.method {
+            ClientAuthMethod::ClientSecretPost => {
+                form.append_pair("client_id", &self.client_id);
+                if let Some(secret) = &self.secret {
+                    form.append_pair("client_secret", secret.expose_secret());
+                }
+            }
+            ClientAuthMethod::ClientSecretBasic => {
+                let secret = self.secret.as_ref().map(|s| s.expose_secret()).unwrap_or("");
+                let credentials = format!("{}:{}", form_encode(&self.client_id), form_encode(secret));
+                let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+                let mut value = http::HeaderValue::try_from(format!("Basic {encoded}"))
+                    .map_err(|_| Error::Config("client credentials are not valid in a header".into()))?;
+                value.set_sensitive(true);
+                builder = builder.header(http::header::AUTHORIZATION, value);
+            }
+            ClientAuthMethod::None => {
+                form.append_pair("client_id", &self.client_id);
+            }
+        }
+        builder
+            .body(form.finish())
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build a request to {}: {e}", endpoint_name(endpoint))))
+    }
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Clone)]
+pub struct TokenResponse {
+    /// The access token, with expiry and granted scopes.
+    pub access_token: AccessToken,
+    /// The refresh token, if one was issued.
+    pub refresh_token: Option<SecretString>,
+    /// The ID token, if one was issued.
+    pub id_token: Option<SecretString>,
+    /// The lifetime the server announced in `expires_in`.
+    pub expires_in: Option<Duration>,
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &self.access_token)
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct RawResponse {
+    access_token: Option<SecretString>,
+    token_type: Option<String>,
+    expires_in: Option<serde_json::Value>,
+    refresh_token: Option<SecretString>,
+    id_token: Option<SecretString>,
+    scope: Option<serde_json::Value>,
+    error: Option<String>,
+    error_description: Option<String>,
+    error_uri: Option<String>,
+}
+
+/// Posts a token request and interprets the answer.
+pub(crate) async fn request_token(
+    http: &HttpClient,
+    endpoint: &Url,
+    auth: &ClientAuth,
+    params: &[(&str, &str)],
+    requested_scopes: &[String],
+) -> Result<TokenResponse, Error> {
+    let request = auth.request(http, endpoint, params)?;
+    let response = http.execute(request).await?;
+    parse_token_response(
+        &endpoint_name(endpoint),
+        response.status.as_u16(),
+        &response.headers,
+        &response.body,
+        requested_scopes,
+    )
+}
+
+/// Interprets a token endpoint's answer.
+pub(crate) fn parse_token_response(
+    endpoint: &str,
+    status: u16,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    requested_scopes: &[String],
+) -> Result<TokenResponse, Error> {
+    let invalid = |reason: String| Error::InvalidResponse {
+        endpoint: endpoint.to_owned(),
+        reason,
+    };
+    let is_success = (200..300).contains(&status);
+    if !is_json(headers) {
+        if !is_success {
+            return Err(Error::Status {
+                endpoint: endpoint.to_owned(),
+                status,
+            });
+        }
+        return Err(invalid(format!(
+            "expected a JSON document, got content type `{}`",
+            media_type(headers).unwrap_or_default()
+        )));
+    }
+    let raw: RawResponse = match serde_json::from_slice(body) {
+        Ok(raw) => raw,
+        // An error status with an unreadable body says more by its status.
+        Err(_) if !is_success => {
+            return Err(Error::Status {
+                endpoint: endpoint.to_owned(),
+                status,
+            });
+        }
+        // serde_json's messages can quote the input, which may hold a token:
+        // say only where and what kind of problem it was.
+        Err(e) => {
+            return Err(invalid(format!(
+                "malformed JSON ({:?} error at line {}, column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            )));
+        }
+    };
+    if let Some(code) = raw.error {
+        return Err(Error::OAuth {
+            endpoint: endpoint.to_owned(),
+            code: OAuthErrorCode::parse(&code),
+            description: raw.error_description,
+            uri: raw.error_uri,
+            status,
+        });
+    }
+    if !is_success {
+        return Err(Error::Status {
+            endpoint: endpoint.to_owned(),
+            status,
+        });
+    }
+    let access_token = raw
+        .access_token
+        .filter(|t| !t.expose_secret().is_empty())
+        .ok_or_else(|| invalid("missing `access_token`".to_owned()))?;
+    let token_type = raw.token_type.unwrap_or_else(|| "Bearer".to_owned());
+    let expires_in = match raw.expires_in {
+        None | Some(serde_json::Value::Null) => None,
+        Some(value) => Some(parse_expires_in(&value).ok_or_else(|| {
+            invalid(format!("`expires_in` is not a number of seconds: {value}"))
+        })?),
+    };
+    let scopes = match raw.scope {
+        None | Some(serde_json::Value::Null) => requested_scopes.to_vec(),
+        Some(serde_json::Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| invalid("`scope` array holds a non-string".to_owned()))?,
+        Some(_) => return Err(invalid("`scope` is neither a string nor an array".to_owned())),
+    };
+    let mut token = AccessToken::new(access_token.expose_secret().to_owned())
+        .with_token_type(token_type)
+        .with_scopes(scopes);
+    if let Some(lifetime) = expires_in {
+        token = token.with_expires_in(lifetime);
+    }
+    Ok(TokenResponse {
+        access_token: token,
+        refresh_token: raw.refresh_token.filter(|t| !t.expose_secret().is_empty()),
+        id_token: raw.id_token,
+        expires_in,
+    })
+}
+
+/// `expires_in` as a JSON number or a numeric string (some providers quote it);
+/// negative values mean already expired.
+fn parse_expires_in(value: &serde_json::Value) -> Option<Duration> {
+    let seconds = match value {
+        serde_json::Value::Number(n) => n.as_f64()?,
+        serde_json::Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    if !seconds.is_finite() {
+        return None;
+    }
+    // Cap at ten years so that absurd values cannot overflow an Instant.
+    Some(Duration::from_secs_f64(seconds.clamp(0.0, 315_360_000.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json_headers() -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        headers
+    }
+
+    fn parse(status: u16, body: &str) -> Result<TokenResponse, Error> {
+        parse_token_response(
+            "https://id/connect/token",
+            status,
+            &json_headers(),
+            body.as_bytes(),
+            &["read".to_owned()],
+        )
+    }
+
+    #[test]
+    fn parses_expires_in_as_number_or_string_and_scope_as_string_or_array() {
+        let a = parse(200, r#"{"access_token":"t","token_type":"Bearer","expires_in":3600,"scope":"read update"}"#)
+            .expect("valid");
+        assert_eq!(a.expires_in, Some(Duration::from_secs(3600)));
+        assert_eq!(a.access_token.scopes(), ["read", "update"]);
+        let b = parse(200, r#"{"access_token":"t","token_type":"bearer","expires_in":"60","scope":["read"]}"#)
+            .expect("valid");
+        assert_eq!(b.expires_in, Some(Duration::from_secs(60)));
+        assert_eq!(b.access_token.token_type(), "Bearer");
+        let c = parse(200, r#"{"access_token":"t","token_type":"Bearer"}"#).expect("valid");
+        assert_eq!(c.expires_in, None);
+        assert_eq!(c.access_token.scopes(), ["read"], "missing scope = as requested");
+    }
+
+    #[test]
+    fn errors_are_typed() {
+        let err = parse(400, r#"{"error":"invalid_client","error_description":"bad"}"#).expect_err("error");
+        assert_eq!(err.oauth_code(), Some(&OAuthErrorCode::InvalidClient));
+        assert!(!err.is_transient());
+        assert!(err.to_string().contains("invalid_client: bad"), "{err}");
+
+        let err = parse(200, r#"{"error":"invalid_scope"}"#).expect_err("200 carrying an error");
+        assert_eq!(err.oauth_code(), Some(&OAuthErrorCode::InvalidScope));
+
+        let err = parse(503, "<html>down</html>").expect_err("status");
+        assert!(matches!(err, Error::Status { status: 503, .. }));
+        assert!(err.is_transient());
+
+        let err = parse(200, r#"{"access_token":"t","#).expect_err("truncated");
+        assert!(matches!(err, Error::InvalidResponse { .. }), "{err}");
+
+        let err = parse(200, r#"{"token_type":"Bearer"}"#).expect_err("missing token");
+        assert!(err.to_string().contains("missing `access_token`"), "{err}");
+
+        let err = parse(200, r#"{"access_token":"t","expires_in":"soon"}"#).expect_err("bad expires_in");
+        assert!(err.to_string().contains("expires_in"), "{err}");
+    }
+
+    #[test]
+    fn malformed_json_never_quotes_the_body() {
+        let err = parse(200, r#"{"access_token":"leaky-secret" "x"}"#).expect_err("malformed");
+        assert!(!err.to_string().contains("leaky-secret"), "{err}");
+        let err = parse(200, r#"{"access_token":["leaky-secret"]}"#).expect_err("wrong type");
+        assert!(!err.to_string().contains("leaky-secret"), "{err}");
+    }
+
+    #[test]
+    fn wrong_content_type_is_reported() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/html"));
+        let err = parse_token_response("e", 200, &headers, b"<html>", &[]).expect_err("html");
+        assert!(err.to_string().contains("text/html"), "{err}");
+    }
+
+    #[test]
+    fn basic_credentials_are_form_encoded_before_base64() {
+        assert_eq!(form_encode("my.trusted.app/first"), "my.trusted.app%2Ffirst");
+        assert_eq!(form_encode("a b:c"), "a+b%3Ac");
+        assert_eq!(ClientAuthMethod::parse("basic"), Some(ClientAuthMethod::ClientSecretBasic));
+        assert_eq!(ClientAuthMethod::parse("POST"), Some(ClientAuthMethod::ClientSecretPost));
+        assert_eq!(ClientAuthMethod::parse("jwt"), None);
+    }
+}
