@@ -617,3 +617,6 @@ async fn run_timer<S: TokenSource>(entry: Weak<Entry>, shared: Weak<Shared<S>>) 
     }
     guard.1 = true;
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,391 @@
+//! Every timing rule of the cache, on tokio's paused clock, with the number of
+//! requests the provider saw asserted.
+
+use std::collections::VecDeque;
+use std::sync::atomic::AtomicUsize;
+
+use super::*;
+use crate::error::OAuthErrorCode;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// A provider that counts requests, answers after a delay and can be told to fail.
+struct Provider {
+    requests: AtomicUsize,
+    lifetime: Option<Duration>,
+    delay: Duration,
+    failures: Mutex<VecDeque<Error>>,
+    fail_always: AtomicBool,
+}
+
+impl Provider {
+    fn new(lifetime: Option<Duration>) -> Arc<Self> {
+        Arc::new(Self {
+            requests: AtomicUsize::new(0),
+            lifetime,
+            delay: Duration::from_millis(100),
+            failures: Mutex::new(VecDeque::new()),
+            fail_always: AtomicBool::new(false),
+        })
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    fn fail_next(&self, error: Error) {
+        self.failures.lock().expect("lock").push_back(error);
+    }
+}
+
+fn transient() -> Error {
+    Error::Status {
+        endpoint: "https://id.example/connect/token".into(),
+        status: 503,
+    }
+}
+
+#[async_trait]
+impl TokenSource for Provider {
+    async fn token(&self) -> Result<AccessToken, Error> {
+        let n = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        tokio::time::sleep(self.delay).await;
+        if self.fail_always.load(Ordering::SeqCst) {
+            return Err(transient());
+        }
+        if let Some(error) = self.failures.lock().expect("lock").pop_front() {
+            return Err(error);
+        }
+        let token = AccessToken::new(format!("token-{n}"));
+        Ok(match self.lifetime {
+            Some(lifetime) => token.with_expires_in(lifetime),
+            None => token,
+        })
+    }
+}
+
+fn cache(provider: &Arc<Provider>) -> CachedTokenSource<Arc<Provider>> {
+    CachedTokenSource::builder(provider.clone())
+        .jitter(Duration::ZERO)
+        .build()
+}
+
+/// Lets spawned tasks run without moving the clock.
+async fn settle() {
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Moves the clock, letting every task run before and after, as a real clock
+/// would: timers have fired and their tasks have run.
+async fn pass(duration: Duration) {
+    settle().await;
+    tokio::time::advance(duration).await;
+    settle().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fresh_token_is_reused() {
+    let provider = Provider::new(Some(HOUR));
+    let tokens = cache(&provider);
+    let first = tokens.token().await.expect("token");
+    for _ in 0..100 {
+        let again = tokens.token().await.expect("token");
+        assert!(again.ptr_eq(&first));
+    }
+    assert!(tokens.cached_token().expect("cached").ptr_eq(&first));
+    assert_eq!(provider.requests(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ten_thousand_concurrent_callers_cause_one_request() {
+    let provider = Provider::new(Some(HOUR));
+    let tokens = cache(&provider);
+    let callers: Vec<_> = (0..10_000)
+        .map(|_| {
+            let tokens = tokens.clone();
+            tokio::spawn(async move { tokens.token().await })
+        })
+        .collect();
+    for caller in callers {
+        let token = caller.await.expect("task").expect("token");
+        assert_eq!(token.expose_secret(), "token-1");
+    }
+    assert_eq!(provider.requests(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_due_token_is_served_while_one_background_refresh_runs() {
+    let provider = Provider::new(Some(HOUR));
+    let tokens = cache(&provider);
+    let first = tokens.token().await.expect("token");
+
+    // Just before the margin: still fresh, nothing happens.
+    pass(HOUR - DEFAULT_REFRESH_MARGIN - Duration::from_secs(1)).await;
+    assert!(tokens.token().await.expect("token").ptr_eq(&first));
+    assert_eq!(provider.requests(), 1);
+
+    // Inside the margin: every caller gets the current token at once...
+    pass(Duration::from_secs(2)).await;
+    for _ in 0..1000 {
+        let now = tokens.cached_token().expect("due tokens are still served");
+        assert!(now.ptr_eq(&first));
+    }
+    settle().await;
+    // ...and exactly one refresh runs in the background.
+    assert_eq!(provider.requests(), 2);
+    pass(Duration::from_millis(150)).await;
+    let refreshed = tokens.token().await.expect("token");
+    assert_eq!(refreshed.expose_secret(), "token-2");
+    assert_eq!(provider.requests(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_expiry_all_callers_wait_on_one_request() {
+    let provider = Provider::new(Some(Duration::from_secs(60)));
+    let tokens = CachedTokenSource::builder(provider.clone())
+        .jitter(Duration::ZERO)
+        .build();
+    let first = tokens.token().await.expect("token");
+    // Nobody calls during the refresh window, so the token simply expires
+    // (60 s lifetime: usable until 60 - min(10, 15) = 50 s).
+    pass(Duration::from_secs(51)).await;
+    assert!(tokens.cached_token().is_none(), "expired tokens are not served");
+    let callers: Vec<_> = (0..1000)
+        .map(|_| {
+            let tokens = tokens.clone();
+            tokio::spawn(async move { tokens.token().await })
+        })
+        .collect();
+    for caller in callers {
+        let token = caller.await.expect("task").expect("token");
+        assert!(!token.ptr_eq(&first));
+        assert_eq!(token.expose_secret(), "token-2");
+    }
+    assert_eq!(provider.requests(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_refresh_keeps_the_valid_token_and_backs_off() {
+    let provider = Provider::new(Some(HOUR));
+    let tokens = cache(&provider);
+    let first = tokens.token().await.expect("token");
+    pass(HOUR - DEFAULT_REFRESH_MARGIN).await;
+    provider.fail_always.store(true, Ordering::SeqCst);
+
+    // The background refresh fails; callers keep the still-valid token.
+    assert!(tokens.token().await.expect("token").ptr_eq(&first));
+    pass(Duration::from_millis(150)).await;
+    assert_eq!(provider.requests(), 2);
+    for _ in 0..100 {
+        assert!(tokens.token().await.expect("still valid").ptr_eq(&first));
+    }
+    settle().await;
+    assert_eq!(provider.requests(), 2, "no new attempt during the back-off");
+
+    // Once the back-off (at most 1 s) has passed, the next caller triggers one retry.
+    pass(DEFAULT_BACKOFF_INITIAL).await;
+    assert!(tokens.token().await.expect("token").ptr_eq(&first));
+    settle().await;
+    assert_eq!(provider.requests(), 3);
+    pass(Duration::from_millis(150)).await;
+
+    // The provider recovers: the next retry after the back-off installs a new token.
+    provider.fail_always.store(false, Ordering::SeqCst);
+    pass(2 * DEFAULT_BACKOFF_INITIAL + Duration::from_millis(150)).await;
+    let _ = tokens.token().await.expect("token");
+    pass(Duration::from_millis(150)).await;
+    assert_eq!(tokens.token().await.expect("token").expose_secret(), "token-4");
+    assert_eq!(provider.requests(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_valid_token_failures_back_off_exponentially_up_to_a_cap() {
+    let provider = Provider::new(Some(HOUR));
+    provider.fail_always.store(true, Ordering::SeqCst);
+    let initial = Duration::from_secs(1);
+    let max = Duration::from_secs(8);
+    let tokens = CachedTokenSource::builder(provider.clone())
+        .backoff(initial, max)
+        .build();
+
+    let mut expected_wait = initial;
+    for attempt in 1..=6usize {
+        let error = tokens.token().await.expect_err("provider is down");
+        assert!(error.is_transient());
+        assert_eq!(provider.requests(), attempt);
+        // Callers during the back-off get the last error without a request.
+        // Waits are trimmed by up to a quarter at random, never more.
+        pass(expected_wait.mul_f64(0.74)).await;
+        let again = tokens.token().await.expect_err("backing off");
+        assert_eq!(again.to_string(), error.to_string());
+        assert_eq!(provider.requests(), attempt, "attempt {attempt}");
+        pass(expected_wait.mul_f64(0.26)).await;
+        expected_wait = (expected_wait * 2).min(max);
+    }
+    // The provider recovers: the next attempt after the back-off succeeds.
+    provider.fail_always.store(false, Ordering::SeqCst);
+    assert!(tokens.token().await.is_ok());
+    assert_eq!(provider.requests(), 7);
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_errors_are_reported_as_such() {
+    let provider = Provider::new(Some(HOUR));
+    provider.fail_next(Error::OAuth {
+        endpoint: "https://id.example/connect/token".into(),
+        code: OAuthErrorCode::InvalidClient,
+        description: None,
+        uri: None,
+        status: 400,
+    });
+    let tokens = cache(&provider);
+    let error = tokens.token().await.expect_err("invalid client");
+    assert!(!error.is_transient());
+    assert_eq!(error.oauth_code(), Some(&OAuthErrorCode::InvalidClient));
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_rejections_of_one_token_cause_one_refresh() {
+    let provider = Provider::new(Some(HOUR));
+    let tokens = cache(&provider);
+    let rejected = tokens.token().await.expect("token");
+    let callers: Vec<_> = (0..100)
+        .map(|_| {
+            let tokens = tokens.clone();
+            let rejected = rejected.clone();
+            tokio::spawn(async move {
+                tokens.report_rejected(&rejected);
+                tokens.token().await
+            })
+        })
+        .collect();
+    for caller in callers {
+        let token = caller.await.expect("task").expect("token");
+        assert_eq!(token.expose_secret(), "token-2");
+    }
+    assert_eq!(provider.requests(), 2);
+
+    // A late report of the old token does not drop the new one.
+    tokens.report_rejected(&rejected);
+    assert_eq!(tokens.token().await.expect("token").expose_secret(), "token-2");
+    // A report of an equal token that is not the same allocation still counts.
+    tokens.report_rejected(&AccessToken::new("token-2"));
+    assert_eq!(tokens.token().await.expect("token").expose_secret(), "token-3");
+    assert_eq!(provider.requests(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn tokens_without_expiry_live_until_rejected() {
+    let provider = Provider::new(None);
+    let tokens = cache(&provider);
+    let first = tokens.token().await.expect("token");
+    pass(100 * HOUR).await;
+    assert!(tokens.token().await.expect("token").ptr_eq(&first));
+    assert_eq!(provider.requests(), 1);
+    tokens.report_rejected(&first);
+    assert_eq!(tokens.token().await.expect("token").expose_secret(), "token-2");
+}
+
+#[tokio::test(start_paused = true)]
+async fn proactive_mode_refreshes_without_callers_and_stops_with_the_last_handle() {
+    let provider = Provider::new(Some(HOUR));
+    let tokens = CachedTokenSource::builder(provider.clone())
+        .jitter(Duration::ZERO)
+        .proactive(true)
+        .build();
+    pass(Duration::from_millis(150)).await;
+    assert_eq!(provider.requests(), 1, "first token fetched without a caller");
+    assert_eq!(
+        tokens.cached_token().expect("cached").expose_secret(),
+        "token-1"
+    );
+
+    pass(HOUR - DEFAULT_REFRESH_MARGIN).await;
+    pass(Duration::from_millis(150)).await;
+    assert_eq!(provider.requests(), 2, "refreshed when due without a caller");
+    assert_eq!(
+        tokens.cached_token().expect("cached").expose_secret(),
+        "token-2"
+    );
+
+    // Dropping the last handle ends every background task: nothing holds the
+    // provider any more and no request is made however long we wait.
+    let clone = tokens.clone();
+    drop(tokens);
+    drop(clone);
+    settle().await;
+    assert_eq!(Arc::strong_count(&provider), 1);
+    pass(10 * HOUR).await;
+    assert_eq!(provider.requests(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn proactive_mode_retries_a_failed_first_fetch_after_the_back_off() {
+    let provider = Provider::new(Some(HOUR));
+    provider.fail_next(transient());
+    let tokens = CachedTokenSource::builder(provider.clone())
+        .proactive(true)
+        .build();
+    pass(Duration::from_millis(150)).await;
+    assert_eq!(provider.requests(), 1);
+    assert!(tokens.cached_token().is_none());
+    pass(DEFAULT_BACKOFF_INITIAL).await;
+    assert_eq!(provider.requests(), 2);
+    pass(Duration::from_millis(150)).await;
+    assert_eq!(
+        tokens.cached_token().expect("cached").expose_secret(),
+        "token-2"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lazy_cache_leaves_no_task_behind() {
+    let provider = Provider::new(Some(HOUR));
+    let tokens = cache(&provider);
+    let _ = tokens.token().await.expect("token");
+    drop(tokens);
+    settle().await;
+    assert_eq!(Arc::strong_count(&provider), 1);
+}
+
+#[test]
+fn when_the_timer_runtime_is_gone_the_clock_decides() {
+    let provider = Provider::new(Some(Duration::from_secs(60)));
+    let paused_runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("runtime")
+    };
+    let tokens = cache(&provider);
+    let first = paused_runtime().block_on(tokens.token()).expect("token");
+    // That runtime is gone, and with it the entry's timer task.
+    paused_runtime().block_on(async {
+        assert!(tokens.cached_token().expect("still fresh").ptr_eq(&first));
+        pass(Duration::from_secs(61)).await;
+        assert!(
+            tokens.cached_token().is_none(),
+            "without its timer the entry compares against the clock"
+        );
+        assert_eq!(tokens.token().await.expect("token").expose_secret(), "token-2");
+    });
+    assert_eq!(provider.requests(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn short_lived_tokens_get_proportional_margins() {
+    let provider = Provider::new(Some(Duration::from_secs(8)));
+    let tokens = cache(&provider);
+    let first = tokens.token().await.expect("token");
+    // margin = min(5 min, 4 s) = 4 s: due at 4 s, usable until 8 - 2 = 6 s.
+    pass(Duration::from_millis(3900)).await;
+    assert!(tokens.cached_token().expect("fresh").ptr_eq(&first));
+    assert_eq!(provider.requests(), 1);
+    pass(Duration::from_millis(200)).await;
+    assert!(tokens.cached_token().expect("due").ptr_eq(&first));
+    settle().await;
+    assert_eq!(provider.requests(), 2);
+}
