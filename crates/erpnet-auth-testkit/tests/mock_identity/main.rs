@@ -1,0 +1,74 @@
+//! Behaviour of the mock over real HTTP/1.1 connections.
+
+#![allow(unreachable_pub, missing_docs)]
+
+mod discovery;
+mod failures;
+mod http;
+mod token_endpoint;
+mod tokens;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use erpnet_auth_testkit::MockIdentity;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+
+/// Header, claims and signature of a compact JWT, decoded without verification.
+pub fn parts(token: &str) -> (Value, Value, String) {
+    let mut pieces = token.split('.');
+    let mut json = |what: &str| -> Value {
+        let piece = pieces
+            .next()
+            .unwrap_or_else(|| panic!("the token has a {what}"));
+        let bytes = URL_SAFE_NO_PAD.decode(piece).expect("base64url");
+        serde_json::from_slice(&bytes).expect("JSON")
+    };
+    let header = json("header");
+    let claims = json("payload");
+    let signature = pieces
+        .next()
+        .expect("the token has a signature part")
+        .to_owned();
+    assert!(pieces.next().is_none(), "exactly three parts");
+    (header, claims, signature)
+}
+
+/// The JWKS, fetched over HTTP as a validator would.
+pub async fn fetch_jwks(idp: &MockIdentity) -> Value {
+    let response = http::get(idp.addr(), &idp.jwks_uri()).await;
+    assert_eq!(response.status, 200);
+    response.json()
+}
+
+/// Verifies `token` as a resource server would: key by kid from the JWKS, RS256 only,
+/// issuer and audience checked.
+pub async fn verify(idp: &MockIdentity, token: &str) -> jsonwebtoken::errors::Result<Value> {
+    let jwks = fetch_jwks(idp).await;
+    let header = jsonwebtoken::decode_header(token)?;
+    let kid = header.kid.expect("the token has a kid");
+    let jwk = jwks["keys"]
+        .as_array()
+        .expect("keys is an array")
+        .iter()
+        .find(|key| key["kid"] == kid.as_str())
+        .ok_or(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)?;
+    let key = DecodingKey::from_rsa_components(
+        jwk["n"].as_str().expect("n"),
+        jwk["e"].as_str().expect("e"),
+    )?;
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_issuer(&[idp.issuer()]);
+    validation.set_audience(&["DomainAPI"]);
+    Ok(jsonwebtoken::decode::<Value>(token, &key, &validation)?.claims)
+}
+
+pub fn now() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs(),
+    )
+    .expect("fits")
+}
