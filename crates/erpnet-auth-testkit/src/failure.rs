@@ -42,7 +42,8 @@ impl Endpoint {
 pub enum Failure {
     /// Answer with this status code and an empty body. A code outside 100..=999 becomes 500.
     Status(u16),
-    /// Wait this long, then answer normally.
+    /// Wait this long, then answer normally. The wait is a Tokio timer, so under a paused
+    /// test clock it passes as the clock advances.
     Delay(Duration),
     /// Never answer: the connection stays open until the client gives up (or the mock is
     /// dropped). Other requests are served as usual meanwhile.

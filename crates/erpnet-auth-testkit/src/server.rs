@@ -50,6 +50,10 @@ pub enum OldKey {
 /// Cloning is cheap and every clone controls the same server; the server stops when the last
 /// clone is dropped.
 ///
+/// The server runs as a task on the Tokio runtime that started it, so it lives no longer than
+/// that runtime: start one per test (it takes about 100 ms, mostly RSA key generation) rather
+/// than sharing one across `#[tokio::test]`s, each of which has a runtime of its own.
+///
 /// Endpoints, below [`issuer`](MockIdentity::issuer):
 /// - `GET /.well-known/openid-configuration`: the discovery document;
 /// - `GET /.well-known/openid-configuration/jwks`: the public signing keys;
@@ -174,7 +178,8 @@ impl MockIdentity {
 
     /// A valid access token for `client_id` with these scopes, exactly as the token endpoint
     /// would issue it (the system user comes from the registered client, if there is one).
-    /// With no scopes, the token gets every API scope of the registered client.
+    /// With no scopes, the token gets every API scope of the registered client (none if
+    /// `client_id` is not registered).
     pub fn access_token_for(&self, client_id: &str, scopes: &[&str]) -> String {
         let shared = &self.inner.shared;
         let client = shared.client(client_id);

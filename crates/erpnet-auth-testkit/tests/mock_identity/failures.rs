@@ -36,6 +36,16 @@ async fn status_failure_answers_with_that_status_then_recovers() {
 }
 
 #[tokio::test]
+async fn an_impossible_status_becomes_500() {
+    let idp = MockIdentity::start().await;
+    idp.fail_next(Endpoint::Discovery, 1, Failure::Status(42));
+    assert_eq!(
+        http::get(idp.addr(), &idp.discovery_url()).await.status,
+        500
+    );
+}
+
+#[tokio::test]
 async fn failures_are_consumed_in_order_per_endpoint() {
     let idp = MockIdentity::start().await;
     idp.fail_next(Endpoint::Jwks, 2, Failure::Status(500));
