@@ -1,1 +1,36 @@
-//! facade placeholder
+//! # erpnet-auth
+//!
+//! OAuth 2.0 and OpenID Connect for Rust programs that talk to ERP.net, or to any
+//! standards-compliant provider: lock-free cached tokens for clients, discovery,
+//! and the grants ERP.net supports.
+//!
+//! This crate is a facade: add it once and turn on what you need.
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | (always) | [`erpnet_auth_core`], re-exported at the top level: [`TokenSource`], [`CachedTokenSource`], [`ClientCredentials`], [`StaticToken`], [`Discovery`] |
+//! | `testkit` | [`testkit`]: an in-process mock ERP.net Identity for your tests |
+//!
+//! ```
+//! use erpnet_auth::{Authority, CachedTokenSource, ClientCredentials, TokenSource};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), erpnet_auth::Error> {
+//! # let identity = erpnet_auth_testkit::MockIdentity::start().await;
+//! # let instance = identity.issuer();
+//! // `instance` is an ERP.net instance name ("myinstance") or an issuer URL.
+//! let grant = ClientCredentials::builder(instance.parse::<Authority>()?, "my.trusted.app/first")
+//!     .client_secret(erpnet_auth_testkit::DEFAULT_CLIENT_SECRET)
+//!     .scopes(["read", "update"])
+//!     .build()?;
+//! let tokens = CachedTokenSource::new(grant);
+//! let token = tokens.token().await?;
+//! assert!(token.has_scope("read"));
+//! # Ok(()) }
+//! ```
+
+pub use erpnet_auth_core::*;
+
+/// The mock ERP.net Identity server (feature `testkit`).
+#[cfg(feature = "testkit")]
+pub use erpnet_auth_testkit as testkit;

@@ -4,7 +4,11 @@
 //!
 //! The current token lives in an [`ArcSwapOption`] together with an atomic state
 //! (fresh, due, expired). A hit is one arc-swap load, one atomic load and one
-//! reference-count increment: no lock, no allocation, no clock read. The state is
+//! reference-count increment: no lock, no allocation, no clock read.
+//!
+//! Under load from several threads that one reference count would become the
+//! bottleneck (its cache line bounces between cores), so each entry keeps one
+//! copy of the token per core and a thread clones "its" copy. The state is
 //! advanced by a timer task spawned when the token is stored, which sleeps until
 //! the refresh is due and again until the token expires.
 //!
@@ -141,6 +145,8 @@ struct Flight {
 
 struct Entry {
     token: AccessToken,
+    /// Equal copies of `token`, one per core (see the module docs).
+    copies: Box<[AccessToken]>,
     due_at: Option<Instant>,
     usable_until: Option<Instant>,
     state: AtomicU8,
@@ -297,16 +303,16 @@ impl<S: TokenSource> Shared<S> {
         let guard = self.current.load();
         let entry = guard.as_ref()?;
         match entry.state.load(Ordering::Acquire) {
-            FRESH => Some(entry.token.clone()),
+            FRESH => Some(entry.local_token()),
             DUE => {
                 self.refresh_in_background(entry);
-                Some(entry.token.clone())
+                Some(entry.local_token())
             }
             CHECK_CLOCK => match entry.clock_state(Instant::now()) {
-                FRESH => Some(entry.token.clone()),
+                FRESH => Some(entry.local_token()),
                 DUE => {
                     self.refresh_in_background(entry);
-                    Some(entry.token.clone())
+                    Some(entry.local_token())
                 }
                 _ => None,
             },
@@ -321,7 +327,7 @@ impl<S: TokenSource> Shared<S> {
         if entry.state.load(Ordering::Acquire) == EXPIRED {
             return None;
         }
-        (entry.clock_state(Instant::now()) != EXPIRED).then(|| entry.token.clone())
+        (entry.clock_state(Instant::now()) != EXPIRED).then(|| entry.local_token())
     }
 
     fn refresh_in_background(self: &Arc<Self>, entry: &Entry) {
@@ -476,8 +482,12 @@ impl<S: TokenSource> Shared<S> {
                 (Some(due_at), Some(usable_until))
             }
         };
+        let copies = std::iter::once(token.clone())
+            .chain((1..copies_per_entry()).map(|_| token.duplicate()))
+            .collect();
         let entry = Arc::new(Entry {
             token: token.clone(),
+            copies,
             due_at,
             usable_until,
             state: AtomicU8::new(FRESH),
@@ -567,7 +577,32 @@ fn refresh_abandoned() -> Error {
     )
 }
 
+/// How many copies of a token an entry keeps: one per core, at most 16.
+fn copies_per_entry() -> usize {
+    static COPIES: OnceLock<usize> = OnceLock::new();
+    *COPIES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 16)
+    })
+}
+
+thread_local! {
+    /// Which copy of a token this thread clones.
+    static COPY_INDEX: usize = {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    };
+}
+
 impl Entry {
+    /// This thread's copy of the token.
+    fn local_token(&self) -> AccessToken {
+        let index = COPY_INDEX.with(|i| *i) % self.copies.len();
+        self.copies[index].clone()
+    }
+
     /// The state by the clock, ignoring the timer.
     fn clock_state(&self, now: Instant) -> u8 {
         match (self.due_at, self.usable_until) {

@@ -46,20 +46,28 @@ impl AccessToken {
     }
 
     fn edit(mut self, change: impl FnOnce(&mut Inner)) -> Self {
-        match Arc::get_mut(&mut self.0) {
-            Some(inner) => change(inner),
-            None => {
-                let mut inner = Inner {
-                    secret: SecretString::from(self.0.secret.expose_secret().to_owned()),
-                    token_type: self.0.token_type.clone(),
-                    expires_at: self.0.expires_at,
-                    scopes: self.0.scopes.clone(),
-                };
-                change(&mut inner);
-                self = Self(Arc::new(inner));
-            }
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            change(inner);
+            return self;
         }
-        self
+        let mut copy = self.copy_inner();
+        change(&mut copy);
+        Self(Arc::new(copy))
+    }
+
+    fn copy_inner(&self) -> Inner {
+        Inner {
+            secret: SecretString::from(self.0.secret.expose_secret().to_owned()),
+            token_type: self.0.token_type.clone(),
+            expires_at: self.0.expires_at,
+            scopes: self.0.scopes.clone(),
+        }
+    }
+
+    /// An equal token in its own allocation, so that threads cloning different
+    /// copies do not contend on one reference count.
+    pub(crate) fn duplicate(&self) -> Self {
+        Self(Arc::new(self.copy_inner()))
     }
 
     /// Sets the token type; `bearer` in any case is normalised to `Bearer`.

@@ -92,9 +92,9 @@ async fn a_fresh_token_is_reused() {
     let first = tokens.token().await.expect("token");
     for _ in 0..100 {
         let again = tokens.token().await.expect("token");
-        assert!(again.ptr_eq(&first));
+        assert!(again.eq(&first));
     }
-    assert!(tokens.cached_token().expect("cached").ptr_eq(&first));
+    assert!(tokens.cached_token().expect("cached").eq(&first));
     assert_eq!(provider.requests(), 1);
 }
 
@@ -123,14 +123,14 @@ async fn a_due_token_is_served_while_one_background_refresh_runs() {
 
     // Just before the margin: still fresh, nothing happens.
     pass(HOUR - DEFAULT_REFRESH_MARGIN - Duration::from_secs(1)).await;
-    assert!(tokens.token().await.expect("token").ptr_eq(&first));
+    assert!(tokens.token().await.expect("token").eq(&first));
     assert_eq!(provider.requests(), 1);
 
     // Inside the margin: every caller gets the current token at once...
     pass(Duration::from_secs(2)).await;
     for _ in 0..1000 {
         let now = tokens.cached_token().expect("due tokens are still served");
-        assert!(now.ptr_eq(&first));
+        assert!(now.eq(&first));
     }
     settle().await;
     // ...and exactly one refresh runs in the background.
@@ -160,7 +160,7 @@ async fn after_expiry_all_callers_wait_on_one_request() {
         .collect();
     for caller in callers {
         let token = caller.await.expect("task").expect("token");
-        assert!(!token.ptr_eq(&first));
+        assert!(!token.eq(&first));
         assert_eq!(token.expose_secret(), "token-2");
     }
     assert_eq!(provider.requests(), 2);
@@ -175,18 +175,18 @@ async fn a_failed_refresh_keeps_the_valid_token_and_backs_off() {
     provider.fail_always.store(true, Ordering::SeqCst);
 
     // The background refresh fails; callers keep the still-valid token.
-    assert!(tokens.token().await.expect("token").ptr_eq(&first));
+    assert!(tokens.token().await.expect("token").eq(&first));
     pass(Duration::from_millis(150)).await;
     assert_eq!(provider.requests(), 2);
     for _ in 0..100 {
-        assert!(tokens.token().await.expect("still valid").ptr_eq(&first));
+        assert!(tokens.token().await.expect("still valid").eq(&first));
     }
     settle().await;
     assert_eq!(provider.requests(), 2, "no new attempt during the back-off");
 
     // Once the back-off (at most 1 s) has passed, the next caller triggers one retry.
     pass(DEFAULT_BACKOFF_INITIAL).await;
-    assert!(tokens.token().await.expect("token").ptr_eq(&first));
+    assert!(tokens.token().await.expect("token").eq(&first));
     settle().await;
     assert_eq!(provider.requests(), 3);
     pass(Duration::from_millis(150)).await;
@@ -282,7 +282,7 @@ async fn tokens_without_expiry_live_until_rejected() {
     let tokens = cache(&provider);
     let first = tokens.token().await.expect("token");
     pass(100 * HOUR).await;
-    assert!(tokens.token().await.expect("token").ptr_eq(&first));
+    assert!(tokens.token().await.expect("token").eq(&first));
     assert_eq!(provider.requests(), 1);
     tokens.report_rejected(&first);
     assert_eq!(tokens.token().await.expect("token").expose_secret(), "token-2");
@@ -364,7 +364,7 @@ fn when_the_timer_runtime_is_gone_the_clock_decides() {
     let first = paused_runtime().block_on(tokens.token()).expect("token");
     // That runtime is gone, and with it the entry's timer task.
     paused_runtime().block_on(async {
-        assert!(tokens.cached_token().expect("still fresh").ptr_eq(&first));
+        assert!(tokens.cached_token().expect("still fresh").eq(&first));
         pass(Duration::from_secs(61)).await;
         assert!(
             tokens.cached_token().is_none(),
@@ -382,10 +382,10 @@ async fn short_lived_tokens_get_proportional_margins() {
     let first = tokens.token().await.expect("token");
     // margin = min(5 min, 4 s) = 4 s: due at 4 s, usable until 8 - 2 = 6 s.
     pass(Duration::from_millis(3900)).await;
-    assert!(tokens.cached_token().expect("fresh").ptr_eq(&first));
+    assert!(tokens.cached_token().expect("fresh").eq(&first));
     assert_eq!(provider.requests(), 1);
     pass(Duration::from_millis(200)).await;
-    assert!(tokens.cached_token().expect("due").ptr_eq(&first));
+    assert!(tokens.cached_token().expect("due").eq(&first));
     settle().await;
     assert_eq!(provider.requests(), 2);
 }
