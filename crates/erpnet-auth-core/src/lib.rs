@@ -63,3 +63,5 @@ pub use token_endpoint::{ClientAuthMethod, TokenResponse};
 
 /// Re-exported so that implementors of [`TokenSource`] need no extra dependency.
 pub use async_trait::async_trait;
+/// The URL type of endpoints (from the `url` crate).
+pub use url::Url;
