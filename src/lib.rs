@@ -9,7 +9,7 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | (always) | [`erpnet_auth_core`], re-exported at the top level: [`TokenSource`], [`CachedTokenSource`], [`ClientCredentials`], [`StaticToken`], [`Discovery`] |
-//! | `testkit` | [`testkit`]: an in-process mock ERP.net Identity for your tests |
+//! | `testkit` | `erpnet_auth::testkit` (the `erpnet-auth-testkit` crate): an in-process mock ERP.net Identity for your tests |
 //!
 //! ```
 //! use erpnet_auth::{Authority, CachedTokenSource, ClientCredentials, TokenSource};

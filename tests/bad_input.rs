@@ -6,7 +6,9 @@ use std::time::Duration;
 use erpnet_auth::{
     Authority, CachedTokenSource, ClientCredentials, Discovery, Error, HttpClient, TokenSource,
 };
-use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, Failure, MockIdentity};
+use erpnet_auth_testkit::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, Failure, MockIdentity,
+};
 
 fn http() -> HttpClient {
     HttpClient::new().timeout(Duration::from_millis(500))
@@ -66,7 +68,11 @@ async fn malformed_discovery_documents() {
 
     let e = discover(
         &identity,
-        body(200, "application/json", &format!(r#"{{"issuer":"{}"}}"#, identity.issuer())),
+        body(
+            200,
+            "application/json",
+            &format!(r#"{{"issuer":"{}"}}"#, identity.issuer()),
+        ),
     )
     .await;
     assert_names(&e, &endpoint, "authorization_endpoint");
@@ -101,7 +107,11 @@ async fn discovery_documents_with_insecure_endpoints_are_refused() {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
     });
-    let e = discover(&identity, body(200, "application/json", &document.to_string())).await;
+    let e = discover(
+        &identity,
+        body(200, "application/json", &document.to_string()),
+    )
+    .await;
     assert_names(&e, &identity.discovery_url(), "loopback");
 }
 
@@ -118,17 +128,49 @@ async fn malformed_token_responses() {
     let e = token(&identity, body(200, "text/html", "<html>proxy</html>")).await;
     assert_names(&e, &endpoint, "content type `text/html`");
 
-    let e = token(&identity, body(200, "application/json", r#"{"token_type":"Bearer","expires_in":3600}"#)).await;
+    let e = token(
+        &identity,
+        body(
+            200,
+            "application/json",
+            r#"{"token_type":"Bearer","expires_in":3600}"#,
+        ),
+    )
+    .await;
     assert_names(&e, &endpoint, "missing `access_token`");
 
-    let e = token(&identity, body(200, "application/json", r#"{"access_token":"x","expires_in":{}}"#)).await;
+    let e = token(
+        &identity,
+        body(
+            200,
+            "application/json",
+            r#"{"access_token":"x","expires_in":{}}"#,
+        ),
+    )
+    .await;
     assert_names(&e, &endpoint, "expires_in");
 
-    let e = token(&identity, body(200, "application/json", r#"{"error":"invalid_grant","error_description":"revoked"}"#)).await;
+    let e = token(
+        &identity,
+        body(
+            200,
+            "application/json",
+            r#"{"error":"invalid_grant","error_description":"revoked"}"#,
+        ),
+    )
+    .await;
     assert_names(&e, &endpoint, "invalid_grant: revoked");
     assert!(!e.is_transient());
 
-    let e = token(&identity, body(400, "application/json", r#"{"error":"temporarily_unavailable"}"#)).await;
+    let e = token(
+        &identity,
+        body(
+            400,
+            "application/json",
+            r#"{"error":"temporarily_unavailable"}"#,
+        ),
+    )
+    .await;
     assert!(e.is_transient(), "{e}");
 
     let e = token(&identity, Failure::Status(503)).await;
@@ -158,7 +200,11 @@ async fn dead_and_slow_providers() {
     assert_names(&e, &endpoint, "no answer within 500ms");
 
     // A slow answer inside the time-out is fine.
-    identity.fail_next(Endpoint::Token, 1, Failure::Delay(Duration::from_millis(100)));
+    identity.fail_next(
+        Endpoint::Token,
+        1,
+        Failure::Delay(Duration::from_millis(100)),
+    );
     let endpoint_url = endpoint.parse().expect("url");
     let ok = ClientCredentials::builder(url_endpoint(endpoint_url), DEFAULT_CLIENT_ID)
         .client_secret(DEFAULT_CLIENT_SECRET)
@@ -214,7 +260,9 @@ async fn a_failed_refresh_keeps_the_valid_token() {
 
 #[tokio::test]
 async fn plain_http_to_a_remote_host_is_refused_before_sending() {
-    let url: erpnet_auth::Url = "http://demo.my.erp.net/id/connect/token".parse().expect("url");
+    let url: erpnet_auth::Url = "http://demo.my.erp.net/id/connect/token"
+        .parse()
+        .expect("url");
     let e = ClientCredentials::builder(url_endpoint(url), DEFAULT_CLIENT_ID)
         .client_secret(DEFAULT_CLIENT_SECRET)
         .scopes(["read"])

@@ -23,9 +23,14 @@ fn grant(identity: &MockIdentity, method: ClientAuthMethod) -> ClientCredentials
 #[tokio::test]
 async fn discovery_finds_the_endpoints_and_checks_the_issuer() {
     let identity = MockIdentity::start().await;
-    let discovery = Discovery::fetch(&identity.issuer()).await.expect("discovery");
+    let discovery = Discovery::fetch(&identity.issuer())
+        .await
+        .expect("discovery");
     assert_eq!(discovery.issuer(), identity.issuer());
-    assert_eq!(discovery.token_endpoint().as_str(), identity.token_endpoint());
+    assert_eq!(
+        discovery.token_endpoint().as_str(),
+        identity.token_endpoint()
+    );
     assert_eq!(discovery.jwks_uri().as_str(), identity.jwks_uri());
     assert!(discovery.end_session_endpoint().is_some());
     assert!(discovery.introspection_endpoint().is_some());
@@ -70,9 +75,7 @@ async fn client_secret_post_sends_id_secret_and_scopes_in_the_form() {
 #[tokio::test]
 async fn client_secret_basic_form_encodes_a_client_id_with_a_slash() {
     let identity = MockIdentity::start().await;
-    identity.register_client(
-        Client::new("my.trusted.app/second", "p@ss:w/rd+ü").scopes(["read"]),
-    );
+    identity.register_client(Client::new("my.trusted.app/second", "p@ss:w/rd+ü").scopes(["read"]));
     let authority = Authority::parse(&identity.issuer()).expect("authority");
     let token = ClientCredentials::builder(authority, "my.trusted.app/second")
         .client_secret("p@ss:w/rd+ü")
@@ -137,7 +140,10 @@ async fn the_cache_reuses_the_token_and_discovers_once() {
 async fn wrong_secret_is_a_permanent_invalid_client() {
     let identity = MockIdentity::start().await;
     let authority = Authority::parse(&identity.issuer()).expect("authority");
-    for method in [ClientAuthMethod::ClientSecretPost, ClientAuthMethod::ClientSecretBasic] {
+    for method in [
+        ClientAuthMethod::ClientSecretPost,
+        ClientAuthMethod::ClientSecretBasic,
+    ] {
         let error = ClientCredentials::builder(authority.clone(), DEFAULT_CLIENT_ID)
             .client_secret("not-the-secret")
             .auth_method(method)
@@ -149,7 +155,10 @@ async fn wrong_secret_is_a_permanent_invalid_client() {
             .expect_err("wrong secret");
         assert_eq!(error.oauth_code(), Some(&OAuthErrorCode::InvalidClient));
         assert!(!error.is_transient());
-        assert!(error.to_string().contains(&identity.token_endpoint()), "{error}");
+        assert!(
+            error.to_string().contains(&identity.token_endpoint()),
+            "{error}"
+        );
     }
 }
 
@@ -185,5 +194,8 @@ async fn redirects_are_not_followed() {
         .token()
         .await
         .expect_err("redirect");
-    assert!(matches!(error, Error::Redirect { status: 302, .. }), "{error}");
+    assert!(
+        matches!(error, Error::Redirect { status: 302, .. }),
+        "{error}"
+    );
 }

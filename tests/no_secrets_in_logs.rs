@@ -49,10 +49,15 @@ async fn no_secret_reaches_logs_debug_or_errors() {
     let mut shown: Vec<String> = Vec::new();
     let mut tokens_seen = Vec::new();
 
-    let discovery = Discovery::fetch(&identity.issuer()).await.expect("discovery");
+    let discovery = Discovery::fetch(&identity.issuer())
+        .await
+        .expect("discovery");
     shown.push(format!("{discovery:?}"));
 
-    for method in [ClientAuthMethod::ClientSecretPost, ClientAuthMethod::ClientSecretBasic] {
+    for method in [
+        ClientAuthMethod::ClientSecretPost,
+        ClientAuthMethod::ClientSecretBasic,
+    ] {
         let builder = ClientCredentials::builder(authority.clone(), "my.trusted.app/logs")
             .client_secret(SECRET)
             .auth_method(method)
@@ -101,7 +106,10 @@ async fn no_secret_reaches_logs_debug_or_errors() {
     for secret in std::iter::once(SECRET.to_owned()).chain(tokens_seen) {
         assert!(!logs.contains(&secret), "a secret reached the logs");
         for text in &shown {
-            assert!(!text.contains(&secret), "a secret reached Debug/Display: {text}");
+            assert!(
+                !text.contains(&secret),
+                "a secret reached Debug/Display: {text}"
+            );
         }
     }
 }

@@ -497,10 +497,8 @@ impl<S: TokenSource> Shared<S> {
         if due_at.is_some() {
             match tokio::runtime::Handle::try_current() {
                 Ok(runtime) => {
-                    let task = runtime.spawn(run_timer(
-                        Arc::downgrade(&entry),
-                        Arc::downgrade(self),
-                    ));
+                    let task =
+                        runtime.spawn(run_timer(Arc::downgrade(&entry), Arc::downgrade(self)));
                     let _ = entry.timer.set(AbortOnDrop(task.abort_handle()));
                 }
                 Err(_) => entry.state.store(CHECK_CLOCK, Ordering::Release),
@@ -567,7 +565,9 @@ impl<S: TokenSource> Shared<S> {
 
 fn lock(flight: &Mutex<Flight>) -> MutexGuard<'_, Flight> {
     // The guarded data stays consistent even if a holder panicked.
-    flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    flight
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn refresh_abandoned() -> Error {

@@ -186,10 +186,15 @@ impl ClientCredentialsBuilder {
             .collect();
         if scopes.is_empty() {
             return Err(Error::Config(
-                "no scopes configured: name them explicitly (for ERP.net e.g. `read update`)".into(),
+                "no scopes configured: name them explicitly (for ERP.net e.g. `read update`)"
+                    .into(),
             ));
         }
-        if let Some((name, _)) = self.params.iter().find(|(n, _)| RESERVED.contains(&n.as_str())) {
+        if let Some((name, _)) = self
+            .params
+            .iter()
+            .find(|(n, _)| RESERVED.contains(&n.as_str()))
+        {
             return Err(Error::Config(format!(
                 "the form parameter `{name}` is set by the grant itself"
             )));

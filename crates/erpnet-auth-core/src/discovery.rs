@@ -57,7 +57,10 @@ impl Authority {
                 "`{name}` is not an ERP.net instance name (letters, digits and `-`) nor an issuer URL"
             )));
         }
-        Self::issuer_url(&format!("https://{}.my.erp.net/id", name.to_ascii_lowercase()))
+        Self::issuer_url(&format!(
+            "https://{}.my.erp.net/id",
+            name.to_ascii_lowercase()
+        ))
     }
 
     /// The authority with this issuer URL (a trailing `/` is dropped, as issuers
@@ -295,17 +298,26 @@ impl Discovery {
 
     /// The end-session (logout) endpoint, if the provider has one.
     pub fn end_session_endpoint(&self) -> Option<&Url> {
-        self.metadata.additional_metadata().end_session_endpoint.as_ref()
+        self.metadata
+            .additional_metadata()
+            .end_session_endpoint
+            .as_ref()
     }
 
     /// The RFC 7662 introspection endpoint, if the provider has one.
     pub fn introspection_endpoint(&self) -> Option<&Url> {
-        self.metadata.additional_metadata().introspection_endpoint.as_ref()
+        self.metadata
+            .additional_metadata()
+            .introspection_endpoint
+            .as_ref()
     }
 
     /// The RFC 7009 revocation endpoint, if the provider has one.
     pub fn revocation_endpoint(&self) -> Option<&Url> {
-        self.metadata.additional_metadata().revocation_endpoint.as_ref()
+        self.metadata
+            .additional_metadata()
+            .revocation_endpoint
+            .as_ref()
     }
 
     /// The scopes the provider lists, if it lists them.

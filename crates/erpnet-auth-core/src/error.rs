@@ -138,9 +138,7 @@ impl Error {
     /// new sign-in; retrying them only burdens the provider.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Transport { .. } | Error::Timeout { .. } | Error::InvalidResponse { .. } => {
-                true
-            }
+            Error::Transport { .. } | Error::Timeout { .. } | Error::InvalidResponse { .. } => true,
             Error::Status { status, .. } => status_is_transient(*status),
             Error::OAuth { code, .. } => code.is_transient(),
             Error::Source { transient, .. } => *transient,

@@ -52,7 +52,9 @@ pub use cache::{
     DEFAULT_EXPIRY_LEEWAY, DEFAULT_JITTER, DEFAULT_REFRESH_MARGIN,
 };
 pub use client_credentials::{ClientCredentials, ClientCredentialsBuilder, TokenEndpoint};
-pub use discovery::{Authority, Discovery, DiscoveryCache, ExtraProviderMetadata, ProviderMetadata};
+pub use discovery::{
+    Authority, Discovery, DiscoveryCache, ExtraProviderMetadata, ProviderMetadata,
+};
 pub use error::{Error, OAuthErrorCode};
 pub use http::{DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, HttpClient, is_loopback_host, is_secure_url};
 pub use source::{

@@ -158,9 +158,9 @@ impl StaticToken {
 /// Whether `token` has the shape of an ERP.net reference access token (PAT or
 /// SAT): `enrt_` followed by 64 hexadecimal characters.
 pub fn is_erpnet_reference_token(token: &str) -> bool {
-    token.strip_prefix("enrt_").is_some_and(|hex| {
-        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
-    })
+    token
+        .strip_prefix("enrt_")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[async_trait]

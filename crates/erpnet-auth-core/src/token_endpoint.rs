@@ -93,11 +93,18 @@ impl ClientAuth {
                 }
             }
             ClientAuthMethod::ClientSecretBasic => {
-                let secret = self.secret.as_ref().map(|s| s.expose_secret()).unwrap_or("");
-                let credentials = format!("{}:{}", form_encode(&self.client_id), form_encode(secret));
+                let secret = self
+                    .secret
+                    .as_ref()
+                    .map(|s| s.expose_secret())
+                    .unwrap_or("");
+                let credentials =
+                    format!("{}:{}", form_encode(&self.client_id), form_encode(secret));
                 let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
-                let mut value = http::HeaderValue::try_from(format!("Basic {encoded}"))
-                    .map_err(|_| Error::Config("client credentials are not valid in a header".into()))?;
+                let mut value =
+                    http::HeaderValue::try_from(format!("Basic {encoded}")).map_err(|_| {
+                        Error::Config("client credentials are not valid in a header".into())
+                    })?;
                 value.set_sensitive(true);
                 builder = builder.header(http::header::AUTHORIZATION, value);
             }
@@ -105,10 +112,12 @@ impl ClientAuth {
                 form.append_pair("client_id", &self.client_id);
             }
         }
-        builder
-            .body(form.finish())
-            .build()
-            .map_err(|e| Error::Config(format!("cannot build a request to {}: {e}", endpoint_name(endpoint))))
+        builder.body(form.finish()).build().map_err(|e| {
+            Error::Config(format!(
+                "cannot build a request to {}: {e}",
+                endpoint_name(endpoint)
+            ))
+        })
     }
 }
 
@@ -129,7 +138,10 @@ impl fmt::Debug for TokenResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenResponse")
             .field("access_token", &self.access_token)
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
             .field("expires_in", &self.expires_in)
             .finish()
@@ -233,12 +245,13 @@ pub(crate) fn parse_token_response(
         .filter(|t| !t.expose_secret().is_empty())
         .ok_or_else(|| invalid("missing `access_token`".to_owned()))?;
     let token_type = raw.token_type.unwrap_or_else(|| "Bearer".to_owned());
-    let expires_in = match raw.expires_in {
-        None | Some(serde_json::Value::Null) => None,
-        Some(value) => Some(parse_expires_in(&value).ok_or_else(|| {
-            invalid(format!("`expires_in` is not a number of seconds: {value}"))
-        })?),
-    };
+    let expires_in =
+        match raw.expires_in {
+            None | Some(serde_json::Value::Null) => None,
+            Some(value) => Some(parse_expires_in(&value).ok_or_else(|| {
+                invalid(format!("`expires_in` is not a number of seconds: {value}"))
+            })?),
+        };
     let scopes = match raw.scope {
         None | Some(serde_json::Value::Null) => requested_scopes.to_vec(),
         Some(serde_json::Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
@@ -247,7 +260,11 @@ pub(crate) fn parse_token_response(
             .map(|v| v.as_str().map(str::to_owned))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| invalid("`scope` array holds a non-string".to_owned()))?,
-        Some(_) => return Err(invalid("`scope` is neither a string nor an array".to_owned())),
+        Some(_) => {
+            return Err(invalid(
+                "`scope` is neither a string nor an array".to_owned(),
+            ));
+        }
     };
     let mut token = AccessToken::new(access_token.expose_secret().to_owned())
         .with_token_type(token_type)
@@ -303,22 +320,36 @@ mod tests {
 
     #[test]
     fn parses_expires_in_as_number_or_string_and_scope_as_string_or_array() {
-        let a = parse(200, r#"{"access_token":"t","token_type":"Bearer","expires_in":3600,"scope":"read update"}"#)
-            .expect("valid");
+        let a = parse(
+            200,
+            r#"{"access_token":"t","token_type":"Bearer","expires_in":3600,"scope":"read update"}"#,
+        )
+        .expect("valid");
         assert_eq!(a.expires_in, Some(Duration::from_secs(3600)));
         assert_eq!(a.access_token.scopes(), ["read", "update"]);
-        let b = parse(200, r#"{"access_token":"t","token_type":"bearer","expires_in":"60","scope":["read"]}"#)
-            .expect("valid");
+        let b = parse(
+            200,
+            r#"{"access_token":"t","token_type":"bearer","expires_in":"60","scope":["read"]}"#,
+        )
+        .expect("valid");
         assert_eq!(b.expires_in, Some(Duration::from_secs(60)));
         assert_eq!(b.access_token.token_type(), "Bearer");
         let c = parse(200, r#"{"access_token":"t","token_type":"Bearer"}"#).expect("valid");
         assert_eq!(c.expires_in, None);
-        assert_eq!(c.access_token.scopes(), ["read"], "missing scope = as requested");
+        assert_eq!(
+            c.access_token.scopes(),
+            ["read"],
+            "missing scope = as requested"
+        );
     }
 
     #[test]
     fn errors_are_typed() {
-        let err = parse(400, r#"{"error":"invalid_client","error_description":"bad"}"#).expect_err("error");
+        let err = parse(
+            400,
+            r#"{"error":"invalid_client","error_description":"bad"}"#,
+        )
+        .expect_err("error");
         assert_eq!(err.oauth_code(), Some(&OAuthErrorCode::InvalidClient));
         assert!(!err.is_transient());
         assert!(err.to_string().contains("invalid_client: bad"), "{err}");
@@ -336,7 +367,8 @@ mod tests {
         let err = parse(200, r#"{"token_type":"Bearer"}"#).expect_err("missing token");
         assert!(err.to_string().contains("missing `access_token`"), "{err}");
 
-        let err = parse(200, r#"{"access_token":"t","expires_in":"soon"}"#).expect_err("bad expires_in");
+        let err =
+            parse(200, r#"{"access_token":"t","expires_in":"soon"}"#).expect_err("bad expires_in");
         assert!(err.to_string().contains("expires_in"), "{err}");
     }
 
@@ -351,17 +383,29 @@ mod tests {
     #[test]
     fn wrong_content_type_is_reported() {
         let mut headers = http::HeaderMap::new();
-        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/html"));
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/html"),
+        );
         let err = parse_token_response("e", 200, &headers, b"<html>", &[]).expect_err("html");
         assert!(err.to_string().contains("text/html"), "{err}");
     }
 
     #[test]
     fn basic_credentials_are_form_encoded_before_base64() {
-        assert_eq!(form_encode("my.trusted.app/first"), "my.trusted.app%2Ffirst");
+        assert_eq!(
+            form_encode("my.trusted.app/first"),
+            "my.trusted.app%2Ffirst"
+        );
         assert_eq!(form_encode("a b:c"), "a+b%3Ac");
-        assert_eq!(ClientAuthMethod::parse("basic"), Some(ClientAuthMethod::ClientSecretBasic));
-        assert_eq!(ClientAuthMethod::parse("POST"), Some(ClientAuthMethod::ClientSecretPost));
+        assert_eq!(
+            ClientAuthMethod::parse("basic"),
+            Some(ClientAuthMethod::ClientSecretBasic)
+        );
+        assert_eq!(
+            ClientAuthMethod::parse("POST"),
+            Some(ClientAuthMethod::ClientSecretPost)
+        );
         assert_eq!(ClientAuthMethod::parse("jwt"), None);
     }
 }

@@ -151,7 +151,10 @@ async fn after_expiry_all_callers_wait_on_one_request() {
     // Nobody calls during the refresh window, so the token simply expires
     // (60 s lifetime: usable until 60 - min(10, 15) = 50 s).
     pass(Duration::from_secs(51)).await;
-    assert!(tokens.cached_token().is_none(), "expired tokens are not served");
+    assert!(
+        tokens.cached_token().is_none(),
+        "expired tokens are not served"
+    );
     let callers: Vec<_> = (0..1000)
         .map(|_| {
             let tokens = tokens.clone();
@@ -196,7 +199,10 @@ async fn a_failed_refresh_keeps_the_valid_token_and_backs_off() {
     pass(2 * DEFAULT_BACKOFF_INITIAL + Duration::from_millis(150)).await;
     let _ = tokens.token().await.expect("token");
     pass(Duration::from_millis(150)).await;
-    assert_eq!(tokens.token().await.expect("token").expose_secret(), "token-4");
+    assert_eq!(
+        tokens.token().await.expect("token").expose_secret(),
+        "token-4"
+    );
     assert_eq!(provider.requests(), 4);
 }
 
@@ -269,10 +275,16 @@ async fn concurrent_rejections_of_one_token_cause_one_refresh() {
 
     // A late report of the old token does not drop the new one.
     tokens.report_rejected(&rejected);
-    assert_eq!(tokens.token().await.expect("token").expose_secret(), "token-2");
+    assert_eq!(
+        tokens.token().await.expect("token").expose_secret(),
+        "token-2"
+    );
     // A report of an equal token that is not the same allocation still counts.
     tokens.report_rejected(&AccessToken::new("token-2"));
-    assert_eq!(tokens.token().await.expect("token").expose_secret(), "token-3");
+    assert_eq!(
+        tokens.token().await.expect("token").expose_secret(),
+        "token-3"
+    );
     assert_eq!(provider.requests(), 3);
 }
 
@@ -285,7 +297,10 @@ async fn tokens_without_expiry_live_until_rejected() {
     assert!(tokens.token().await.expect("token").eq(&first));
     assert_eq!(provider.requests(), 1);
     tokens.report_rejected(&first);
-    assert_eq!(tokens.token().await.expect("token").expose_secret(), "token-2");
+    assert_eq!(
+        tokens.token().await.expect("token").expose_secret(),
+        "token-2"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -296,7 +311,11 @@ async fn proactive_mode_refreshes_without_callers_and_stops_with_the_last_handle
         .proactive(true)
         .build();
     pass(Duration::from_millis(150)).await;
-    assert_eq!(provider.requests(), 1, "first token fetched without a caller");
+    assert_eq!(
+        provider.requests(),
+        1,
+        "first token fetched without a caller"
+    );
     assert_eq!(
         tokens.cached_token().expect("cached").expose_secret(),
         "token-1"
@@ -304,7 +323,11 @@ async fn proactive_mode_refreshes_without_callers_and_stops_with_the_last_handle
 
     pass(HOUR - DEFAULT_REFRESH_MARGIN).await;
     pass(Duration::from_millis(150)).await;
-    assert_eq!(provider.requests(), 2, "refreshed when due without a caller");
+    assert_eq!(
+        provider.requests(),
+        2,
+        "refreshed when due without a caller"
+    );
     assert_eq!(
         tokens.cached_token().expect("cached").expose_secret(),
         "token-2"
@@ -370,7 +393,10 @@ fn when_the_timer_runtime_is_gone_the_clock_decides() {
             tokens.cached_token().is_none(),
             "without its timer the entry compares against the clock"
         );
-        assert_eq!(tokens.token().await.expect("token").expose_secret(), "token-2");
+        assert_eq!(
+            tokens.token().await.expect("token").expose_secret(),
+            "token-2"
+        );
     });
     assert_eq!(provider.requests(), 2);
 }
