@@ -34,3 +34,8 @@ pub use erpnet_auth_core::*;
 /// The mock ERP.net Identity server (feature `testkit`).
 #[cfg(feature = "testkit")]
 pub use erpnet_auth_testkit as testkit;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
