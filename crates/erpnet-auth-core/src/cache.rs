@@ -403,7 +403,9 @@ impl<S: TokenSource> Shared<S> {
         }
         let clear = ClearOnDrop(&self.flight);
         let started = Instant::now();
-        let result = self.source.token().await;
+        let span = tracing::info_span!("token_refresh", replacing = self.current.load().is_some());
+        let result = tracing::Instrument::instrument(self.source.token(), span.clone()).await;
+        let _entered = span.enter();
         let elapsed = started.elapsed();
         match &result {
             Ok(token) => {
