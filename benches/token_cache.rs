@@ -19,7 +19,8 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use erpnet_auth::{AccessToken, CachedTokenSource, StaticToken};
 
 /// Runs `body(runtime, iters)` on `threads` threads started together and returns the
@@ -57,6 +58,27 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
+/// One row: `read` is one token read, run `iters` times by each thread inside
+/// one `block_on`, so the harness costs the same for every row.
+fn row<F>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, threads: usize, read: F)
+where
+    F: AsyncFn() + Send + Sync + 'static,
+{
+    let read = Arc::new(read);
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let read = read.clone();
+            on_threads(threads, iters, move |rt, n| {
+                rt.block_on(async {
+                    for _ in 0..n {
+                        read().await;
+                    }
+                })
+            })
+        })
+    });
+}
+
 fn bench(c: &mut Criterion) {
     let setup = runtime();
     let token = AccessToken::new("x".repeat(900)).with_expires_in(Duration::from_secs(3600));
@@ -66,94 +88,54 @@ fn bench(c: &mut Criterion) {
         cache
     });
     let expires_at = Instant::now() + Duration::from_secs(3600);
+    let swap = Arc::new(ArcSwap::from_pointee(token.clone()));
+    let rw = Arc::new(tokio::sync::RwLock::new(Some((token.clone(), expires_at))));
+    let mutex = Arc::new(Mutex::new(Some((token.clone(), expires_at))));
 
     for threads in [1usize, 2] {
         let mut group = c.benchmark_group(format!("token_cache_hit/{threads}_threads"));
-
-        let swap = Arc::new(ArcSwap::from_pointee(token.clone()));
-        group.bench_function("arcswap_load_full", |b| {
-            let swap = swap.clone();
-            b.iter_custom(move |iters| {
-                let swap = swap.clone();
-                on_threads(threads, iters, move |rt, n| {
-                    rt.block_on(async {
-                        for _ in 0..n {
-                            black_box(swap.load_full());
-                        }
-                    })
-                })
-            })
+        let s = swap.clone();
+        row(&mut group, "arcswap_load_full", threads, async move || {
+            black_box(s.load_full());
         });
-
-        group.bench_function("arcswap_load_full_now", |b| {
-            let swap = swap.clone();
-            b.iter_custom(move |iters| {
-                let swap = swap.clone();
-                on_threads(threads, iters, move |rt, n| {
-                    rt.block_on(async {
-                        for _ in 0..n {
-                            let t = swap.load_full();
-                            black_box(Instant::now() < expires_at);
-                            black_box(t);
-                        }
-                    })
-                })
-            })
+        let s = swap.clone();
+        row(
+            &mut group,
+            "arcswap_load_full_now",
+            threads,
+            async move || {
+                let t = s.load_full();
+                black_box(Instant::now() < expires_at);
+                black_box(t);
+            },
+        );
+        let cache = cache.clone();
+        row(
+            &mut group,
+            "cached_token_source",
+            threads,
+            async move || {
+                black_box(cache.token().await.expect("hit"));
+            },
+        );
+        let rw = rw.clone();
+        row(&mut group, "tokio_rwlock", threads, async move || {
+            let guard = rw.read().await;
+            let hit = guard
+                .as_ref()
+                .filter(|(_, exp)| Instant::now() < *exp)
+                .map(|(t, _)| t.clone());
+            black_box(hit);
         });
-
-        group.bench_function("cached_token_source", |b| {
-            let cache = cache.clone();
-            b.iter_custom(move |iters| {
-                let cache = cache.clone();
-                on_threads(threads, iters, move |rt, n| {
-                    rt.block_on(async {
-                        for _ in 0..n {
-                            black_box(cache.token().await.expect("hit"));
-                        }
-                    })
-                })
-            })
-        });
-
-        let rw = Arc::new(tokio::sync::RwLock::new(Some((token.clone(), expires_at))));
-        group.bench_function("tokio_rwlock", |b| {
-            let rw = rw.clone();
-            b.iter_custom(move |iters| {
-                let rw = rw.clone();
-                on_threads(threads, iters, move |rt, n| {
-                    rt.block_on(async {
-                        for _ in 0..n {
-                            let guard = rw.read().await;
-                            let hit = guard
-                                .as_ref()
-                                .filter(|(_, exp)| Instant::now() < *exp)
-                                .map(|(t, _)| t.clone());
-                            black_box(hit);
-                        }
-                    })
-                })
-            })
-        });
-
-        let mutex = Arc::new(Mutex::new(Some((token.clone(), expires_at))));
-        group.bench_function("std_mutex", |b| {
-            let mutex = mutex.clone();
-            b.iter_custom(move |iters| {
-                let mutex = mutex.clone();
-                on_threads(threads, iters, move |rt, n| {
-                    rt.block_on(async {
-                        for _ in 0..n {
-                            let guard = mutex.lock().expect("lock");
-                            let hit = guard
-                                .as_ref()
-                                .filter(|(_, exp)| Instant::now() < *exp)
-                                .map(|(t, _)| t.clone());
-                            drop(guard);
-                            black_box(hit);
-                        }
-                    })
-                })
-            })
+        let mutex = mutex.clone();
+        row(&mut group, "std_mutex", threads, async move || {
+            let guard = mutex.lock().expect("lock");
+            let hit = guard
+                .as_ref()
+                .filter(|(_, exp)| Instant::now() < *exp)
+                .map(|(t, _)| t.clone());
+            drop(guard);
+            black_box(hit);
         });
         group.finish();
     }

@@ -30,22 +30,23 @@ async fn discover(identity: &MockIdentity, failure: Failure) -> Error {
         .expect_err("the injected failure must surface")
 }
 
-async fn token(identity: &MockIdentity, failure: Failure) -> Error {
-    identity.fail_next(Endpoint::Token, 1, failure);
-    let endpoint = identity.token_endpoint().parse().expect("url");
-    ClientCredentials::builder(url_endpoint(endpoint), DEFAULT_CLIENT_ID)
+/// Client credentials straight at the mock's token endpoint, with a short time-out.
+fn grant(identity: &MockIdentity) -> ClientCredentials {
+    let endpoint: erpnet_auth::Url = identity.token_endpoint().parse().expect("url");
+    ClientCredentials::builder(endpoint, DEFAULT_CLIENT_ID)
         .client_secret(DEFAULT_CLIENT_SECRET)
         .scopes(["read"])
         .http(http())
         .build()
         .expect("config")
+}
+
+async fn token(identity: &MockIdentity, failure: Failure) -> Error {
+    identity.fail_next(Endpoint::Token, 1, failure);
+    grant(identity)
         .token()
         .await
         .expect_err("the injected failure must surface")
-}
-
-fn url_endpoint(url: erpnet_auth::Url) -> erpnet_auth::TokenEndpoint {
-    erpnet_auth::TokenEndpoint::Url(url)
 }
 
 fn assert_names(error: &Error, endpoint: &str, needle: &str) {
@@ -205,16 +206,7 @@ async fn dead_and_slow_providers() {
         1,
         Failure::Delay(Duration::from_millis(100)),
     );
-    let endpoint_url = endpoint.parse().expect("url");
-    let ok = ClientCredentials::builder(url_endpoint(endpoint_url), DEFAULT_CLIENT_ID)
-        .client_secret(DEFAULT_CLIENT_SECRET)
-        .scopes(["read"])
-        .http(http())
-        .build()
-        .expect("config")
-        .token()
-        .await;
-    assert!(ok.is_ok());
+    assert!(grant(&identity).token().await.is_ok());
 
     // Nobody listening at all.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -236,14 +228,7 @@ async fn a_failed_refresh_keeps_the_valid_token() {
         .token_lifetime(Duration::from_secs(3600))
         .start()
         .await;
-    let authority = Authority::parse(&identity.issuer()).expect("authority");
-    let grant = ClientCredentials::builder(authority, DEFAULT_CLIENT_ID)
-        .client_secret(DEFAULT_CLIENT_SECRET)
-        .scopes(["read"])
-        .http(http())
-        .build()
-        .expect("config");
-    let tokens = CachedTokenSource::new(grant);
+    let tokens = CachedTokenSource::new(grant(&identity));
     let first = tokens.token().await.expect("token");
 
     // The provider goes down; a rejected token must be replaced, which fails;
@@ -263,7 +248,7 @@ async fn plain_http_to_a_remote_host_is_refused_before_sending() {
     let url: erpnet_auth::Url = "http://demo.my.erp.net/id/connect/token"
         .parse()
         .expect("url");
-    let e = ClientCredentials::builder(url_endpoint(url), DEFAULT_CLIENT_ID)
+    let e = ClientCredentials::builder(url, DEFAULT_CLIENT_ID)
         .client_secret(DEFAULT_CLIENT_SECRET)
         .scopes(["read"])
         .build()
