@@ -7,6 +7,8 @@
 //! - Grants: [`ClientCredentials`] (services) and [`StaticToken`] (ERP.net
 //!   personal and system access tokens, `enrt_…`).
 //! - [`Discovery`]: from an ERP.net instance name or issuer URL to endpoints.
+//! - [`JwtValidator`] and [`JwksCache`]: validation of JWT access tokens
+//!   against the provider's signing keys, for resource servers.
 //! - [`HttpClient`]: the one HTTP policy (time-outs, body cap, no redirects,
 //!   `https` except loopback) every call to a provider follows.
 //!
@@ -39,29 +41,42 @@
 //! [erpnet-auth]: https://docs.rs/erpnet-auth
 
 mod cache;
+mod claims;
 mod client_credentials;
 mod discovery;
 mod error;
 mod http;
+mod jwks;
+mod jwt;
 mod source;
 mod token;
 mod token_endpoint;
+mod validator;
 
 pub use cache::{
     CacheBuilder, CachedTokenSource, DEFAULT_BACKOFF_INITIAL, DEFAULT_BACKOFF_MAX,
     DEFAULT_EXPIRY_LEEWAY, DEFAULT_JITTER, DEFAULT_REFRESH_MARGIN,
 };
+pub use claims::{ErpNetClaims, UserType, VerifiedToken};
 pub use client_credentials::{ClientCredentials, ClientCredentialsBuilder, TokenEndpoint};
 pub use discovery::{
     Authority, Discovery, DiscoveryCache, ExtraProviderMetadata, ProviderMetadata,
 };
 pub use error::{Error, OAuthErrorCode};
 pub use http::{DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, HttpClient, is_loopback_host, is_secure_url};
+pub use jwks::{
+    DEFAULT_JWKS_COOLDOWN, DEFAULT_JWKS_REFRESH, DEFAULT_MAX_KEYS, JwksBuilder, JwksCache, KeyInfo,
+};
+pub use jwt::{Algorithm, looks_like_jwt};
 pub use source::{
     FnTokenSource, StaticToken, TokenSource, is_erpnet_reference_token, token_source_fn,
 };
 pub use token::AccessToken;
 pub use token_endpoint::{ClientAuthMethod, TokenResponse};
+pub use validator::{
+    DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LENGTH, DEFAULT_VERIFIED_CACHE, JwtValidator,
+    JwtValidatorBuilder, ValidationError,
+};
 
 /// Re-exported so that implementors of [`TokenSource`] need no extra dependency.
 pub use async_trait::async_trait;

@@ -1,0 +1,392 @@
+//! The claims of a verified access token, with ERP.net's own claims typed.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::de::{DeserializeOwned, Deserializer};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::jwt::Algorithm;
+
+/// A verified access token: its signature, issuer, audience, lifetime and type
+/// were checked. Cheap to clone.
+///
+/// The registered claims are parsed; every claim stays available through
+/// [`claim`](Self::claim) and [`deserialize`](Self::deserialize), and ERP.net's
+/// claims through [`erpnet`](Self::erpnet).
+#[derive(Clone)]
+pub struct VerifiedToken(Arc<Data>);
+
+struct Data {
+    issuer: String,
+    subject: Option<String>,
+    audiences: Vec<String>,
+    expires_at: i64,
+    not_before: Option<i64>,
+    issued_at: Option<i64>,
+    jwt_id: Option<String>,
+    client_id: Option<String>,
+    scopes: Vec<String>,
+    key_id: Option<String>,
+    algorithm: Algorithm,
+    claims: Map<String, Value>,
+}
+
+/// The parts of a token the validator has checked, handed to
+/// [`VerifiedToken::new`].
+pub(crate) struct Checked {
+    pub(crate) issuer: String,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) expires_at: i64,
+    pub(crate) not_before: Option<i64>,
+    pub(crate) issued_at: Option<i64>,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) key_id: Option<String>,
+    pub(crate) algorithm: Algorithm,
+    pub(crate) claims: Map<String, Value>,
+}
+
+impl VerifiedToken {
+    pub(crate) fn new(checked: Checked) -> Self {
+        let text = |name: &str| {
+            checked
+                .claims
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        Self(Arc::new(Data {
+            subject: text("sub"),
+            jwt_id: text("jti"),
+            client_id: text("client_id"),
+            issuer: checked.issuer,
+            audiences: checked.audiences,
+            expires_at: checked.expires_at,
+            not_before: checked.not_before,
+            issued_at: checked.issued_at,
+            scopes: checked.scopes,
+            key_id: checked.key_id,
+            algorithm: checked.algorithm,
+            claims: checked.claims,
+        }))
+    }
+
+    /// `iss`.
+    pub fn issuer(&self) -> &str {
+        &self.0.issuer
+    }
+
+    /// `sub`: the user (ERP.net: the login name). Absent in service tokens
+    /// (client credentials).
+    pub fn subject(&self) -> Option<&str> {
+        self.0.subject.as_deref()
+    }
+
+    /// `client_id`: the application the token was issued to.
+    pub fn client_id(&self) -> Option<&str> {
+        self.0.client_id.as_deref()
+    }
+
+    /// The subject, or for service tokens the client id: who is calling.
+    pub fn caller(&self) -> Option<&str> {
+        self.subject().or(self.client_id())
+    }
+
+    /// `aud`, as a list whether the token sent a string or an array.
+    pub fn audiences(&self) -> &[String] {
+        &self.0.audiences
+    }
+
+    /// `scope`, as a list whether the token sent a space-separated string
+    /// (RFC 9068) or a JSON array (ERP.net).
+    pub fn scopes(&self) -> &[String] {
+        &self.0.scopes
+    }
+
+    /// Whether `scope` was granted.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.0.scopes.iter().any(|s| s == scope)
+    }
+
+    /// `exp`.
+    pub fn expires_at(&self) -> SystemTime {
+        seconds_to_time(self.0.expires_at)
+    }
+
+    /// `nbf`, if present.
+    pub fn not_before(&self) -> Option<SystemTime> {
+        self.0.not_before.map(seconds_to_time)
+    }
+
+    /// `iat`, if present.
+    pub fn issued_at(&self) -> Option<SystemTime> {
+        self.0.issued_at.map(seconds_to_time)
+    }
+
+    /// `jti`, if present.
+    pub fn jwt_id(&self) -> Option<&str> {
+        self.0.jwt_id.as_deref()
+    }
+
+    /// The `kid` of the key that verified the token.
+    pub fn key_id(&self) -> Option<&str> {
+        self.0.key_id.as_deref()
+    }
+
+    /// The algorithm that verified the token.
+    pub fn algorithm(&self) -> Algorithm {
+        self.0.algorithm
+    }
+
+    /// Whether the token was issued to a service (no `sub`, as with client
+    /// credentials) rather than to a user.
+    pub fn is_service_token(&self) -> bool {
+        self.0.subject.is_none()
+    }
+
+    /// Any claim, as JSON.
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.0.claims.get(name)
+    }
+
+    /// All claims, as JSON.
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.0.claims
+    }
+
+    /// The claims deserialized into a type of your own.
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&Value::Object(self.0.claims.clone()))
+    }
+
+    /// ERP.net's claims, typed. Claims a token lacks are `None`.
+    pub fn erpnet(&self) -> ErpNetClaims {
+        self.deserialize().unwrap_or_default()
+    }
+
+    /// The expiry in seconds since the Unix epoch.
+    pub(crate) fn expires_at_seconds(&self) -> i64 {
+        self.0.expires_at
+    }
+}
+
+impl fmt::Debug for VerifiedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedToken")
+            .field("issuer", &self.0.issuer)
+            .field("subject", &self.0.subject)
+            .field("client_id", &self.0.client_id)
+            .field("audiences", &self.0.audiences)
+            .field("scopes", &self.0.scopes)
+            .field("expires_at", &self.0.expires_at)
+            .field("key_id", &self.0.key_id)
+            .field("algorithm", &self.0.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+fn seconds_to_time(seconds: i64) -> SystemTime {
+    if seconds >= 0 {
+        UNIX_EPOCH + Duration::from_secs(seconds.unsigned_abs())
+    } else {
+        UNIX_EPOCH - Duration::from_secs(seconds.unsigned_abs())
+    }
+}
+
+/// The kind of ERP.net user a token was issued for (`user_type`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub enum UserType {
+    /// `InternalUser`: an employee of the enterprise.
+    InternalUser,
+    /// `ExternalCommunityUser`: a customer or partner from the community.
+    ExternalCommunityUser,
+    /// `SystemUserNoLogin`: a system user that cannot sign in.
+    SystemUserNoLogin,
+    /// Any other value.
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for UserType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(match value.as_str() {
+            "InternalUser" => Self::InternalUser,
+            "ExternalCommunityUser" => Self::ExternalCommunityUser,
+            "SystemUserNoLogin" => Self::SystemUserNoLogin,
+            _ => Self::Other(value),
+        })
+    }
+}
+
+/// The claims ERP.net puts in its access tokens, typed.
+///
+/// User tokens (authorization code) carry the user claims; service tokens
+/// (client credentials) carry the `client_system_user*` claims instead.
+/// ERP.net sends `is_admin` and `email_verified` as the strings `"true"` and
+/// `"false"`; both forms are accepted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[non_exhaustive]
+pub struct ErpNetClaims {
+    /// `sub`: the user's login name.
+    #[serde(default)]
+    pub sub: Option<String>,
+    /// `id`: the user's GUID, the stable identifier.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// `name`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `email`.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// `email_verified`.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub email_verified: Option<bool>,
+    /// `locale`.
+    #[serde(default)]
+    pub locale: Option<String>,
+    /// `user_type`.
+    #[serde(default)]
+    pub user_type: Option<UserType>,
+    /// `is_admin`.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub is_admin: Option<bool>,
+    /// `db`: the database the user signed in to.
+    #[serde(default)]
+    pub db: Option<String>,
+    /// `tid`.
+    #[serde(default)]
+    pub tid: Option<String>,
+    /// `sid`: the sign-in session.
+    #[serde(default)]
+    pub sid: Option<String>,
+    /// `idp`: the identity provider the user signed in with.
+    #[serde(default)]
+    pub idp: Option<String>,
+    /// `auth_time`.
+    #[serde(default)]
+    pub auth_time: Option<i64>,
+    /// `client_id`: the application.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// `client_system_user`: the system user a service token acts as.
+    #[serde(default)]
+    pub client_system_user: Option<String>,
+    /// `client_system_user_type`.
+    #[serde(default)]
+    pub client_system_user_type: Option<UserType>,
+    /// `client_system_user_id`.
+    #[serde(default)]
+    pub client_system_user_id: Option<String>,
+    /// `client_db`.
+    #[serde(default)]
+    pub client_db: Option<String>,
+    /// `scope`, from a JSON array or a space-separated string.
+    #[serde(default, deserialize_with = "scope_list")]
+    pub scope: Vec<String>,
+}
+
+impl ErpNetClaims {
+    /// Whether the token is a service token (client credentials).
+    pub fn is_service(&self) -> bool {
+        self.sub.is_none() && self.client_system_user.is_some()
+    }
+}
+
+fn lenient_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+    Ok(match Option::<Value>::deserialize(deserializer)? {
+        Some(Value::Bool(b)) => Some(b),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Some(true),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    })
+}
+
+fn scope_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    Ok(Option::<Value>::deserialize(deserializer)?
+        .map(|v| parse_scopes(&v).unwrap_or_default())
+        .unwrap_or_default())
+}
+
+/// `scope` as a space-separated string (RFC 9068) or a JSON array (ERP.net).
+pub(crate) fn parse_scopes(value: &Value) -> Option<Vec<String>> {
+    match value {
+        Value::String(s) => Some(s.split_whitespace().map(str::to_owned).collect()),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => None,
+    }
+}
+
+/// `aud` as a string or an array of strings.
+pub(crate) fn parse_audiences(value: &Value) -> Option<Vec<String>> {
+    match value {
+        Value::String(s) => Some(vec![s.clone()]),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => None,
+    }
+}
+
+/// A NumericDate: seconds since the epoch, integer or fractional.
+pub(crate) fn parse_numeric_date(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite())
+                .map(|f| f.floor() as i64)
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn erpnet_claims_accept_string_booleans_and_both_scope_forms() {
+        let claims: ErpNetClaims = serde_json::from_value(serde_json::json!({
+            "sub": "jdoe", "id": "6c1f…", "is_admin": "true", "email_verified": "False",
+            "user_type": "ExternalCommunityUser", "scope": ["read", "update"], "extra": 1
+        }))
+        .expect("claims");
+        assert_eq!(claims.is_admin, Some(true));
+        assert_eq!(claims.email_verified, Some(false));
+        assert_eq!(claims.user_type, Some(UserType::ExternalCommunityUser));
+        assert_eq!(claims.scope, ["read", "update"]);
+        assert!(!claims.is_service());
+
+        let service: ErpNetClaims = serde_json::from_value(serde_json::json!({
+            "client_system_user": "api-user", "client_system_user_type": "InternalUser",
+            "scope": "read update", "is_admin": true
+        }))
+        .expect("claims");
+        assert!(service.is_service());
+        assert_eq!(service.scope, ["read", "update"]);
+        assert_eq!(service.is_admin, Some(true));
+    }
+
+    #[test]
+    fn audiences_scopes_and_dates_have_two_forms() {
+        assert_eq!(
+            parse_audiences(&"DomainApi".into()),
+            Some(vec!["DomainApi".into()])
+        );
+        assert_eq!(
+            parse_audiences(&serde_json::json!(["a", "b"])),
+            Some(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(parse_audiences(&serde_json::json!(["a", 1])), None);
+        assert_eq!(parse_scopes(&serde_json::json!(5)), None);
+        assert_eq!(parse_numeric_date(&serde_json::json!(10.7)), Some(10));
+        assert_eq!(parse_numeric_date(&serde_json::json!("10")), None);
+    }
+}

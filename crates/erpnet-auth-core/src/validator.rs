@@ -1,0 +1,638 @@
+//! [`JwtValidator`]: validation of JWT access tokens (RFC 9068) against the
+//! provider's signing keys.
+//!
+//! The order of checks, and why:
+//!
+//! 1. Size cap, before any decoding (default 16 KiB).
+//! 2. The verified-token cache: a token seen before and still valid skips the
+//!    rest. Keyed by the SHA-256 of the whole token, never a fast hash.
+//! 3. Header: `alg` must be in the allowlist (default RS256); `none` and `HS*`
+//!    are refused whatever the configuration; `typ` must be `at+jwt` (RFC 9068,
+//!    as ERP.net sets it) unless configured otherwise; any `crit` is refused, as
+//!    this library implements no JWS extension; `jku`, `x5u`, `x5c` and `jwk`
+//!    are never read.
+//! 4. Key: by `kid` from the [`JwksCache`]; the key's type must fit the
+//!    algorithm (an RSA key never verifies an EC algorithm, nor the reverse).
+//! 5. Signature, with the key parsed once when the key set was fetched.
+//! 6. Claims: `iss` exactly, `aud` (string or array) containing a configured
+//!    audience, `exp` required, `nbf` and `iat` with a small leeway, required
+//!    scopes (`scope` as a string or an array).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+use crate::claims::{Checked, VerifiedToken, parse_audiences, parse_numeric_date, parse_scopes};
+use crate::discovery::{Authority, DiscoveryCache};
+use crate::error::Error;
+use crate::http::HttpClient;
+use crate::jwks::JwksCache;
+use crate::jwt::{self, Algorithm};
+
+/// Default largest token accepted, checked before any decoding.
+pub const DEFAULT_MAX_TOKEN_LENGTH: usize = 16 * 1024;
+/// Default leeway for `exp`, `nbf` and `iat`.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+/// Default number of verified tokens remembered.
+pub const DEFAULT_VERIFIED_CACHE: usize = 10_000;
+
+/// Why a token was refused.
+///
+/// Messages are short and safe to show to the caller (they go into
+/// `WWW-Authenticate: … error_description`): they never contain the token, and
+/// name a claim but not what a valid value would be.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// The token is longer than the configured maximum.
+    #[error("token too long")]
+    TooLong,
+    /// Not a well-formed compact JWS.
+    #[error("malformed token: {0}")]
+    Malformed(&'static str),
+    /// `alg: none`, never accepted.
+    #[error("unsigned tokens are not accepted")]
+    NoneAlgorithm,
+    /// A symmetric algorithm (`HS*`), never accepted.
+    #[error("symmetric algorithms are not accepted")]
+    SymmetricAlgorithm,
+    /// An algorithm outside the configured allowlist.
+    #[error("algorithm not allowed")]
+    AlgorithmNotAllowed,
+    /// A `typ` other than the accepted ones (an ID token, for example).
+    #[error("wrong token type")]
+    WrongType,
+    /// An ID token (it carries a `nonce`) presented as an access token.
+    #[error("an ID token is not an access token")]
+    IdToken,
+    /// `crit` names header parameters this library does not implement.
+    #[error("unsupported critical header parameter")]
+    CriticalHeader,
+    /// No key in the provider's key set has the token's `kid`.
+    #[error("unknown signing key")]
+    UnknownKey,
+    /// The key with the token's `kid` cannot verify the token's algorithm.
+    #[error("signing key does not match the algorithm")]
+    KeyMismatch,
+    /// The signature does not verify.
+    #[error("invalid signature")]
+    BadSignature,
+    /// The claims are not a JSON object, or a claim has the wrong type.
+    #[error("malformed claims: {0}")]
+    MalformedClaims(&'static str),
+    /// A required claim is missing.
+    #[error("missing claim `{0}`")]
+    MissingClaim(&'static str),
+    /// `iss` is not the configured issuer.
+    #[error("wrong issuer")]
+    WrongIssuer,
+    /// `aud` names none of the configured audiences.
+    #[error("wrong audience")]
+    WrongAudience,
+    /// `exp` has passed.
+    #[error("token expired")]
+    Expired,
+    /// `nbf` is in the future.
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// `iat` is in the future.
+    #[error("token issued in the future")]
+    IssuedInFuture,
+    /// A required scope is missing (HTTP 403, not 401).
+    #[error("insufficient scope")]
+    InsufficientScope {
+        /// The scopes that were required.
+        required: Vec<String>,
+    },
+    /// The provider's signing keys could not be loaded, so no token can be
+    /// checked (HTTP 503: the token may well be valid).
+    #[error("signing keys unavailable")]
+    KeysUnavailable(#[source] Error),
+}
+
+impl ValidationError {
+    /// Whether the failure lies with the server's access to its keys rather
+    /// than with the token: answer 503, not 401.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, ValidationError::KeysUnavailable(_))
+    }
+}
+
+/// Which `typ` header values are accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TypPolicy {
+    /// `at+jwt` or `application/at+jwt` (case-insensitive): RFC 9068, ERP.net.
+    AccessToken,
+    /// Exactly these (case-insensitive); `None` in the list accepts a missing `typ`.
+    OneOf(Vec<Option<String>>),
+}
+
+/// Validates JWT access tokens; see the [module documentation](self) for the
+/// checks. Cheap to clone; clones share the key set and the verified-token
+/// cache.
+///
+/// ```no_run
+/// # async fn demo(token: &str) -> Result<(), Box<dyn std::error::Error>> {
+/// use erpnet_auth_core::{Authority, JwtValidator};
+///
+/// let validator = JwtValidator::builder(Authority::parse("myinstance")?)
+///     .audience("DomainAPI")
+///     .build()?;
+/// let verified = validator.validate(token).await?;
+/// println!("{:?} may {:?}", verified.caller(), verified.scopes());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct JwtValidator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuer: String,
+    audiences: Vec<String>,
+    any_audience: bool,
+    algorithms: Vec<Algorithm>,
+    leeway: i64,
+    required_scopes: Vec<String>,
+    typ: TypPolicy,
+    max_len: usize,
+    jwks: JwksCache,
+    verified: VerifiedCache,
+}
+
+/// Settings of a [`JwtValidator`].
+#[derive(Debug, Clone)]
+pub struct JwtValidatorBuilder {
+    issuer: String,
+    jwks: JwksSource,
+    audiences: Vec<String>,
+    any_audience: bool,
+    algorithms: Vec<Algorithm>,
+    leeway: Duration,
+    required_scopes: Vec<String>,
+    typ: TypPolicy,
+    max_len: usize,
+    cache_capacity: usize,
+}
+
+#[derive(Debug, Clone)]
+enum JwksSource {
+    Discover(DiscoveryCache),
+    Given(JwksCache),
+}
+
+impl JwtValidator {
+    /// A validator for tokens of `authority`, with keys from its discovery
+    /// document's `jwks_uri`.
+    pub fn builder(authority: Authority) -> JwtValidatorBuilder {
+        let discovery = DiscoveryCache::new(authority, HttpClient::new());
+        Self::builder_with_discovery(discovery)
+    }
+
+    /// A validator using a discovery cache you already have (shared with token
+    /// sources, or with your own [`HttpClient`]).
+    pub fn builder_with_discovery(discovery: DiscoveryCache) -> JwtValidatorBuilder {
+        JwtValidatorBuilder::new(
+            discovery.authority().issuer().to_owned(),
+            JwksSource::Discover(discovery),
+        )
+    }
+
+    /// A validator for tokens from `issuer`, with keys from a key set you
+    /// configured yourself.
+    pub fn builder_with_jwks(issuer: impl Into<String>, jwks: JwksCache) -> JwtValidatorBuilder {
+        JwtValidatorBuilder::new(issuer.into(), JwksSource::Given(jwks))
+    }
+
+    /// The key set.
+    pub fn jwks(&self) -> &JwksCache {
+        &self.inner.jwks
+    }
+
+    /// The issuer tokens must name.
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    /// Validates a token, fetching the key set if the token names a key not
+    /// yet known (at most once per cooldown; see [`JwksCache`]).
+    pub async fn validate(&self, token: &str) -> Result<VerifiedToken, ValidationError> {
+        let seen = self.inner.jwks.generation();
+        match self.validate_now(token) {
+            Err(ValidationError::UnknownKey) => {}
+            other => return other,
+        }
+        let refreshed = self.inner.jwks.refresh_for_unknown_key(seen).await;
+        match self.validate_now(token) {
+            Err(ValidationError::UnknownKey) if !self.inner.jwks.current().loaded => Err(
+                ValidationError::KeysUnavailable(refreshed.err().unwrap_or_else(|| {
+                    Error::Config("the signing keys have not been loaded yet".into())
+                })),
+            ),
+            other => other,
+        }
+    }
+
+    /// Validates a token with the keys at hand, never waiting. Returns
+    /// [`ValidationError::UnknownKey`] when the key set would have to be
+    /// fetched; [`validate`](Self::validate) does that.
+    pub fn validate_now(&self, token: &str) -> Result<VerifiedToken, ValidationError> {
+        let inner = &*self.inner;
+        if token.len() > inner.max_len {
+            return Err(ValidationError::TooLong);
+        }
+        let now = unix_now();
+        let digest = inner.verified.enabled().then(|| digest(token));
+        if let Some(digest) = &digest
+            && let Some(hit) = inner.verified.get(digest, now, inner.jwks.generation())
+        {
+            return Ok(hit);
+        }
+        let generation = inner.jwks.generation();
+        let verified = self.validate_cold(token, now)?;
+        if let Some(digest) = digest {
+            inner.verified.insert(
+                digest,
+                verified.clone(),
+                verified.expires_at_seconds().saturating_add(inner.leeway),
+                generation,
+                now,
+            );
+        }
+        Ok(verified)
+    }
+
+    fn validate_cold(&self, token: &str, now: i64) -> Result<VerifiedToken, ValidationError> {
+        let inner = &*self.inner;
+        let jws = jwt::decode(token)?;
+        let header = &jws.header;
+
+        let alg = match header.alg.as_str() {
+            a if a.eq_ignore_ascii_case("none") => return Err(ValidationError::NoneAlgorithm),
+            a if a.starts_with("HS") => return Err(ValidationError::SymmetricAlgorithm),
+            a => Algorithm::from_name(a)
+                .filter(|a| inner.algorithms.contains(a))
+                .ok_or(ValidationError::AlgorithmNotAllowed)?,
+        };
+        if !type_accepted(&inner.typ, header.typ.as_deref()) {
+            return Err(ValidationError::WrongType);
+        }
+        if header.crit.is_some() {
+            return Err(ValidationError::CriticalHeader);
+        }
+
+        let keys = inner.jwks.current();
+        let mut candidates = keys
+            .keys
+            .iter()
+            .filter(|key| header.kid.is_none() || key.kid == header.kid)
+            .peekable();
+        if candidates.peek().is_none() {
+            return Err(ValidationError::UnknownKey);
+        }
+        let mut verified_by = None;
+        let mut mismatch = true;
+        for key in candidates {
+            let Some(verifier) = key.verifier(alg) else {
+                continue;
+            };
+            mismatch = false;
+            if verifier
+                .verify_sig(jws.signing_input, &jws.signature)
+                .is_ok()
+            {
+                verified_by = Some(key.kid.clone());
+                break;
+            }
+        }
+        let key_id = match verified_by {
+            Some(kid) => kid,
+            None if mismatch => return Err(ValidationError::KeyMismatch),
+            None => return Err(ValidationError::BadSignature),
+        };
+        drop(keys);
+
+        let claims: Map<String, Value> = serde_json::from_slice(&jws.payload)
+            .map_err(|_| ValidationError::MalformedClaims("not a JSON object"))?;
+        let issuer = match claims.get("iss") {
+            None => return Err(ValidationError::MissingClaim("iss")),
+            Some(Value::String(iss)) if *iss == inner.issuer => iss.clone(),
+            Some(_) => return Err(ValidationError::WrongIssuer),
+        };
+        let audiences = match claims.get("aud") {
+            None => Vec::new(),
+            Some(aud) => parse_audiences(aud).ok_or(ValidationError::MalformedClaims("`aud`"))?,
+        };
+        if !inner.any_audience && !audiences.iter().any(|a| inner.audiences.contains(a)) {
+            return Err(ValidationError::WrongAudience);
+        }
+        let date = |name: &'static str| match claims.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => {
+                parse_numeric_date(value)
+                    .map(Some)
+                    .ok_or(ValidationError::MalformedClaims(
+                        "a date claim is not a number",
+                    ))
+            }
+        };
+        let expires_at = date("exp")?.ok_or(ValidationError::MissingClaim("exp"))?;
+        let not_before = date("nbf")?;
+        let issued_at = date("iat")?;
+        if now >= expires_at.saturating_add(inner.leeway) {
+            return Err(ValidationError::Expired);
+        }
+        if not_before.is_some_and(|nbf| nbf > now.saturating_add(inner.leeway)) {
+            return Err(ValidationError::NotYetValid);
+        }
+        if issued_at.is_some_and(|iat| iat > now.saturating_add(inner.leeway)) {
+            return Err(ValidationError::IssuedInFuture);
+        }
+        if inner.typ != TypPolicy::AccessToken && claims.contains_key("nonce") {
+            return Err(ValidationError::IdToken);
+        }
+        let scopes = match claims.get("scope") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(scope) => {
+                parse_scopes(scope).ok_or(ValidationError::MalformedClaims("`scope`"))?
+            }
+        };
+        if !inner.required_scopes.iter().all(|s| scopes.contains(s)) {
+            return Err(ValidationError::InsufficientScope {
+                required: inner.required_scopes.clone(),
+            });
+        }
+        Ok(VerifiedToken::new(Checked {
+            issuer,
+            audiences,
+            expires_at,
+            not_before,
+            issued_at,
+            scopes,
+            key_id,
+            algorithm: alg,
+            claims,
+        }))
+    }
+}
+
+fn type_accepted(policy: &TypPolicy, typ: Option<&str>) -> bool {
+    match policy {
+        TypPolicy::AccessToken => typ.is_some_and(|t| {
+            t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+        }),
+        TypPolicy::OneOf(accepted) => accepted.iter().any(|a| match (a, typ) {
+            (None, None) => true,
+            (Some(a), Some(t)) => a.eq_ignore_ascii_case(t),
+            _ => false,
+        }),
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+impl JwtValidatorBuilder {
+    fn new(issuer: String, jwks: JwksSource) -> Self {
+        Self {
+            issuer,
+            jwks,
+            audiences: Vec::new(),
+            any_audience: false,
+            algorithms: vec![Algorithm::RS256],
+            leeway: DEFAULT_LEEWAY,
+            required_scopes: Vec::new(),
+            typ: TypPolicy::AccessToken,
+            max_len: DEFAULT_MAX_TOKEN_LENGTH,
+            cache_capacity: DEFAULT_VERIFIED_CACHE,
+        }
+    }
+
+    /// An audience this API accepts; tokens must name at least one configured
+    /// audience in `aud`. May be repeated. ERP.net tokens name e.g.
+    /// `DomainAPI`, `TableAPI`, `OLAP`, `AppServer`.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Several audiences at once.
+    pub fn audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.audiences.extend(audiences.into_iter().map(Into::into));
+        self
+    }
+
+    /// Accepts any `aud`. An explicit opt-out: without an audience, a token
+    /// issued for any other API of the same provider would be accepted here.
+    pub fn accept_any_audience(mut self) -> Self {
+        self.any_audience = true;
+        self
+    }
+
+    /// The algorithms accepted (default `RS256`, the one ERP.net uses).
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Clock-skew leeway for `exp`, `nbf` and `iat` (default 30 s; at most 5 minutes).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway.min(Duration::from_secs(300));
+        self
+    }
+
+    /// Scopes every token must carry (all of them); a token without one is
+    /// refused with [`ValidationError::InsufficientScope`] (HTTP 403).
+    pub fn require_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.required_scopes
+            .extend(scopes.into_iter().map(Into::into));
+        self
+    }
+
+    /// Accepts these `typ` values instead of `at+jwt` (for providers that do not
+    /// follow RFC 9068); `None` accepts a token without `typ`. Tokens carrying a
+    /// `nonce` (ID tokens) are then refused by that claim.
+    pub fn accepted_types<I>(mut self, types: I) -> Self
+    where
+        I: IntoIterator<Item = Option<&'static str>>,
+    {
+        self.typ = TypPolicy::OneOf(types.into_iter().map(|t| t.map(str::to_owned)).collect());
+        self
+    }
+
+    /// The largest token accepted, checked before any decoding (default 16 KiB).
+    pub fn max_token_length(mut self, max: usize) -> Self {
+        self.max_len = max;
+        self
+    }
+
+    /// How many verified tokens are remembered so that a token seen again skips
+    /// the signature check (default 10,000; 0 turns the cache off). Entries live
+    /// no longer than the token's `exp` and are dropped when the key set changes.
+    pub fn verified_cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache_capacity = capacity;
+        self
+    }
+
+    /// Checks the configuration and builds the validator.
+    pub fn build(self) -> Result<JwtValidator, Error> {
+        if self.audiences.is_empty() && !self.any_audience {
+            return Err(Error::Config(
+                "no audience configured: name the audience(s) this API accepts, or opt out explicitly with accept_any_audience()".into(),
+            ));
+        }
+        if self.algorithms.is_empty() {
+            return Err(Error::Config("no signature algorithm allowed".into()));
+        }
+        let jwks = match self.jwks {
+            JwksSource::Given(jwks) => jwks,
+            JwksSource::Discover(discovery) => JwksCache::builder_for_discovery(discovery).build(),
+        };
+        Ok(JwtValidator {
+            inner: Arc::new(Inner {
+                issuer: self.issuer,
+                audiences: self.audiences,
+                any_audience: self.any_audience,
+                algorithms: self.algorithms,
+                leeway: self.leeway.as_secs() as i64,
+                required_scopes: self.required_scopes,
+                typ: self.typ,
+                max_len: self.max_len,
+                jwks,
+                verified: VerifiedCache::new(self.cache_capacity),
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for JwtValidator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &*self.inner;
+        f.debug_struct("JwtValidator")
+            .field("issuer", &inner.issuer)
+            .field("audiences", &inner.audiences)
+            .field("any_audience", &inner.any_audience)
+            .field("algorithms", &inner.algorithms)
+            .field("leeway", &inner.leeway)
+            .field("required_scopes", &inner.required_scopes)
+            .field("typ", &inner.typ)
+            .field("jwks", &inner.jwks)
+            .finish()
+    }
+}
+
+/// Tokens already verified, keyed by the SHA-256 of the token. Sharded so that
+/// concurrent requests rarely meet on one lock; bounded in entries.
+struct VerifiedCache {
+    shards: Box<[Mutex<Shard>]>,
+    per_shard: usize,
+}
+
+type Shard = HashMap<[u8; 32], Remembered, BuildHasherDefault<DigestHasher>>;
+
+struct Remembered {
+    token: VerifiedToken,
+    valid_until: i64,
+    generation: u64,
+}
+
+const SHARDS: usize = 16;
+
+impl VerifiedCache {
+    fn new(capacity: usize) -> Self {
+        let per_shard = capacity.div_ceil(SHARDS);
+        let shards = if capacity == 0 { 0 } else { SHARDS };
+        Self {
+            shards: (0..shards)
+                .map(|_| Mutex::new(HashMap::default()))
+                .collect(),
+            per_shard,
+        }
+    }
+
+    fn enabled(&self) -> bool {
+        !self.shards.is_empty()
+    }
+
+    fn shard(&self, digest: &[u8; 32]) -> &Mutex<Shard> {
+        &self.shards[digest[31] as usize % self.shards.len()]
+    }
+
+    fn get(&self, digest: &[u8; 32], now: i64, generation: u64) -> Option<VerifiedToken> {
+        let shard = self.shard(digest).lock().unwrap_or_else(|p| p.into_inner());
+        let hit = shard.get(digest)?;
+        (now < hit.valid_until && hit.generation == generation).then(|| hit.token.clone())
+    }
+
+    fn insert(
+        &self,
+        digest: [u8; 32],
+        token: VerifiedToken,
+        valid_until: i64,
+        generation: u64,
+        now: i64,
+    ) {
+        let mut shard = self
+            .shard(&digest)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if shard.len() >= self.per_shard && !shard.contains_key(&digest) {
+            shard.retain(|_, r| now < r.valid_until && r.generation == generation);
+            if shard.len() >= self.per_shard
+                && let Some(victim) = shard.keys().next().copied()
+            {
+                shard.remove(&victim);
+            }
+        }
+        shard.insert(
+            digest,
+            Remembered {
+                token,
+                valid_until,
+                generation,
+            },
+        );
+    }
+}
+
+/// The key is already a cryptographic digest: its first bytes are a good hash.
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        if let Some(first) = bytes.first_chunk::<8>() {
+            self.0 = u64::from_le_bytes(*first);
+        }
+    }
+    fn write_usize(&mut self, _length_prefix: usize) {}
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,184 @@
+//! Validator units: the verified-token cache and the key rules, with Ed25519
+//! tokens signed here. RS256 and hostile tokens are tested against the mock
+//! identity in the workspace's `tests/`.
+
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+
+use super::*;
+
+const ISSUER: &str = "https://demo.my.erp.net/id";
+
+struct Signer {
+    pair: Ed25519KeyPair,
+    kid: String,
+}
+
+impl Signer {
+    fn new(kid: &str) -> Self {
+        Self {
+            pair: Ed25519KeyPair::generate().expect("key"),
+            kid: kid.to_owned(),
+        }
+    }
+    fn jwk(&self) -> serde_json::Value {
+        json!({"kty": "OKP", "crv": "Ed25519", "kid": self.kid,
+               "x": URL_SAFE_NO_PAD.encode(self.pair.public_key().as_ref())})
+    }
+    fn sign(&self, header: serde_json::Value, claims: serde_json::Value) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = self.pair.sign(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+    }
+    fn token(&self, claims: serde_json::Value) -> String {
+        self.sign(
+            json!({"alg": "EdDSA", "typ": "at+jwt", "kid": self.kid}),
+            claims,
+        )
+    }
+}
+
+fn claims(exp_in: i64) -> serde_json::Value {
+    let now = unix_now();
+    json!({"iss": ISSUER, "aud": ["DomainAPI"], "exp": now + exp_in, "iat": now, "nbf": now,
+           "scope": ["read"], "client_id": "app"})
+}
+
+fn validator(signers: &[&Signer], capacity: usize) -> JwtValidator {
+    let keys: Vec<_> = signers.iter().map(|s| s.jwk()).collect();
+    let jwks = JwksCache::from_json(&json!({ "keys": keys }).to_string(), 8).expect("jwks");
+    JwtValidator::builder_with_jwks(ISSUER, jwks)
+        .audience("DomainAPI")
+        .algorithms([Algorithm::EdDSA])
+        .verified_cache_capacity(capacity)
+        .build()
+        .expect("validator")
+}
+
+#[test]
+fn a_valid_token_verifies_and_a_tampered_one_does_not() {
+    let signer = Signer::new("k1");
+    let validator = validator(&[&signer], 100);
+    let token = signer.token(claims(600));
+    let verified = validator.validate_now(&token).expect("valid");
+    assert_eq!(verified.client_id(), Some("app"));
+    assert_eq!(verified.key_id(), Some("k1"));
+    assert_eq!(verified.algorithm(), Algorithm::EdDSA);
+    assert!(verified.has_scope("read"));
+
+    let (input, _) = token.rsplit_once('.').expect("dot");
+    let forged = format!("{input}.{}", URL_SAFE_NO_PAD.encode([7u8; 64]));
+    assert!(matches!(
+        validator.validate_now(&forged),
+        Err(ValidationError::BadSignature)
+    ));
+
+    let other = Signer::new("k1");
+    assert!(matches!(
+        validator.validate_now(&other.token(claims(600))),
+        Err(ValidationError::BadSignature)
+    ));
+    let unknown = Signer::new("k9");
+    assert!(matches!(
+        validator.validate_now(&unknown.token(claims(600))),
+        Err(ValidationError::UnknownKey)
+    ));
+}
+
+#[test]
+fn an_rsa_algorithm_never_uses_an_ed25519_key() {
+    let signer = Signer::new("k1");
+    let jwks =
+        JwksCache::from_json(&json!({ "keys": [signer.jwk()] }).to_string(), 8).expect("jwks");
+    let validator = JwtValidator::builder_with_jwks(ISSUER, jwks)
+        .audience("DomainAPI")
+        .algorithms([Algorithm::EdDSA, Algorithm::RS256])
+        .build()
+        .expect("validator");
+    let token = signer.sign(
+        json!({"alg": "RS256", "typ": "at+jwt", "kid": "k1"}),
+        claims(600),
+    );
+    assert!(matches!(
+        validator.validate_now(&token),
+        Err(ValidationError::KeyMismatch)
+    ));
+}
+
+#[test]
+fn configuration_requires_an_audience_or_an_explicit_opt_out() {
+    let jwks = JwksCache::from_json("{\"keys\":[]}", 8).expect("jwks");
+    let err = JwtValidator::builder_with_jwks(ISSUER, jwks.clone())
+        .build()
+        .expect_err("no audience");
+    assert!(err.to_string().contains("accept_any_audience"), "{err}");
+    assert!(
+        JwtValidator::builder_with_jwks(ISSUER, jwks.clone())
+            .accept_any_audience()
+            .build()
+            .is_ok()
+    );
+    assert!(
+        JwtValidator::builder_with_jwks(ISSUER, jwks)
+            .audience("a")
+            .algorithms([])
+            .build()
+            .is_err()
+    );
+}
+
+#[test]
+fn the_verified_cache_is_bounded_and_honours_expiry_and_generation() {
+    let signer = Signer::new("k1");
+    let cache = VerifiedCache::new(64);
+    let validator = validator(&[&signer], 0);
+    let verified = validator
+        .validate_now(&signer.token(claims(600)))
+        .expect("valid");
+    let now = unix_now();
+    for i in 0..10_000u32 {
+        let token = format!("token-{i}");
+        cache.insert(digest(&token), verified.clone(), now + 600, 1, now);
+    }
+    let total: usize = cache
+        .shards
+        .iter()
+        .map(|s| s.lock().expect("lock").len())
+        .sum();
+    assert!(total <= 64 + SHARDS, "bounded: {total}");
+
+    let key = digest("token-9999");
+    assert!(cache.get(&key, now, 1).is_some());
+    assert!(cache.get(&key, now, 2).is_none(), "the key set changed");
+    assert!(cache.get(&key, now + 600, 1).is_none(), "expired");
+
+    let off = VerifiedCache::new(0);
+    assert!(!off.enabled());
+}
+
+#[test]
+fn cached_results_end_with_the_token_and_with_its_key() {
+    let signer = Signer::new("k1");
+    let validator = validator(&[&signer], 100);
+    let token = signer.token(claims(600));
+    let first = validator.validate_now(&token).expect("valid");
+    let again = validator.validate_now(&token).expect("cached");
+    assert_eq!(first.jwt_id(), again.jwt_id());
+    assert_eq!(first.expires_at(), again.expires_at());
+
+    let expired = signer.token(claims(-3600));
+    assert!(matches!(
+        validator.validate_now(&expired),
+        Err(ValidationError::Expired)
+    ));
+    assert!(matches!(
+        validator.validate_now(&expired),
+        Err(ValidationError::Expired)
+    ));
+}
