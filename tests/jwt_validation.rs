@@ -87,7 +87,8 @@ async fn hostile_and_invalid_tokens_are_refused_with_the_right_reason() {
     let validator = validator(&identity);
     let mint = |spec: TokenSpec| identity.mint(spec);
     let base = TokenSpec::access_token;
-    let cases: Vec<(&str, String, fn(&ValidationError) -> bool)> = vec![
+    type Case = (&'static str, String, fn(&ValidationError) -> bool);
+    let cases: Vec<Case> = vec![
         ("alg none", mint(base().alg(Alg::None)), |e| {
             matches!(e, ValidationError::NoneAlgorithm)
         }),

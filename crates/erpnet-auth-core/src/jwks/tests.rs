@@ -15,10 +15,13 @@ fn ed25519_jwk(kid: &str) -> serde_json::Value {
            "x": URL_SAFE_NO_PAD.encode(pair.public_key().as_ref())})
 }
 
+/// A key-set body with its `max-age`, or the HTTP status of a failure.
+type Served = Result<(String, Option<Duration>), u16>;
+
 /// What the fake provider serves, and how often it was asked.
 #[derive(Clone)]
 struct Provider {
-    body: Arc<Mutex<Result<(String, Option<Duration>), u16>>>,
+    body: Arc<Mutex<Served>>,
     fetches: Arc<AtomicUsize>,
 }
 
