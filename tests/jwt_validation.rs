@@ -41,7 +41,7 @@ async fn an_erpnet_access_token_validates_with_its_claims() {
     assert_eq!(verified.scopes(), ["read", "update"]);
     assert!(verified.audiences().contains(&"DomainAPI".to_owned()));
     assert_eq!(verified.key_id(), Some(identity.signing_kid().as_str()));
-    assert_eq!(verified.algorithm(), Algorithm::RS256);
+    assert_eq!(verified.algorithm(), Some(Algorithm::RS256));
     let erp: ErpNetClaims = verified.erpnet();
     assert!(erp.is_service());
     assert_eq!(erp.client_system_user_type, Some(UserType::InternalUser));

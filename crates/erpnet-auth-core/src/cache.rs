@@ -113,6 +113,7 @@ impl<S> Clone for CachedTokenSource<S> {
 pub struct CacheBuilder<S> {
     source: S,
     config: Config,
+    initial: Option<AccessToken>,
 }
 
 #[derive(Debug, Clone)]
@@ -205,6 +206,13 @@ impl<S: TokenSource> CacheBuilder<S> {
         self
     }
 
+    /// Starts the cache with a token obtained elsewhere, such as the access
+    /// token of a sign-in, so that the first call does not fetch another.
+    pub fn initial_token(mut self, token: AccessToken) -> Self {
+        self.initial = Some(token);
+        self
+    }
+
     /// Builds the cache.
     pub fn build(self) -> CachedTokenSource<S> {
         let seed = RandomState::new().hash_one(0x5eed_u64) | 1;
@@ -216,6 +224,9 @@ impl<S: TokenSource> CacheBuilder<S> {
             proactive_task: OnceLock::new(),
             random: AtomicU64::new(seed),
         });
+        if let Some(token) = &self.initial {
+            shared.install(token);
+        }
         if shared.config.proactive {
             shared.start_proactive();
         }
@@ -241,6 +252,7 @@ impl<S: TokenSource> CachedTokenSource<S> {
                 backoff_max: DEFAULT_BACKOFF_MAX,
                 proactive: false,
             },
+            initial: None,
         }
     }
 

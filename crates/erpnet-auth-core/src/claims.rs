@@ -30,7 +30,7 @@ struct Data {
     client_id: Option<String>,
     scopes: Vec<String>,
     key_id: Option<String>,
-    algorithm: Algorithm,
+    algorithm: Option<Algorithm>,
     claims: Map<String, Value>,
 }
 
@@ -44,7 +44,7 @@ pub(crate) struct Checked {
     pub(crate) issued_at: Option<i64>,
     pub(crate) scopes: Vec<String>,
     pub(crate) key_id: Option<String>,
-    pub(crate) algorithm: Algorithm,
+    pub(crate) algorithm: Option<Algorithm>,
     pub(crate) claims: Map<String, Value>,
 }
 
@@ -135,8 +135,9 @@ impl VerifiedToken {
         self.0.key_id.as_deref()
     }
 
-    /// The algorithm that verified the token.
-    pub fn algorithm(&self) -> Algorithm {
+    /// The algorithm that verified the token (`None` for a token validated by
+    /// introspection).
+    pub fn algorithm(&self) -> Option<Algorithm> {
         self.0.algorithm
     }
 

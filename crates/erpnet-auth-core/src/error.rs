@@ -117,6 +117,67 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     Config(String),
 
+    /// The authorization server redirected back with an error (the user
+    /// refused, the request was invalid, …).
+    #[error("sign-in failed: {code}{}", describe(.description.as_deref()))]
+    Authorization {
+        /// The `error` parameter, such as `access_denied`.
+        code: String,
+        /// The `error_description` parameter, if any.
+        description: Option<String>,
+        /// The `error_uri` parameter, if any.
+        uri: Option<String>,
+    },
+
+    /// The `state` of the authorization response does not belong to this
+    /// sign-in attempt (a forged or stale callback).
+    #[error("sign-in failed: the callback's `state` does not match this sign-in attempt")]
+    StateMismatch,
+
+    /// The RFC 9207 `iss` parameter of the authorization response is missing or
+    /// names another issuer (a mix-up attack, or a misconfigured provider).
+    #[error("sign-in failed: the callback's `iss` is `{}`, expected `{expected}`", .found.as_deref().unwrap_or("(missing)"))]
+    IssuerParameter {
+        /// The configured issuer.
+        expected: String,
+        /// What the callback said.
+        found: Option<String>,
+    },
+
+    /// The callback could not be used: no `code`, a malformed request, or a
+    /// second callback.
+    #[error("sign-in failed: {0}")]
+    Callback(String),
+
+    /// Nobody completed the sign-in within the time allowed.
+    #[error("sign-in timed out after {0:?}")]
+    SignInTimeout(Duration),
+
+    /// The ID token did not validate.
+    #[error("invalid ID token from {endpoint}: {source}")]
+    IdToken {
+        /// The token endpoint that issued it.
+        endpoint: String,
+        /// Why it was refused.
+        #[source]
+        source: Box<crate::validator::ValidationError>,
+    },
+
+    /// The refresh token was rejected (`invalid_grant`: expired, revoked or
+    /// already used); the user must sign in again. Permanent for this source.
+    #[error("{endpoint}: the refresh token was rejected{}; sign in again", describe(.description.as_deref()))]
+    SignInAgain {
+        /// The token endpoint.
+        endpoint: String,
+        /// The server's `error_description`, if any.
+        description: Option<String>,
+    },
+
+    /// A new refresh token could not be saved by the application's store. The
+    /// token is kept in memory and saving is tried again on the next request.
+    #[error("the new refresh token could not be saved: {0}")]
+    Persist(String),
+
     /// A failure reported by a [`TokenSource`](crate::TokenSource) written outside
     /// this crate.
     #[error("{message}")]
@@ -138,7 +199,10 @@ impl Error {
     /// new sign-in; retrying them only burdens the provider.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Transport { .. } | Error::Timeout { .. } | Error::InvalidResponse { .. } => true,
+            Error::Transport { .. }
+            | Error::Timeout { .. }
+            | Error::InvalidResponse { .. }
+            | Error::Persist(_) => true,
             Error::Status { status, .. } => status_is_transient(*status),
             Error::OAuth { code, .. } => code.is_transient(),
             Error::Source { transient, .. } => *transient,
@@ -146,7 +210,14 @@ impl Error {
             | Error::Redirect { .. }
             | Error::IssuerMismatch { .. }
             | Error::InsecureUrl { .. }
-            | Error::Config(_) => false,
+            | Error::Config(_)
+            | Error::Authorization { .. }
+            | Error::StateMismatch
+            | Error::IssuerParameter { .. }
+            | Error::Callback(_)
+            | Error::SignInTimeout(_)
+            | Error::IdToken { .. }
+            | Error::SignInAgain { .. } => false,
         }
     }
 

@@ -4,8 +4,12 @@
 //! - [`TokenSource`]: where tokens come from; implement it in a few lines.
 //! - [`CachedTokenSource`]: wraps any source with a lock-free cache, early
 //!   refresh and single-flight fetching.
-//! - Grants: [`ClientCredentials`] (services) and [`StaticToken`] (ERP.net
-//!   personal and system access tokens, `enrt_…`).
+//! - Grants: [`ClientCredentials`] (services), [`AuthorizationCodeFlow`] with
+//!   PKCE and ID tokens (interactive apps; [`sign_in_with_loopback`] for native
+//!   and command-line apps), [`RefreshTokenGrant`] (rotating refresh tokens) and
+//!   [`StaticToken`] (ERP.net personal and system access tokens, `enrt_…`).
+//! - [`Introspector`] and [`Revocation`]: RFC 7662 and RFC 7009, where a
+//!   provider offers them.
 //! - [`Discovery`]: from an ERP.net instance name or issuer URL to endpoints.
 //! - [`JwtValidator`] and [`JwksCache`]: validation of JWT access tokens
 //!   against the provider's signing keys, for resource servers.
@@ -40,19 +44,28 @@
 //!
 //! [erpnet-auth]: https://docs.rs/erpnet-auth
 
+mod authorization_code;
 mod cache;
 mod claims;
 mod client_credentials;
 mod discovery;
 mod error;
 mod http;
+mod id_token;
+mod introspection;
 mod jwks;
 mod jwt;
+mod loopback;
+mod refresh_token;
 mod source;
 mod token;
 mod token_endpoint;
 mod validator;
 
+pub use authorization_code::{
+    AuthorizationCodeFlow, AuthorizationCodeFlowBuilder, AuthorizationRequestBuilder,
+    DEFAULT_SIGN_IN_TIMEOUT, PendingAuthorization, PendingParts, SignIn,
+};
 pub use cache::{
     CacheBuilder, CachedTokenSource, DEFAULT_BACKOFF_INITIAL, DEFAULT_BACKOFF_MAX,
     DEFAULT_EXPIRY_LEEWAY, DEFAULT_JITTER, DEFAULT_REFRESH_MARGIN,
@@ -64,10 +77,20 @@ pub use discovery::{
 };
 pub use error::{Error, OAuthErrorCode};
 pub use http::{DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, HttpClient, is_loopback_host, is_secure_url};
+pub use id_token::IdToken;
+pub use introspection::{
+    DEFAULT_INTROSPECTION_CACHE, DEFAULT_INTROSPECTION_TTL, Introspector, IntrospectorBuilder,
+    Revocation, TokenTypeHint,
+};
 pub use jwks::{
     DEFAULT_JWKS_COOLDOWN, DEFAULT_JWKS_REFRESH, DEFAULT_MAX_KEYS, JwksBuilder, JwksCache, KeyInfo,
 };
 pub use jwt::{Algorithm, looks_like_jwt};
+pub use loopback::{LoopbackOptions, LoopbackRedirect, open_browser, sign_in_with_loopback};
+pub use refresh_token::{
+    FnRefreshTokenStore, RefreshTokenGrant, RefreshTokenGrantBuilder, RefreshTokenStore,
+    refresh_token_store_fn,
+};
 pub use source::{
     FnTokenSource, StaticToken, TokenSource, is_erpnet_reference_token, token_source_fn,
 };

@@ -67,7 +67,7 @@ fn form_encode(value: &str) -> String {
 impl ClientAuth {
     /// Builds the request: form body with the grant's parameters and the client
     /// authentication the method calls for.
-    fn request(
+    pub(crate) fn request(
         &self,
         http: &HttpClient,
         endpoint: &Url,

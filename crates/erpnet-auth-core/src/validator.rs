@@ -102,6 +102,13 @@ pub enum ValidationError {
     /// `iat` is in the future.
     #[error("token issued in the future")]
     IssuedInFuture,
+    /// The ID token's `nonce` is not the one sent with this sign-in (a replayed
+    /// or injected ID token).
+    #[error("wrong nonce")]
+    WrongNonce,
+    /// The ID token's `at_hash` does not match the access token issued with it.
+    #[error("at_hash does not match the access token")]
+    WrongAccessTokenHash,
     /// A required scope is missing (HTTP 403, not 401).
     #[error("insufficient scope")]
     InsufficientScope {
@@ -271,50 +278,14 @@ impl JwtValidator {
         let jws = jwt::decode(token)?;
         let header = &jws.header;
 
-        let alg = match header.alg.as_str() {
-            a if a.eq_ignore_ascii_case("none") => return Err(ValidationError::NoneAlgorithm),
-            a if a.starts_with("HS") => return Err(ValidationError::SymmetricAlgorithm),
-            a => Algorithm::from_name(a)
-                .filter(|a| inner.algorithms.contains(a))
-                .ok_or(ValidationError::AlgorithmNotAllowed)?,
-        };
+        let alg = allowed_algorithm(&header.alg, &inner.algorithms)?;
         if !type_accepted(&inner.typ, header.typ.as_deref()) {
             return Err(ValidationError::WrongType);
         }
         if header.crit.is_some() {
             return Err(ValidationError::CriticalHeader);
         }
-
-        let keys = inner.jwks.current();
-        let mut candidates = keys
-            .keys
-            .iter()
-            .filter(|key| header.kid.is_none() || key.kid == header.kid)
-            .peekable();
-        if candidates.peek().is_none() {
-            return Err(ValidationError::UnknownKey);
-        }
-        let mut verified_by = None;
-        let mut mismatch = true;
-        for key in candidates {
-            let Some(verifier) = key.verifier(alg) else {
-                continue;
-            };
-            mismatch = false;
-            if verifier
-                .verify_sig(jws.signing_input, &jws.signature)
-                .is_ok()
-            {
-                verified_by = Some(key.kid.clone());
-                break;
-            }
-        }
-        let key_id = match verified_by {
-            Some(kid) => kid,
-            None if mismatch => return Err(ValidationError::KeyMismatch),
-            None => return Err(ValidationError::BadSignature),
-        };
-        drop(keys);
+        let key_id = verify_signature(&jws, alg, &inner.jwks)?;
 
         let claims: Map<String, Value> = serde_json::from_slice(&jws.payload)
             .map_err(|_| ValidationError::MalformedClaims("not a JSON object"))?;
@@ -374,10 +345,64 @@ impl JwtValidator {
             issued_at,
             scopes,
             key_id,
-            algorithm: alg,
+            algorithm: Some(alg),
             claims,
         }))
     }
+}
+
+/// The header's `alg`, if allowed: `none` and `HS*` never are, whatever the
+/// allowlist says.
+pub(crate) fn allowed_algorithm(
+    name: &str,
+    allowed: &[Algorithm],
+) -> Result<Algorithm, ValidationError> {
+    if name.eq_ignore_ascii_case("none") {
+        return Err(ValidationError::NoneAlgorithm);
+    }
+    if name.starts_with("HS") {
+        return Err(ValidationError::SymmetricAlgorithm);
+    }
+    Algorithm::from_name(name)
+        .filter(|a| allowed.contains(a))
+        .ok_or(ValidationError::AlgorithmNotAllowed)
+}
+
+/// Verifies the signature with the key named by `kid` (or, without a `kid`,
+/// any key of the set that fits the algorithm). Returns the key's id.
+pub(crate) fn verify_signature(
+    jws: &jwt::Compact<'_>,
+    alg: Algorithm,
+    jwks: &JwksCache,
+) -> Result<Option<String>, ValidationError> {
+    let keys = jwks.current();
+    let kid = jws.header.kid.as_ref();
+    let mut candidates = keys
+        .keys
+        .iter()
+        .filter(|key| kid.is_none() || key.kid.as_ref() == kid)
+        .peekable();
+    if candidates.peek().is_none() {
+        return Err(ValidationError::UnknownKey);
+    }
+    let mut mismatch = true;
+    for key in candidates {
+        let Some(verifier) = key.verifier(alg) else {
+            continue;
+        };
+        mismatch = false;
+        if verifier
+            .verify_sig(jws.signing_input, &jws.signature)
+            .is_ok()
+        {
+            return Ok(key.kid.clone());
+        }
+    }
+    Err(if mismatch {
+        ValidationError::KeyMismatch
+    } else {
+        ValidationError::BadSignature
+    })
 }
 
 fn type_accepted(policy: &TypPolicy, typ: Option<&str>) -> bool {
@@ -393,14 +418,14 @@ fn type_accepted(policy: &TypPolicy, typ: Option<&str>) -> bool {
     }
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
 
-fn digest(token: &str) -> [u8; 32] {
+pub(crate) fn digest(token: &str) -> [u8; 32] {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
     let mut out = [0u8; 32];
     out.copy_from_slice(digest.as_ref());

@@ -69,7 +69,7 @@ fn a_valid_token_verifies_and_a_tampered_one_does_not() {
     let verified = validator.validate_now(&token).expect("valid");
     assert_eq!(verified.client_id(), Some("app"));
     assert_eq!(verified.key_id(), Some("k1"));
-    assert_eq!(verified.algorithm(), Algorithm::EdDSA);
+    assert_eq!(verified.algorithm(), Some(Algorithm::EdDSA));
     assert!(verified.has_scope("read"));
 
     let (input, _) = token.rsplit_once('.').expect("dot");

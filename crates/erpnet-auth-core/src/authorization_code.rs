@@ -1,0 +1,671 @@
+//! The authorization code flow with PKCE (RFC 6749 §4.1, RFC 7636, OpenID
+//! Connect Core §3.1): interactive sign-in for native, command-line and web apps.
+//!
+//! The `openidconnect` crate builds the authorization request (PKCE `S256`,
+//! `state`, `nonce`); the code exchange goes through the same token-endpoint
+//! client as every other grant, so errors, time-outs, the body cap and client
+//! authentication behave alike; the ID token is checked with the same
+//! [`JwksCache`] as access tokens.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreClient};
+use openidconnect::{
+    ClientId, CsrfToken, LoginHint, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+};
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use crate::client_credentials::TokenEndpoint;
+use crate::discovery::Discovery;
+use crate::error::Error;
+use crate::http::{HttpClient, check_url, endpoint_name};
+use crate::id_token::{self, IdToken, IdTokenCheck};
+use crate::jwks::JwksCache;
+use crate::jwt::Algorithm;
+use crate::refresh_token::{RefreshTokenGrant, RefreshTokenGrantBuilder};
+use crate::token::AccessToken;
+use crate::token_endpoint::{ClientAuth, ClientAuthMethod, request_token};
+use crate::validator::DEFAULT_LEEWAY;
+
+/// The authorization code flow for one client of one provider.
+///
+/// ```no_run
+/// # async fn demo(callback: erpnet_auth_core::Url) -> Result<(), erpnet_auth_core::Error> {
+/// use std::sync::Arc;
+/// use erpnet_auth_core::{AuthorizationCodeFlow, ClientAuthMethod, Discovery, Url};
+///
+/// let discovery = Arc::new(Discovery::fetch("myinstance").await?);
+/// let flow = AuthorizationCodeFlow::builder(discovery, "my.native.app")
+///     .auth_method(ClientAuthMethod::None) // a public client
+///     .scopes(["openid", "profile", "offline_access", "read"])
+///     .build()?;
+///
+/// let redirect = Url::parse("http://127.0.0.1:8400/callback").expect("url");
+/// let pending = flow.authorization_request(&redirect).build()?;
+/// println!("Open this URL to sign in: {}", pending.url());
+/// // … the browser comes back to `redirect` with `?code=…&state=…&iss=…`:
+/// let sign_in = flow.complete(pending, &callback).await?;
+/// println!("signed in as {}", sign_in.id_token.as_ref().map(|t| t.subject()).unwrap_or("?"));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct AuthorizationCodeFlow {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    discovery: Arc<Discovery>,
+    auth: ClientAuth,
+    scopes: Vec<String>,
+    http: HttpClient,
+    jwks: JwksCache,
+    algorithms: Vec<Algorithm>,
+    leeway: i64,
+}
+
+/// Configures an [`AuthorizationCodeFlow`].
+pub struct AuthorizationCodeFlowBuilder {
+    discovery: Arc<Discovery>,
+    client_id: String,
+    secret: Option<SecretString>,
+    method: ClientAuthMethod,
+    scopes: Vec<String>,
+    http: Option<HttpClient>,
+    jwks: Option<JwksCache>,
+    algorithms: Vec<Algorithm>,
+}
+
+/// An authorization request on its way: the URL to open, and the secrets
+/// (`state`, `nonce`, PKCE verifier) needed to complete it. Keep it until the
+/// callback arrives; a web app stores it server-side (see
+/// [`into_parts`](Self::into_parts)).
+pub struct PendingAuthorization {
+    url: Url,
+    redirect_uri: Url,
+    state: SecretString,
+    nonce: SecretString,
+    verifier: SecretString,
+    openid: bool,
+}
+
+/// The parts of a [`PendingAuthorization`], for storing between the redirect
+/// and the callback. Every field but `redirect_uri` is a secret: keep them
+/// server-side or encrypted, never in a URL or a log.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct PendingParts {
+    /// `state`.
+    pub state: SecretString,
+    /// `nonce`.
+    pub nonce: SecretString,
+    /// The PKCE `code_verifier`.
+    pub code_verifier: SecretString,
+    /// The redirect URI the request named.
+    pub redirect_uri: Url,
+    /// Whether `openid` was requested (an ID token is then required).
+    pub openid: bool,
+}
+
+/// What a sign-in yields.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct SignIn {
+    /// The access token.
+    pub access_token: AccessToken,
+    /// The refresh token, when `offline_access` was granted.
+    pub refresh_token: Option<SecretString>,
+    /// The validated ID token, when `openid` was requested.
+    pub id_token: Option<IdToken>,
+}
+
+/// Options of one authorization request; see
+/// [`AuthorizationCodeFlow::authorization_request`].
+pub struct AuthorizationRequestBuilder<'a> {
+    flow: &'a AuthorizationCodeFlow,
+    redirect_uri: Url,
+    scopes: Option<Vec<String>>,
+    login_hint: Option<String>,
+    prompt: Option<String>,
+    resources: Vec<String>,
+    params: Vec<(String, String)>,
+}
+
+impl AuthorizationCodeFlow {
+    /// Starts configuring the flow for `client_id` at the provider `discovery`
+    /// describes.
+    pub fn builder(
+        discovery: impl Into<Arc<Discovery>>,
+        client_id: impl Into<String>,
+    ) -> AuthorizationCodeFlowBuilder {
+        AuthorizationCodeFlowBuilder {
+            discovery: discovery.into(),
+            client_id: client_id.into(),
+            secret: None,
+            method: ClientAuthMethod::None,
+            scopes: vec!["openid".into()],
+            http: None,
+            jwks: None,
+            algorithms: vec![Algorithm::RS256],
+        }
+    }
+
+    /// Starts an authorization request that comes back to `redirect_uri`.
+    pub fn authorization_request(&self, redirect_uri: &Url) -> AuthorizationRequestBuilder<'_> {
+        AuthorizationRequestBuilder {
+            flow: self,
+            redirect_uri: redirect_uri.clone(),
+            scopes: None,
+            login_hint: None,
+            prompt: None,
+            resources: Vec::new(),
+            params: Vec::new(),
+        }
+    }
+
+    /// The key set ID tokens are checked against.
+    pub fn jwks(&self) -> &JwksCache {
+        &self.inner.jwks
+    }
+
+    /// The discovery document.
+    pub fn discovery(&self) -> &Discovery {
+        &self.inner.discovery
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.inner.auth.client_id
+    }
+
+    /// Completes a sign-in from the callback URL the browser was sent to: checks
+    /// `state` (and the RFC 9207 `iss` parameter when the provider sends it),
+    /// turns `error=…` into [`Error::Authorization`], exchanges the code with the
+    /// PKCE verifier, and validates the ID token (signature, `iss`, `aud`,
+    /// `azp`, `exp`, `iat`, `nonce`, `at_hash`).
+    pub async fn complete(
+        &self,
+        pending: PendingAuthorization,
+        callback: &Url,
+    ) -> Result<SignIn, Error> {
+        let inner = &*self.inner;
+        let mut params: HashMap<String, String> = HashMap::new();
+        for (name, value) in callback.query_pairs() {
+            if params.insert(name.to_string(), value.to_string()).is_some() {
+                return Err(Error::Callback(format!(
+                    "the parameter `{name}` is repeated"
+                )));
+            }
+        }
+        let state_matches = params
+            .get("state")
+            .is_some_and(|s| constant_time_eq(s, pending.state.expose_secret()));
+        if let Some(code) = params.get("error") {
+            if params.contains_key("state") && !state_matches {
+                return Err(Error::StateMismatch);
+            }
+            return Err(Error::Authorization {
+                code: code.clone(),
+                description: params.get("error_description").cloned(),
+                uri: params.get("error_uri").cloned(),
+            });
+        }
+        if !state_matches {
+            return Err(Error::StateMismatch);
+        }
+        let issuer = inner.discovery.issuer();
+        let iss_required = inner
+            .discovery
+            .metadata()
+            .additional_metadata()
+            .authorization_response_iss_parameter_supported
+            .unwrap_or(false);
+        match params.get("iss") {
+            Some(iss) if iss == issuer => {}
+            None if !iss_required => {}
+            found => {
+                return Err(Error::IssuerParameter {
+                    expected: issuer.to_owned(),
+                    found: found.cloned(),
+                });
+            }
+        }
+        let code = params
+            .get("code")
+            .ok_or_else(|| Error::Callback("the callback carries no `code`".into()))?;
+
+        let endpoint = inner.discovery.token_endpoint();
+        let span = tracing::info_span!(
+            "token_request",
+            grant = "authorization_code",
+            endpoint = %endpoint_name(endpoint),
+            client_id = %inner.auth.client_id,
+        );
+        let started = tokio::time::Instant::now();
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", pending.redirect_uri.as_str()),
+            ("code_verifier", pending.verifier.expose_secret()),
+        ];
+        let response = tracing::Instrument::instrument(
+            request_token(&inner.http, endpoint, &inner.auth, &form, &inner.scopes),
+            span.clone(),
+        )
+        .await;
+        let _entered = span.enter();
+        let response =
+            response.inspect_err(|error| tracing::warn!(%error, "code exchange failed"))?;
+        let id_token = match (&response.id_token, pending.openid) {
+            (Some(raw), _) => {
+                let check = IdTokenCheck {
+                    issuer,
+                    client_id: &inner.auth.client_id,
+                    nonce: pending.nonce.expose_secret(),
+                    algorithms: &inner.algorithms,
+                    leeway: inner.leeway,
+                    access_token: Some(response.access_token.expose_secret()),
+                };
+                let token = id_token::validate(raw.expose_secret(), &inner.jwks, &check)
+                    .await
+                    .map_err(|source| Error::IdToken {
+                        endpoint: endpoint_name(endpoint),
+                        source: Box::new(source),
+                    })?;
+                Some(token)
+            }
+            (None, true) => {
+                return Err(Error::InvalidResponse {
+                    endpoint: endpoint_name(endpoint),
+                    reason: "`openid` was requested but no `id_token` came back".into(),
+                });
+            }
+            (None, false) => None,
+        };
+        tracing::info!(
+            elapsed = ?started.elapsed(),
+            subject = id_token.as_ref().map(|t| t.subject()),
+            refresh_token = response.refresh_token.is_some(),
+            "signed in"
+        );
+        Ok(SignIn {
+            access_token: response.access_token,
+            refresh_token: response.refresh_token,
+            id_token,
+        })
+    }
+
+    /// A [`RefreshTokenGrant`] for the same client, to keep the session's access
+    /// token fresh with the sign-in's refresh token.
+    pub fn refresh_grant(&self, refresh_token: SecretString) -> RefreshTokenGrantBuilder {
+        let inner = &*self.inner;
+        let mut builder = RefreshTokenGrant::builder(
+            TokenEndpoint::Url(inner.discovery.token_endpoint().clone()),
+            inner.auth.client_id.clone(),
+            refresh_token,
+        )
+        .auth_method(inner.auth.method)
+        .http(inner.http.clone());
+        if let Some(secret) = &inner.auth.secret {
+            builder = builder.client_secret(secret.expose_secret());
+        }
+        builder
+    }
+
+    /// The RP-initiated logout URL (`end_session_endpoint`), with
+    /// `id_token_hint`, `post_logout_redirect_uri`, `state` and `client_id` as
+    /// given. Fails when the provider has no end-session endpoint.
+    pub fn end_session_url(
+        &self,
+        id_token: Option<&IdToken>,
+        post_logout_redirect_uri: Option<&Url>,
+        state: Option<&str>,
+    ) -> Result<Url, Error> {
+        let mut url = self
+            .inner
+            .discovery
+            .end_session_endpoint()
+            .cloned()
+            .ok_or_else(|| Error::Config("the provider has no end_session_endpoint".into()))?;
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(token) = id_token {
+                query.append_pair("id_token_hint", token.expose_secret());
+            }
+            if let Some(uri) = post_logout_redirect_uri {
+                query.append_pair("post_logout_redirect_uri", uri.as_str());
+            }
+            if let Some(state) = state {
+                query.append_pair("state", state);
+            }
+            query.append_pair("client_id", &self.inner.auth.client_id);
+        }
+        Ok(url)
+    }
+}
+
+impl AuthorizationCodeFlowBuilder {
+    /// The client secret, for a confidential client (web apps).
+    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
+        self.secret = Some(SecretString::from(secret.into()));
+        if self.method == ClientAuthMethod::None {
+            self.method = ClientAuthMethod::ClientSecretPost;
+        }
+        self
+    }
+
+    /// How the client authenticates at the token endpoint (default: none, a
+    /// public client; `client_secret_post` once a secret is set).
+    pub fn auth_method(mut self, method: ClientAuthMethod) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// The scopes to request (`openid` is always included). With
+    /// `offline_access` the sign-in yields a refresh token.
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        for scope in scopes.into_iter().map(Into::into) {
+            for scope in scope.split_whitespace() {
+                if !self.scopes.iter().any(|s| s == scope) {
+                    self.scopes.push(scope.to_owned());
+                }
+            }
+        }
+        self
+    }
+
+    /// The HTTP client (default: [`HttpClient::new`]).
+    pub fn http(mut self, http: HttpClient) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// The key set for ID tokens (default: the discovery document's `jwks_uri`).
+    /// Share one with a [`JwtValidator`](crate::JwtValidator) to fetch keys once.
+    pub fn jwks(mut self, jwks: JwksCache) -> Self {
+        self.jwks = Some(jwks);
+        self
+    }
+
+    /// The algorithms accepted for ID tokens (default `RS256`).
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Checks the configuration and builds the flow.
+    pub fn build(self) -> Result<AuthorizationCodeFlow, Error> {
+        if self.client_id.trim().is_empty() {
+            return Err(Error::Config("the client id is empty".into()));
+        }
+        if self.method != ClientAuthMethod::None && self.secret.is_none() {
+            return Err(Error::Config(format!(
+                "client `{}` has no client secret; set one or use ClientAuthMethod::None for a public client",
+                self.client_id
+            )));
+        }
+        if self.algorithms.is_empty() {
+            return Err(Error::Config(
+                "no ID token signature algorithm allowed".into(),
+            ));
+        }
+        let methods = self
+            .discovery
+            .metadata()
+            .additional_metadata()
+            .code_challenge_methods_supported
+            .clone();
+        if methods.is_some_and(|m| !m.iter().any(|m| m == "S256")) {
+            return Err(Error::Config(
+                "the provider does not support PKCE with S256, which this library requires".into(),
+            ));
+        }
+        let http = self.http.unwrap_or_default();
+        let jwks = match self.jwks {
+            Some(jwks) => jwks,
+            None => JwksCache::builder_for_url(self.discovery.jwks_uri().clone())
+                .http(http.clone())
+                .build(),
+        };
+        Ok(AuthorizationCodeFlow {
+            inner: Arc::new(Inner {
+                discovery: self.discovery,
+                auth: ClientAuth {
+                    client_id: self.client_id,
+                    secret: self.secret,
+                    method: self.method,
+                },
+                scopes: self.scopes,
+                http,
+                jwks,
+                algorithms: self.algorithms,
+                leeway: DEFAULT_LEEWAY.as_secs() as i64,
+            }),
+        })
+    }
+}
+
+impl AuthorizationRequestBuilder<'_> {
+    /// Scopes for this request instead of the flow's (`openid` is kept).
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// `login_hint`: the user expected to sign in.
+    pub fn login_hint(mut self, hint: impl Into<String>) -> Self {
+        self.login_hint = Some(hint.into());
+        self
+    }
+
+    /// `prompt` (`login`, `consent`, `none`, `select_account`). Without one, a
+    /// request for `offline_access` asks for `consent` (OpenID Connect Core §11).
+    pub fn prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.prompt = Some(prompt.into());
+        self
+    }
+
+    /// An RFC 8707 `resource` indicator. May be repeated.
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.resources.push(resource.into());
+        self
+    }
+
+    /// Any other parameter. May be repeated.
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((name.into(), value.into()));
+        self
+    }
+
+    /// Builds the URL with fresh `state`, `nonce` and PKCE `S256` challenge.
+    pub fn build(self) -> Result<PendingAuthorization, Error> {
+        let inner = &*self.flow.inner;
+        check_url(&self.redirect_uri)?;
+        const RESERVED: [&str; 9] = [
+            "response_type",
+            "client_id",
+            "redirect_uri",
+            "scope",
+            "state",
+            "nonce",
+            "code_challenge",
+            "code_challenge_method",
+            "prompt",
+        ];
+        if let Some((name, _)) = self
+            .params
+            .iter()
+            .find(|(n, _)| RESERVED.contains(&n.as_str()))
+        {
+            return Err(Error::Config(format!(
+                "the parameter `{name}` is set by the flow itself"
+            )));
+        }
+        let scopes = self.scopes.unwrap_or_else(|| inner.scopes.clone());
+        let client = CoreClient::from_provider_metadata(
+            inner.discovery.metadata().clone(),
+            ClientId::new(inner.auth.client_id.clone()),
+            None,
+        )
+        .set_redirect_uri(RedirectUrl::from_url(self.redirect_uri.clone()));
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .set_pkce_challenge(challenge);
+        for scope in scopes.iter().filter(|s| *s != "openid") {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        let prompt = self.prompt.or_else(|| {
+            scopes
+                .iter()
+                .any(|s| s == "offline_access")
+                .then(|| "consent".to_owned())
+        });
+        for prompt in prompt.iter().flat_map(|p| p.split_whitespace()) {
+            let prompt: CoreAuthPrompt =
+                serde_json::from_value(serde_json::Value::String(prompt.to_owned()))
+                    .map_err(|_| Error::Config(format!("invalid prompt `{prompt}`")))?;
+            request = request.add_prompt(prompt);
+        }
+        if let Some(hint) = self.login_hint {
+            request = request.set_login_hint(LoginHint::new(hint));
+        }
+        for resource in &self.resources {
+            request = request.add_extra_param("resource", resource.clone());
+        }
+        for (name, value) in &self.params {
+            request = request.add_extra_param(name.clone(), value.clone());
+        }
+        let (url, state, nonce) = request.url();
+        Ok(PendingAuthorization {
+            url,
+            redirect_uri: self.redirect_uri,
+            state: SecretString::from(state.secret().clone()),
+            nonce: SecretString::from(nonce.secret().clone()),
+            verifier: SecretString::from(PkceCodeVerifier::secret(&verifier).clone()),
+            openid: true,
+        })
+    }
+}
+
+impl PendingAuthorization {
+    /// The URL to open in the user's browser.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The redirect URI the request names.
+    pub fn redirect_uri(&self) -> &Url {
+        &self.redirect_uri
+    }
+
+    /// The parts, for storing between the redirect and the callback.
+    pub fn into_parts(self) -> PendingParts {
+        PendingParts {
+            state: self.state,
+            nonce: self.nonce,
+            code_verifier: self.verifier,
+            redirect_uri: self.redirect_uri,
+            openid: self.openid,
+        }
+    }
+
+    /// Rebuilds a pending request from stored parts (the URL is not needed to
+    /// complete it and is left empty).
+    pub fn from_parts(parts: PendingParts) -> Self {
+        Self {
+            url: parts.redirect_uri.clone(),
+            redirect_uri: parts.redirect_uri,
+            state: parts.state,
+            nonce: parts.nonce,
+            verifier: parts.code_verifier,
+            openid: parts.openid,
+        }
+    }
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Default time a sign-in may take before the loopback helper gives up.
+pub const DEFAULT_SIGN_IN_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl fmt::Debug for AuthorizationCodeFlow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationCodeFlow")
+            .field("issuer", &self.inner.discovery.issuer())
+            .field("auth", &self.inner.auth)
+            .field("scopes", &self.inner.scopes)
+            .finish()
+    }
+}
+
+impl fmt::Debug for AuthorizationCodeFlowBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationCodeFlowBuilder")
+            .field("issuer", &self.discovery.issuer())
+            .field("client_id", &self.client_id)
+            .field("method", &self.method)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+impl fmt::Debug for AuthorizationRequestBuilder<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationRequestBuilder")
+            .field("redirect_uri", &self.redirect_uri)
+            .field("login_hint", &self.login_hint)
+            .field("prompt", &self.prompt)
+            .finish()
+    }
+}
+
+impl fmt::Debug for PendingAuthorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingAuthorization")
+            .field("redirect_uri", &self.redirect_uri)
+            .field("state", &"[redacted]")
+            .field("nonce", &"[redacted]")
+            .field("code_verifier", &"[redacted]")
+            .finish()
+    }
+}
+
+impl fmt::Debug for PendingParts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingParts")
+            .field("redirect_uri", &self.redirect_uri)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for SignIn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignIn")
+            .field("access_token", &self.access_token)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("id_token", &self.id_token)
+            .finish()
+    }
+}

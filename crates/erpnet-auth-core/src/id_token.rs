@@ -1,0 +1,219 @@
+//! ID token validation (OpenID Connect Core §3.1.3.7), with the provider's keys
+//! from the same [`JwksCache`] that validates access tokens.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+
+use crate::claims::{ErpNetClaims, parse_audiences, parse_numeric_date};
+use crate::jwks::JwksCache;
+use crate::jwt::{self, Algorithm};
+use crate::validator::{ValidationError, allowed_algorithm, unix_now, verify_signature};
+
+/// A validated ID token: who signed in. The raw token is kept (for
+/// `id_token_hint` at logout) but never printed.
+#[derive(Clone)]
+pub struct IdToken {
+    raw: SecretString,
+    claims: Map<String, Value>,
+    subject: String,
+    expires_at: i64,
+}
+
+impl IdToken {
+    /// `sub`: the user (ERP.net: the login name).
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// `exp`, seconds since the Unix epoch.
+    pub fn expires_at(&self) -> i64 {
+        self.expires_at
+    }
+
+    /// Any claim, as JSON.
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.claims.get(name)
+    }
+
+    /// All claims, as JSON.
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+
+    /// ERP.net's claims, typed.
+    pub fn erpnet(&self) -> ErpNetClaims {
+        serde_json::from_value(Value::Object(self.claims.clone())).unwrap_or_default()
+    }
+
+    /// The token itself, for `id_token_hint`. Handle it with care.
+    pub fn expose_secret(&self) -> &str {
+        self.raw.expose_secret()
+    }
+}
+
+impl fmt::Debug for IdToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdToken")
+            .field("subject", &self.subject)
+            .field("expires_at", &self.expires_at)
+            .field("raw", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an ID token must match.
+pub(crate) struct IdTokenCheck<'a> {
+    pub(crate) issuer: &'a str,
+    pub(crate) client_id: &'a str,
+    pub(crate) nonce: &'a str,
+    pub(crate) algorithms: &'a [Algorithm],
+    pub(crate) leeway: i64,
+    /// The access token issued with it, for `at_hash`.
+    pub(crate) access_token: Option<&'a str>,
+}
+
+/// Validates an ID token; refetches the key set once (within its cooldown) for
+/// an unknown `kid`.
+pub(crate) async fn validate(
+    raw: &str,
+    jwks: &JwksCache,
+    check: &IdTokenCheck<'_>,
+) -> Result<IdToken, ValidationError> {
+    let seen = jwks.generation();
+    match validate_now(raw, jwks, check) {
+        Err(ValidationError::UnknownKey) => {}
+        other => return other,
+    }
+    let refreshed = jwks.refresh_for_unknown_key(seen).await;
+    match validate_now(raw, jwks, check) {
+        Err(ValidationError::UnknownKey) if refreshed.is_err() => Err(
+            ValidationError::KeysUnavailable(refreshed.err().unwrap_or_else(|| {
+                crate::Error::Config("the signing keys could not be loaded".into())
+            })),
+        ),
+        other => other,
+    }
+}
+
+fn validate_now(
+    raw: &str,
+    jwks: &JwksCache,
+    check: &IdTokenCheck<'_>,
+) -> Result<IdToken, ValidationError> {
+    if raw.len() > crate::validator::DEFAULT_MAX_TOKEN_LENGTH {
+        return Err(ValidationError::TooLong);
+    }
+    let jws = jwt::decode(raw)?;
+    let alg = allowed_algorithm(&jws.header.alg, check.algorithms)?;
+    // An access token (`at+jwt`) must never pass as an ID token.
+    if jws.header.typ.as_deref().is_some_and(|t| {
+        !t.eq_ignore_ascii_case("JWT") && !t.eq_ignore_ascii_case("application/jwt")
+    }) {
+        return Err(ValidationError::WrongType);
+    }
+    if jws.header.crit.is_some() {
+        return Err(ValidationError::CriticalHeader);
+    }
+    verify_signature(&jws, alg, jwks)?;
+
+    let claims: Map<String, Value> = serde_json::from_slice(&jws.payload)
+        .map_err(|_| ValidationError::MalformedClaims("not a JSON object"))?;
+    match claims.get("iss") {
+        None => return Err(ValidationError::MissingClaim("iss")),
+        Some(Value::String(iss)) if iss == check.issuer => {}
+        Some(_) => return Err(ValidationError::WrongIssuer),
+    }
+    let audiences = claims
+        .get("aud")
+        .ok_or(ValidationError::MissingClaim("aud"))
+        .and_then(|aud| parse_audiences(aud).ok_or(ValidationError::MalformedClaims("`aud`")))?;
+    if !audiences.iter().any(|a| a == check.client_id) {
+        return Err(ValidationError::WrongAudience);
+    }
+    // With several audiences, or whenever present, `azp` must be this client.
+    match claims.get("azp") {
+        Some(Value::String(azp)) if azp == check.client_id => {}
+        Some(_) => return Err(ValidationError::WrongAudience),
+        None if audiences.len() > 1 => return Err(ValidationError::MissingClaim("azp")),
+        None => {}
+    }
+    let now = unix_now();
+    let date = |name: &'static str| {
+        claims
+            .get(name)
+            .ok_or(ValidationError::MissingClaim(name))
+            .and_then(|v| {
+                parse_numeric_date(v).ok_or(ValidationError::MalformedClaims(
+                    "a date claim is not a number",
+                ))
+            })
+    };
+    let expires_at = date("exp")?;
+    if now >= expires_at.saturating_add(check.leeway) {
+        return Err(ValidationError::Expired);
+    }
+    if date("iat")? > now.saturating_add(check.leeway) {
+        return Err(ValidationError::IssuedInFuture);
+    }
+    match claims.get("nonce") {
+        Some(Value::String(nonce)) if constant_time_eq(nonce, check.nonce) => {}
+        Some(_) => return Err(ValidationError::WrongNonce),
+        None => return Err(ValidationError::MissingClaim("nonce")),
+    }
+    if let (Some(Value::String(at_hash)), Some(access_token)) =
+        (claims.get("at_hash"), check.access_token)
+        && *at_hash != token_hash(alg, access_token)
+    {
+        return Err(ValidationError::WrongAccessTokenHash);
+    }
+    let subject = match claims.get("sub") {
+        Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
+        _ => return Err(ValidationError::MissingClaim("sub")),
+    };
+    Ok(IdToken {
+        raw: SecretString::from(raw.to_owned()),
+        claims,
+        subject,
+        expires_at,
+    })
+}
+
+/// `at_hash`: the left half of the hash of the access token, with the hash of
+/// the signature algorithm (SHA-512 for EdDSA), base64url.
+fn token_hash(alg: Algorithm, token: &str) -> String {
+    use aws_lc_rs::digest;
+    let algorithm = match alg {
+        Algorithm::RS256 | Algorithm::PS256 | Algorithm::ES256 => &digest::SHA256,
+        Algorithm::RS384 | Algorithm::PS384 | Algorithm::ES384 => &digest::SHA384,
+        Algorithm::RS512 | Algorithm::PS512 | Algorithm::EdDSA => &digest::SHA512,
+    };
+    let hash = digest::digest(algorithm, token.as_bytes());
+    let bytes = hash.as_ref();
+    URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() / 2])
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_matches_the_oidc_core_example() {
+        // OpenID Connect Core, Appendix A.3: access token and its at_hash (RS256).
+        assert_eq!(
+            token_hash(
+                Algorithm::RS256,
+                "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"
+            ),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
+    }
+}

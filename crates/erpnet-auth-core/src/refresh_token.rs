@@ -1,0 +1,339 @@
+//! The refresh token grant (RFC 6749 §6), for providers that rotate refresh
+//! tokens, as ERP.net does.
+//!
+//! ERP.net issues a new refresh token with every refresh and revokes the old
+//! one; using an old one fails (`invalid_grant`) and may end the whole session.
+//! So two refreshes must never run at once with the same refresh token, and
+//! every new refresh token must be kept (and saved) before anything else.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::client_credentials::TokenEndpoint;
+use crate::error::{Error, OAuthErrorCode};
+use crate::http::{HttpClient, endpoint_name};
+use crate::source::TokenSource;
+use crate::token::AccessToken;
+use crate::token_endpoint::{ClientAuth, ClientAuthMethod, request_token};
+
+/// Where an application keeps its refresh token between runs.
+///
+/// [`RefreshTokenGrant`] calls [`save`](Self::save) with every new refresh
+/// token, before it hands out the access token that came with it. A failed save
+/// is reported as [`Error::Persist`] and tried again on the next request; the
+/// new token stays in memory meanwhile, so the session is not lost.
+#[async_trait]
+pub trait RefreshTokenStore: Send + Sync + 'static {
+    /// Saves the newest refresh token. `refresh_token` is a secret: store it
+    /// where only the user can read it, never log it.
+    async fn save(&self, refresh_token: &SecretString) -> Result<(), Error>;
+}
+
+/// A [`RefreshTokenStore`] made from an async closure; see [`refresh_token_store_fn`].
+pub struct FnRefreshTokenStore<F>(F);
+
+/// Turns an async closure into a [`RefreshTokenStore`].
+pub fn refresh_token_store_fn<F, Fut>(f: F) -> FnRefreshTokenStore<F>
+where
+    F: Fn(SecretString) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), Error>> + Send,
+{
+    FnRefreshTokenStore(f)
+}
+
+#[async_trait]
+impl<F, Fut> RefreshTokenStore for FnRefreshTokenStore<F>
+where
+    F: Fn(SecretString) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), Error>> + Send,
+{
+    async fn save(&self, refresh_token: &SecretString) -> Result<(), Error> {
+        (self.0)(SecretString::from(refresh_token.expose_secret().to_owned())).await
+    }
+}
+
+impl<F> fmt::Debug for FnRefreshTokenStore<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FnRefreshTokenStore")
+    }
+}
+
+/// A [`TokenSource`] that obtains access tokens with a refresh token and keeps
+/// the rotated refresh token each time.
+///
+/// Refreshes are serialised: whatever the number of callers (or caches) using
+/// it, one refresh request at a time is made, always with the newest refresh
+/// token. Wrap it in a [`CachedTokenSource`](crate::CachedTokenSource) (seeded
+/// with the sign-in's access token through
+/// [`CacheBuilder::initial_token`](crate::CacheBuilder::initial_token)) so that
+/// the access token is reused until it is due.
+///
+/// `invalid_grant` ends the source: every later call fails with
+/// [`Error::SignInAgain`] without contacting the provider. Transient failures
+/// leave the refresh token as it was, so the cache keeps serving a still-valid
+/// access token and retries with back-off.
+///
+/// ```no_run
+/// # fn demo(sign_in: erpnet_auth_core::SignIn, discovery: &erpnet_auth_core::Discovery) -> Result<(), erpnet_auth_core::Error> {
+/// use erpnet_auth_core::{CachedTokenSource, ClientAuthMethod, RefreshTokenGrant};
+///
+/// let grant = RefreshTokenGrant::builder(discovery, "my.native.app", sign_in.refresh_token.expect("offline_access"))
+///     .auth_method(ClientAuthMethod::None)
+///     .build()?;
+/// let tokens = CachedTokenSource::builder(grant)
+///     .initial_token(sign_in.access_token)
+///     .build();
+/// # let _ = tokens; Ok(()) }
+/// ```
+pub struct RefreshTokenGrant {
+    endpoint: TokenEndpoint,
+    auth: ClientAuth,
+    scopes: Option<String>,
+    http: HttpClient,
+    store: Option<Arc<dyn RefreshTokenStore>>,
+    state: tokio::sync::Mutex<State>,
+}
+
+struct State {
+    refresh_token: SecretString,
+    /// Set once the provider refused the refresh token for good.
+    ended: Option<Error>,
+    /// A refreshed access token whose new refresh token could not be saved yet.
+    unsaved: Option<AccessToken>,
+}
+
+/// Configures a [`RefreshTokenGrant`].
+pub struct RefreshTokenGrantBuilder {
+    endpoint: TokenEndpoint,
+    client_id: String,
+    secret: Option<SecretString>,
+    method: ClientAuthMethod,
+    refresh_token: SecretString,
+    scopes: Option<Vec<String>>,
+    http: Option<HttpClient>,
+    store: Option<Arc<dyn RefreshTokenStore>>,
+}
+
+impl RefreshTokenGrant {
+    /// Starts configuring the grant for `client_id` with the refresh token of a
+    /// sign-in (or one loaded from the application's store).
+    pub fn builder(
+        endpoint: impl Into<TokenEndpoint>,
+        client_id: impl Into<String>,
+        refresh_token: SecretString,
+    ) -> RefreshTokenGrantBuilder {
+        RefreshTokenGrantBuilder {
+            endpoint: endpoint.into(),
+            client_id: client_id.into(),
+            secret: None,
+            method: ClientAuthMethod::ClientSecretPost,
+            refresh_token,
+            scopes: None,
+            http: None,
+            store: None,
+        }
+    }
+
+    /// The newest refresh token (for an application that saves it itself).
+    pub async fn refresh_token(&self) -> SecretString {
+        SecretString::from(
+            self.state
+                .lock()
+                .await
+                .refresh_token
+                .expose_secret()
+                .to_owned(),
+        )
+    }
+
+    async fn refresh(&self, state: &mut State) -> Result<AccessToken, Error> {
+        let endpoint = self.endpoint.resolve().await?;
+        let span = tracing::info_span!(
+            "token_request",
+            grant = "refresh_token",
+            endpoint = %endpoint_name(&endpoint),
+            client_id = %self.auth.client_id,
+        );
+        let mut params = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", state.refresh_token.expose_secret()),
+        ];
+        if let Some(scope) = &self.scopes {
+            params.push(("scope", scope));
+        }
+        let started = tokio::time::Instant::now();
+        let result = tracing::Instrument::instrument(
+            request_token(&self.http, &endpoint, &self.auth, &params, &[]),
+            span.clone(),
+        )
+        .await;
+        let _entered = span.enter();
+        let response = match result {
+            Ok(response) => response,
+            Err(Error::OAuth {
+                code: OAuthErrorCode::InvalidGrant,
+                endpoint,
+                description,
+                ..
+            }) => {
+                let ended = Error::SignInAgain {
+                    endpoint,
+                    description,
+                };
+                tracing::warn!(error = %ended, "refresh token rejected; the source has ended");
+                state.ended = Some(ended.clone());
+                return Err(ended);
+            }
+            Err(error) => {
+                tracing::warn!(%error, elapsed = ?started.elapsed(), "token refresh failed");
+                return Err(error);
+            }
+        };
+        tracing::info!(
+            elapsed = ?started.elapsed(),
+            expires_in = ?response.expires_in,
+            rotated = response.refresh_token.is_some(),
+            "token refreshed"
+        );
+        // The old refresh token is now revoked: keep the new one before anything
+        // else can fail. (A provider that does not rotate sends none.)
+        if let Some(new) = response.refresh_token {
+            state.refresh_token = new;
+            state.unsaved = Some(response.access_token.clone());
+            self.save(state).await?;
+        }
+        Ok(response.access_token)
+    }
+
+    /// Saves the current refresh token; on success forgets the pending access
+    /// token, which the caller hands out.
+    async fn save(&self, state: &mut State) -> Result<(), Error> {
+        if let Some(store) = &self.store
+            && let Err(error) = store.save(&state.refresh_token).await
+        {
+            tracing::error!(%error, "the new refresh token could not be saved; kept in memory, will retry");
+            return Err(Error::Persist(error.to_string()));
+        }
+        state.unsaved = None;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl TokenSource for RefreshTokenGrant {
+    async fn token(&self) -> Result<AccessToken, Error> {
+        // Held across the request: one refresh at a time, always with the
+        // newest refresh token.
+        let mut state = self.state.lock().await;
+        if let Some(ended) = &state.ended {
+            return Err(ended.clone());
+        }
+        if let Some(pending) = state.unsaved.clone() {
+            self.save(&mut state).await?;
+            if !pending.is_expired() {
+                return Ok(pending);
+            }
+        }
+        self.refresh(&mut state).await
+    }
+}
+
+impl RefreshTokenGrantBuilder {
+    /// The client secret, for a confidential client.
+    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
+        self.secret = Some(SecretString::from(secret.into()));
+        self
+    }
+
+    /// How the client authenticates (default `client_secret_post`; use
+    /// [`ClientAuthMethod::None`] for a public client).
+    pub fn auth_method(mut self, method: ClientAuthMethod) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// Asks for fewer scopes than were granted (by default, the same).
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Where every new refresh token is saved.
+    pub fn store(mut self, store: impl RefreshTokenStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// The HTTP client (default: [`HttpClient::new`], or the discovery cache's).
+    pub fn http(mut self, http: HttpClient) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Checks the configuration and builds the grant.
+    pub fn build(self) -> Result<RefreshTokenGrant, Error> {
+        if self.client_id.trim().is_empty() {
+            return Err(Error::Config("the client id is empty".into()));
+        }
+        if self.refresh_token.expose_secret().is_empty() {
+            return Err(Error::Config("the refresh token is empty".into()));
+        }
+        if self.method != ClientAuthMethod::None && self.secret.is_none() {
+            return Err(Error::Config(format!(
+                "client `{}` has no client secret; set one or use ClientAuthMethod::None for a public client",
+                self.client_id
+            )));
+        }
+        let http = match (&self.http, &self.endpoint) {
+            (Some(http), _) => http.clone(),
+            (None, TokenEndpoint::Discover(cache)) => cache.http().clone(),
+            (None, TokenEndpoint::Url(_)) => HttpClient::new(),
+        };
+        Ok(RefreshTokenGrant {
+            endpoint: self.endpoint,
+            auth: ClientAuth {
+                client_id: self.client_id,
+                secret: self.secret,
+                method: self.method,
+            },
+            scopes: self.scopes.map(|s| s.join(" ")),
+            http,
+            store: self.store,
+            state: tokio::sync::Mutex::new(State {
+                refresh_token: self.refresh_token,
+                ended: None,
+                unsaved: None,
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for RefreshTokenGrant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshTokenGrant")
+            .field("endpoint", &self.endpoint)
+            .field("auth", &self.auth)
+            .field("scopes", &self.scopes)
+            .field("refresh_token", &"[redacted]")
+            .finish()
+    }
+}
+
+impl fmt::Debug for RefreshTokenGrantBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshTokenGrantBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("client_id", &self.client_id)
+            .field("method", &self.method)
+            .field("refresh_token", &"[redacted]")
+            .finish()
+    }
+}
