@@ -87,7 +87,7 @@ impl BearerAuth {
         match Origin::parse(origin.as_ref()) {
             Ok(origin) => self.push_origin(origin),
             Err(error) => {
-                tracing::error!(%error, "bearer_auth: invalid configuration; every request will fail");
+                tracing::error!(%error, "bearer_auth: invalid configuration, every request fails");
                 self.config_error.get_or_insert(error);
             }
         }
@@ -167,7 +167,12 @@ impl Middleware for BearerAuth {
 
         let token = self.token(origin).await?;
         insert(&mut request, &token, which, origin)?;
-        tracing::debug!(%origin, header = which.name(), token_attached = true, "bearer_auth: token attached");
+        tracing::debug!(
+            %origin,
+            header = which.name(),
+            token_attached = true,
+            "bearer_auth: token attached"
+        );
         // Cloned before sending, as the body is gone afterwards; cheap for the
         // in-memory bodies that can be cloned at all.
         let retry = request.try_clone();
@@ -183,16 +188,27 @@ impl Middleware for BearerAuth {
         }
         self.source.report_rejected(&token);
         let Some(mut retry) = retry else {
-            tracing::info!(%origin, "bearer_auth: 401; token reported as rejected; the body is a stream, so the request is not retried");
+            tracing::info!(
+                %origin,
+                "bearer_auth: 401, token reported as rejected; not retried, the body is a stream"
+            );
             return Ok(response);
         };
         let fresh = self.token(origin).await?;
         if fresh == token {
-            tracing::info!(%origin, "bearer_auth: 401; the token source has no other token, so the request is not retried");
+            tracing::info!(
+                %origin,
+                "bearer_auth: 401; not retried, the token source has no other token"
+            );
             return Ok(response);
         }
         insert(&mut retry, &fresh, which, origin)?;
-        tracing::info!(%origin, header = which.name(), refreshed_after_401 = true, "bearer_auth: 401; token refreshed, retrying once");
+        tracing::info!(
+            %origin,
+            header = which.name(),
+            refreshed_after_401 = true,
+            "bearer_auth: 401, token refreshed; retrying once"
+        );
         drop(response);
         next.run(retry, extensions).await
     }
