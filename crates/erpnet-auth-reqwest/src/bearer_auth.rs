@@ -166,6 +166,10 @@ impl Middleware for BearerAuth {
             .unwrap_or(self.header);
 
         let token = self.token(origin).await?;
+        // Cloned before sending, as the body is gone afterwards (cheap for the
+        // in-memory bodies that can be cloned at all), and before the token goes
+        // in, as a retry carries a new one.
+        let retry = request.try_clone();
         insert(&mut request, &token, which, origin)?;
         tracing::debug!(
             %origin,
@@ -173,9 +177,6 @@ impl Middleware for BearerAuth {
             token_attached = true,
             "bearer_auth: token attached"
         );
-        // Cloned before sending, as the body is gone afterwards; cheap for the
-        // in-memory bodies that can be cloned at all.
-        let retry = request.try_clone();
         let response = next.clone().run(request, extensions).await?;
 
         // A 401 from elsewhere (after a redirect, which drops the token) says
