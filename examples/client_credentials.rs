@@ -23,8 +23,8 @@
 
 use std::process::ExitCode;
 
+use erpnet_auth::reqwest::BearerAuth;
 use erpnet_auth::{Authority, CachedTokenSource, ClientAuthMethod, ClientCredentials, Url};
-use erpnet_auth_reqwest::BearerAuth;
 
 const WHAT_TO_SET: &str = "set ERPNET_AUTHORITY (an ERP.net instance name or issuer URL), \
      ERPNET_CLIENT_ID, ERPNET_CLIENT_SECRET, ERPNET_SCOPES (space-separated) and optionally \
