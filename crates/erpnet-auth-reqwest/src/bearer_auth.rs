@@ -38,7 +38,9 @@ use crate::skip_auth::SkipAuth;
 /// 3. On a 401 from that origin it reports the token to
 ///    [`TokenSource::report_rejected`] and, if the request can be cloned
 ///    (its body is not a stream) and the source hands out a different token,
-///    sends it once more with the new token. Never more than once.
+///    sends it once more with the new token. Never more than once. If the
+///    source cannot give a new token then, the caller gets that
+///    [`Error::Token`] rather than the 401, since it says what to fix.
 ///
 /// Cheap to clone; clones share the token source. Configuration mistakes
 /// ([`allow_origin`](Self::allow_origin) with something that is not a secure

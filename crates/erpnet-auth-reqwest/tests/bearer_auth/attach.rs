@@ -5,7 +5,7 @@ use erpnet_auth_reqwest::{BearerAuth, Error, SkipAuth, TokenHeader};
 use erpnet_auth_testkit::{Endpoint, MockIdentity};
 
 use crate::api::Api;
-use crate::{auth_error, client, tokens};
+use crate::{auth_error, client, get, start, tokens};
 
 #[tokio::test]
 async fn attaches_a_bearer_token_from_the_source_and_reuses_it() {
@@ -15,7 +15,7 @@ async fn attaches_a_bearer_token_from_the_source_and_reuses_it() {
     let client = client(BearerAuth::new(tokens.clone()).allow_origin(&api.origin));
 
     for _ in 0..3 {
-        let response = client.get(api.url("/orders")).send().await.expect("sent");
+        let response = get(&client, api.url("/orders")).await;
         assert_eq!(response.status(), 200);
     }
 
@@ -38,9 +38,7 @@ async fn attaches_a_bearer_token_from_the_source_and_reuses_it() {
 
 #[tokio::test]
 async fn keeps_the_credentials_a_request_already_has() {
-    let identity = MockIdentity::start().await;
-    let api = Api::start().await;
-    let client = client(BearerAuth::new(tokens(&identity)).allow_origin(&api.origin));
+    let (identity, api, client) = start().await;
 
     client
         .get(api.url("/a"))
@@ -76,7 +74,7 @@ async fn sends_no_token_to_an_origin_that_was_not_allowed() {
     // Another port is another origin, and so is another name for the same host.
     let same_port_other_host = foreign.origin.replace("127.0.0.1", "localhost");
     for url in [foreign.url("/x"), format!("{same_port_other_host}/y")] {
-        let response = client.get(url).send().await.expect("sent");
+        let response = get(&client, url).await;
         assert_eq!(response.status(), 200);
     }
     let seen = foreign.seen();
@@ -84,7 +82,7 @@ async fn sends_no_token_to_an_origin_that_was_not_allowed() {
     assert!(seen.iter().all(|s| s.token().is_none()), "{seen:?}");
     assert_eq!(identity.requests(Endpoint::Token), 0, "no token was needed");
 
-    client.get(allowed.url("/z")).send().await.expect("sent");
+    get(&client, allowed.url("/z")).await;
     assert!(allowed.seen()[0].token().is_some());
 }
 
@@ -142,7 +140,7 @@ async fn x_api_key_mode_sends_the_token_in_x_api_key_only() {
         .token_header(TokenHeader::XApiKey);
     let client = client(auth);
 
-    client.get(api.url("/x")).send().await.expect("sent");
+    get(&client, api.url("/x")).await;
     // A request's own TokenHeader extension wins.
     client
         .get(api.url("/y"))
@@ -160,9 +158,7 @@ async fn x_api_key_mode_sends_the_token_in_x_api_key_only() {
 
 #[tokio::test]
 async fn skip_auth_sends_a_request_without_a_token() {
-    let identity = MockIdentity::start().await;
-    let api = Api::start().await;
-    let client = client(BearerAuth::new(tokens(&identity)).allow_origin(&api.origin));
+    let (identity, api, client) = start().await;
 
     client
         .get(api.url("/public"))
@@ -174,6 +170,6 @@ async fn skip_auth_sends_a_request_without_a_token() {
     assert_eq!(identity.requests(Endpoint::Token), 0);
 
     // The next request without the marker gets its token as usual.
-    client.get(api.url("/private")).send().await.expect("sent");
+    get(&client, api.url("/private")).await;
     assert!(api.seen()[1].token().is_some());
 }

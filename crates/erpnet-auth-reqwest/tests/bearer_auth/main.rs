@@ -26,6 +26,20 @@ fn tokens(identity: &MockIdentity) -> CachedTokenSource<ClientCredentials> {
     CachedTokenSource::new(grant(identity, DEFAULT_CLIENT_SECRET))
 }
 
+/// The usual set-up: the mock identity, one API, and a client that may send
+/// that API tokens from the identity.
+async fn start() -> (MockIdentity, api::Api, ClientWithMiddleware) {
+    let identity = MockIdentity::start().await;
+    let api = api::Api::start().await;
+    let client = client(BearerAuth::new(tokens(&identity)).allow_origin(&api.origin));
+    (identity, api, client)
+}
+
+/// GETs `url`, which must be answered.
+async fn get(client: &ClientWithMiddleware, url: String) -> reqwest::Response {
+    client.get(url).send().await.expect("answered")
+}
+
 fn client(auth: BearerAuth) -> ClientWithMiddleware {
     client_on(reqwest::Client::new(), auth)
 }

@@ -5,7 +5,7 @@ use erpnet_auth_reqwest::{BearerAuth, TokenHeader, same_origin_redirects};
 use erpnet_auth_testkit::{Endpoint, MockIdentity};
 
 use crate::api::Api;
-use crate::{client, client_on, tokens};
+use crate::{client, client_on, get, tokens};
 
 fn pat() -> String {
     format!("enrt_{}", "fedcba9876543210".repeat(4))
@@ -116,21 +116,13 @@ async fn same_origin_redirects_keeps_x_api_key_within_its_origin() {
 
     // To another origin: not followed; the caller gets the 302.
     first.redirect_to(&second.url("/landing"));
-    let response = client
-        .get(first.url("/redirect"))
-        .send()
-        .await
-        .expect("sent");
+    let response = get(&client, first.url("/redirect")).await;
     assert_eq!(response.status(), 302);
     assert!(second.seen().is_empty());
 
     // Within the origin: followed, key and all.
     first.redirect_to("/landing");
-    let response = client
-        .get(first.url("/redirect"))
-        .send()
-        .await
-        .expect("sent");
+    let response = get(&client, first.url("/redirect")).await;
     assert_eq!(response.status(), 200);
     let seen = first.seen();
     assert_eq!(seen.len(), 3);

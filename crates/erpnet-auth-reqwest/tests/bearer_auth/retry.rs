@@ -8,7 +8,7 @@ use erpnet_auth_testkit::{DEFAULT_CLIENT_SECRET, Endpoint, MockIdentity};
 use reqwest_middleware::ClientWithMiddleware;
 
 use crate::api::Api;
-use crate::{client, grant, tokens};
+use crate::{client, get, grant, start, tokens};
 
 #[tokio::test]
 async fn a_401_reports_the_token_and_retries_once_with_a_new_one() {
@@ -37,15 +37,9 @@ async fn a_401_reports_the_token_and_retries_once_with_a_new_one() {
 
 #[tokio::test]
 async fn a_second_401_is_returned_after_one_retry() {
-    let identity = MockIdentity::start().await;
-    let api = Api::start().await;
-    let client = client(BearerAuth::new(tokens(&identity)).allow_origin(&api.origin));
+    let (identity, api, client) = start().await;
 
-    let response = client
-        .get(api.url("/always-401"))
-        .send()
-        .await
-        .expect("sent");
+    let response = get(&client, api.url("/always-401")).await;
 
     assert_eq!(response.status(), 401);
     let seen = api.seen();
@@ -60,9 +54,7 @@ async fn a_second_401_is_returned_after_one_retry() {
 
 #[tokio::test]
 async fn a_streaming_body_gets_its_401_back_unchanged() {
-    let identity = MockIdentity::start().await;
-    let api = Api::start().await;
-    let client = client(BearerAuth::new(tokens(&identity)).allow_origin(&api.origin));
+    let (identity, api, client) = start().await;
 
     let response = client
         .post(api.url("/always-401"))
@@ -82,25 +74,19 @@ async fn a_streaming_body_gets_its_401_back_unchanged() {
     assert_eq!(identity.requests(Endpoint::Token), 1);
 
     // The token was still reported, so the next request fetches a new one.
-    client.get(api.url("/orders")).send().await.expect("sent");
+    get(&client, api.url("/orders")).await;
     assert_eq!(identity.requests(Endpoint::Token), 2);
 }
 
 #[tokio::test]
 async fn a_401_that_a_new_token_cannot_cure_is_returned_at_once() {
-    let identity = MockIdentity::start().await;
-    let api = Api::start().await;
-    let client = client(BearerAuth::new(tokens(&identity)).allow_origin(&api.origin));
+    let (identity, api, client) = start().await;
 
-    let response = client
-        .get(api.url("/insufficient-scope"))
-        .send()
-        .await
-        .expect("sent");
+    let response = get(&client, api.url("/insufficient-scope")).await;
 
     assert_eq!(response.status(), 401);
     assert_eq!(api.seen().len(), 1);
-    client.get(api.url("/orders")).send().await.expect("sent");
+    get(&client, api.url("/orders")).await;
     assert_eq!(identity.requests(Endpoint::Token), 1, "token kept");
 }
 
@@ -109,11 +95,7 @@ async fn a_source_with_no_other_token_is_not_retried() {
     let api = Api::start().await;
     let pat = StaticToken::new(format!("enrt_{}", "0a".repeat(32)));
     let client = client(BearerAuth::new(pat).allow_origin(&api.origin));
-    let response = client
-        .get(api.url("/always-401"))
-        .send()
-        .await
-        .expect("sent");
+    let response = get(&client, api.url("/always-401")).await;
     assert_eq!(response.status(), 401);
     assert_eq!(api.seen().len(), 1, "the same token again would not help");
 }
@@ -167,7 +149,7 @@ async fn a_hundred_concurrent_requests_at_expiry_cause_one_token_request() {
     let api = Api::start().await;
     let tokens = CachedTokenSource::new(grant(&identity, DEFAULT_CLIENT_SECRET));
     let client = client(BearerAuth::new(tokens.clone()).allow_origin(&api.origin));
-    client.get(api.url("/first")).send().await.expect("sent");
+    get(&client, api.url("/first")).await;
     assert_eq!(identity.requests(Endpoint::Token), 1);
 
     // The next token lives an hour, so it cannot come due during the burst.
