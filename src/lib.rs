@@ -9,6 +9,7 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | (always) | [`erpnet_auth_core`], re-exported at the top level: [`TokenSource`], [`CachedTokenSource`], [`ClientCredentials`], [`StaticToken`], [`Discovery`] |
+//! | `reqwest` | `erpnet_auth::reqwest` (the `erpnet-auth-reqwest` crate): `BearerAuth`, a reqwest-middleware that attaches tokens to outgoing requests |
 //! | `testkit` | `erpnet_auth::testkit` (the `erpnet-auth-testkit` crate): an in-process mock ERP.net Identity for your tests |
 //!
 //! ```
@@ -30,6 +31,11 @@
 //! ```
 
 pub use erpnet_auth_core::*;
+
+/// The reqwest-middleware adapter (feature `reqwest`): `BearerAuth` attaches
+/// tokens to outgoing requests.
+#[cfg(feature = "reqwest")]
+pub use erpnet_auth_reqwest as reqwest;
 
 /// The mock ERP.net Identity server (feature `testkit`).
 #[cfg(feature = "testkit")]

@@ -1,0 +1,113 @@
+//! Attaches ERP.net (OAuth 2.0) access tokens to outgoing [reqwest] requests:
+//! the [reqwest-middleware] adapter of [erpnet-auth].
+//!
+//! ```
+//! use erpnet_auth_core::{Authority, CachedTokenSource, ClientCredentials};
+//! use erpnet_auth_reqwest::BearerAuth;
+//! # use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, MockIdentity};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let identity = MockIdentity::start().await;
+//! # let (instance, api) = (identity.issuer(), erp_api().await?);
+//! // `instance` is an ERP.net instance name ("myinstance") or an issuer URL;
+//! // `api` the origin of its APIs, such as "https://myinstance.my.erp.net".
+//! let grant = ClientCredentials::builder(instance.parse::<Authority>()?, DEFAULT_CLIENT_ID)
+//!     .client_secret(DEFAULT_CLIENT_SECRET)
+//!     .scopes(["read"])
+//!     .build()?;
+//! let tokens = CachedTokenSource::new(grant); // one per process and identity
+//!
+//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(BearerAuth::new(tokens).allow_origin(&api))
+//!     .build();
+//!
+//! let response = client
+//!     .get(format!("{api}/api/domain/odata/General_Contacts_Persons"))
+//!     .send()
+//!     .await?;
+//! assert_eq!(response.status(), 200); // the API saw `Authorization: Bearer …`
+//! # Ok(()) }
+//! #
+//! # /// A stand-in for the instance's API on 127.0.0.1: 200 with a bearer token, 401 without.
+//! # async fn erp_api() -> std::io::Result<String> {
+//! #     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! #     let origin = format!("http://{}", listener.local_addr()?);
+//! #     let app = axum::Router::new().fallback(|headers: axum::http::HeaderMap| async move {
+//! #         let bearer = headers.get("authorization").is_some_and(|v| v.as_bytes().starts_with(b"Bearer ey"));
+//! #         if bearer { axum::http::StatusCode::OK } else { axum::http::StatusCode::UNAUTHORIZED }
+//! #     });
+//! #     tokio::spawn(async move { axum::serve(listener, app).await });
+//! #     Ok(origin)
+//! # }
+//! ```
+//!
+//! # The rules
+//!
+//! - **Where the token goes**: only to the origins given to
+//!   [`BearerAuth::allow_origin`] (scheme, host and port; `https://host` and
+//!   `https://host:443` are one origin). Requests to any other origin go out
+//!   without a token, and cause no token request.
+//! - **https only**: an allowed origin must be `https`, or plain `http` to a
+//!   loopback address (`127.0.0.0/8`, `[::1]`, `localhost`) for local tests.
+//!   Anything else is a configuration error ([`Error::InsecureOrigin`]).
+//! - **Redirects**: reqwest follows them inside one call, where no middleware
+//!   can step in. It drops the `Authorization` header when a redirect leaves the
+//!   origin, so the token never follows it (this crate's tests prove it). It
+//!   does not drop `X-Api-Key`: with [`TokenHeader::XApiKey`] build the client
+//!   with [`same_origin_redirects`] or `Policy::none()`.
+//! - **401**: the token is reported to [`TokenSource::report_rejected`] and the
+//!   request is sent once more with a new token, if it can be cloned (a
+//!   streaming body cannot: its 401 comes back unchanged) and the source has a
+//!   different token. At most one retry per request; a 401 whose
+//!   `WWW-Authenticate: Bearer` challenge names an error other than
+//!   `invalid_token` is returned at once, as a new token would not help.
+//!   Behind a [`CachedTokenSource`](erpnet_auth_core::CachedTokenSource), any
+//!   number of concurrent 401s for one token cause one token request.
+//! - **Requests with credentials of their own** (an `Authorization` or
+//!   `X-Api-Key` header) are left alone.
+//! - **Per request**: the [`SkipAuth`] extension sends a request without a
+//!   token; a [`TokenHeader`] extension picks the header for that request.
+//! - **No token, no request**: when the source cannot give a token, the request
+//!   is not sent. The caller gets `reqwest_middleware::Error::Middleware`
+//!   holding this crate's [`Error`], which holds the core
+//!   [`erpnet_auth_core::Error`] (endpoint, reason, transient or not), never a
+//!   secret:
+//!
+//! ```
+//! # async fn demo(client: reqwest_middleware::ClientWithMiddleware) {
+//! match client.get("https://myinstance.my.erp.net/api/domain/odata/").send().await {
+//!     Ok(response) => println!("HTTP {}", response.status()),
+//!     Err(error) => match erpnet_auth_reqwest::Error::downcast(&error) {
+//!         Some(auth) if auth.is_transient() => eprintln!("no token yet, retry later: {auth}"),
+//!         Some(auth) => eprintln!("check the configuration: {auth}"),
+//!         None => eprintln!("request failed: {error}"),
+//!     },
+//! }
+//! # }
+//! ```
+//!
+//! `tracing`: a debug event with `token_attached = true` for each request that
+//! gets a token, an info event with `refreshed_after_401 = true` for each retry;
+//! never a token.
+//!
+//! [reqwest]: https://docs.rs/reqwest
+//! [reqwest-middleware]: https://docs.rs/reqwest-middleware
+//! [erpnet-auth]: https://docs.rs/erpnet-auth
+
+mod bearer_auth;
+mod challenge;
+mod error;
+mod header;
+mod origin;
+mod redirect;
+mod skip_auth;
+
+pub use bearer_auth::BearerAuth;
+pub use error::Error;
+pub use header::TokenHeader;
+pub use redirect::same_origin_redirects;
+pub use skip_auth::SkipAuth;
+
+#[doc(no_inline)]
+pub use erpnet_auth_core::TokenSource;

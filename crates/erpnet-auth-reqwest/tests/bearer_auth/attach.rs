@@ -1,0 +1,175 @@
+//! Which requests get a token, in which header.
+
+use erpnet_auth_core::StaticToken;
+use erpnet_auth_reqwest::{BearerAuth, Error, SkipAuth, TokenHeader};
+use erpnet_auth_testkit::{Endpoint, MockIdentity};
+
+use crate::api::Api;
+use crate::{auth_error, client, get, start, tokens};
+
+#[tokio::test]
+async fn attaches_a_bearer_token_from_the_source_and_reuses_it() {
+    let identity = MockIdentity::start().await;
+    let api = Api::start().await;
+    let tokens = tokens(&identity);
+    let client = client(BearerAuth::new(tokens.clone()).allow_origin(&api.origin));
+
+    for _ in 0..3 {
+        let response = get(&client, api.url("/orders")).await;
+        assert_eq!(response.status(), 200);
+    }
+
+    let expected = tokens.cached_token().expect("cached");
+    let seen = api.seen();
+    assert_eq!(seen.len(), 3);
+    for request in &seen {
+        assert_eq!(
+            request.authorization.as_deref(),
+            Some(format!("Bearer {}", expected.expose_secret()).as_str())
+        );
+        assert_eq!(request.api_key, None);
+    }
+    assert_eq!(
+        identity.requests(Endpoint::Token),
+        1,
+        "served from the cache"
+    );
+}
+
+#[tokio::test]
+async fn keeps_the_credentials_a_request_already_has() {
+    let (identity, api, client) = start().await;
+
+    client
+        .get(api.url("/a"))
+        .bearer_auth("my-own-token")
+        .send()
+        .await
+        .expect("sent");
+    client
+        .get(api.url("/b"))
+        .header("X-Api-Key", "enrt_mine")
+        .send()
+        .await
+        .expect("sent");
+
+    let seen = api.seen();
+    assert_eq!(
+        seen[0].authorization.as_deref(),
+        Some("Bearer my-own-token")
+    );
+    assert_eq!(seen[0].api_key, None);
+    assert_eq!(seen[1].authorization, None, "one method per request");
+    assert_eq!(seen[1].api_key.as_deref(), Some("enrt_mine"));
+    assert_eq!(identity.requests(Endpoint::Token), 0);
+}
+
+#[tokio::test]
+async fn sends_no_token_to_an_origin_that_was_not_allowed() {
+    let identity = MockIdentity::start().await;
+    let allowed = Api::start().await;
+    let foreign = Api::start().await;
+    let client = client(BearerAuth::new(tokens(&identity)).allow_origin(&allowed.origin));
+
+    // Another port is another origin, and so is another name for the same host.
+    let same_port_other_host = foreign.origin.replace("127.0.0.1", "localhost");
+    for url in [foreign.url("/x"), format!("{same_port_other_host}/y")] {
+        let response = get(&client, url).await;
+        assert_eq!(response.status(), 200);
+    }
+    let seen = foreign.seen();
+    assert_eq!(seen.len(), 2);
+    assert!(seen.iter().all(|s| s.token().is_none()), "{seen:?}");
+    assert_eq!(identity.requests(Endpoint::Token), 0, "no token was needed");
+
+    get(&client, allowed.url("/z")).await;
+    assert!(allowed.seen()[0].token().is_some());
+}
+
+#[tokio::test]
+async fn refuses_plain_http_to_a_host_that_is_not_loopback() {
+    let identity = MockIdentity::start().await;
+    let api = Api::start().await;
+
+    let error = BearerAuth::new(tokens(&identity))
+        .try_allow_origin("http://myinstance.my.erp.net")
+        .expect_err("insecure");
+    assert!(matches!(error, Error::InsecureOrigin { .. }), "{error}");
+    assert!(!error.is_transient());
+
+    // The builder form records the mistake; every request then fails with it
+    // and nothing is sent, not even to the loopback origin that is fine.
+    let auth = BearerAuth::new(tokens(&identity))
+        .allow_origin("http://myinstance.my.erp.net")
+        .allow_origin(&api.origin);
+    assert!(matches!(auth.check(), Err(Error::InsecureOrigin { .. })));
+    let client = client(auth);
+    let error = auth_error(client.get(api.url("/x")).send().await);
+    assert!(
+        matches!(&error, Error::InsecureOrigin { origin } if origin == "http://myinstance.my.erp.net"),
+        "{error}"
+    );
+    assert!(error.to_string().contains("use https"), "{error}");
+    assert!(api.seen().is_empty());
+    assert_eq!(identity.requests(Endpoint::Token), 0);
+
+    // Not an origin at all: the same, without a panic.
+    let client = crate::client(BearerAuth::new(tokens(&identity)).allow_origin("myinstance"));
+    let error = auth_error(client.get(api.url("/x")).send().await);
+    assert!(matches!(error, Error::InvalidOrigin { .. }), "{error}");
+    assert!(api.seen().is_empty());
+}
+
+#[tokio::test]
+async fn a_middleware_that_allows_no_origin_sends_nothing() {
+    let identity = MockIdentity::start().await;
+    let api = Api::start().await;
+    let auth = BearerAuth::new(tokens(&identity));
+    assert!(matches!(auth.check(), Err(Error::NoOriginAllowed)));
+    let error = auth_error(client(auth).get(api.url("/x")).send().await);
+    assert!(matches!(error, Error::NoOriginAllowed), "{error}");
+    assert!(api.seen().is_empty());
+}
+
+#[tokio::test]
+async fn x_api_key_mode_sends_the_token_in_x_api_key_only() {
+    let api = Api::start().await;
+    let pat = format!("enrt_{}", "0123456789abcdef".repeat(4));
+    let auth = BearerAuth::new(StaticToken::new(pat.clone()))
+        .allow_origin(&api.origin)
+        .token_header(TokenHeader::XApiKey);
+    let client = client(auth);
+
+    get(&client, api.url("/x")).await;
+    // A request's own TokenHeader extension wins.
+    client
+        .get(api.url("/y"))
+        .with_extension(TokenHeader::Authorization)
+        .send()
+        .await
+        .expect("sent");
+
+    let seen = api.seen();
+    assert_eq!(seen[0].api_key.as_deref(), Some(pat.as_str()));
+    assert_eq!(seen[0].authorization, None);
+    assert_eq!(seen[1].authorization, Some(format!("Bearer {pat}")));
+    assert_eq!(seen[1].api_key, None);
+}
+
+#[tokio::test]
+async fn skip_auth_sends_a_request_without_a_token() {
+    let (identity, api, client) = start().await;
+
+    client
+        .get(api.url("/public"))
+        .with_extension(SkipAuth)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(api.seen()[0].token(), None);
+    assert_eq!(identity.requests(Endpoint::Token), 0);
+
+    // The next request without the marker gets its token as usual.
+    get(&client, api.url("/private")).await;
+    assert!(api.seen()[1].token().is_some());
+}

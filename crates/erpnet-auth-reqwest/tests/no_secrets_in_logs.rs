@@ -1,0 +1,91 @@
+//! BearerAuth's tracing events say what happened and never hold a secret.
+//!
+//! A test binary of its own: the subscriber is global, so that events from
+//! every thread are captured (a thread-local one misses events from callsites
+//! whose interest other tests' threads cached while it was not set).
+
+// Shared with the bearer_auth tests, of which this one needs a part.
+#[allow(dead_code)]
+#[path = "bearer_auth/api.rs"]
+mod api;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use erpnet_auth_core::{Authority, CachedTokenSource, ClientCredentials};
+use erpnet_auth_reqwest::{BearerAuth, Error};
+use erpnet_auth_testkit::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, Failure, MockIdentity,
+};
+
+use crate::api::Api;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A token attached, rejected, refreshed, then a refresh that fails: the
+/// events say what happened, and neither they nor the error hold a secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_tell_what_happened_and_nothing_holds_a_secret() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+
+    let identity = MockIdentity::start().await;
+    let api = Api::start().await;
+    let grant = ClientCredentials::builder(
+        Authority::parse(&identity.issuer()).expect("authority"),
+        DEFAULT_CLIENT_ID,
+    )
+    .client_secret(DEFAULT_CLIENT_SECRET)
+    .scopes(["read", "update"])
+    .build()
+    .expect("configuration");
+    let tokens = CachedTokenSource::new(grant);
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(BearerAuth::new(tokens.clone()).allow_origin(&api.origin))
+        .build();
+
+    let first = tokens.token().await.expect("token");
+    api.reject(first.expose_secret());
+    let response = client
+        .get(api.url("/orders"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), 200);
+    let second = tokens.cached_token().expect("refreshed");
+
+    api.reject(second.expose_secret());
+    identity.fail_next(Endpoint::Token, 5, Failure::Status(500));
+    let failed = client.get(api.url("/orders")).send().await;
+    let error = failed.expect_err("no new token");
+    let auth = Error::downcast(&error).expect("BearerAuth error");
+    assert!(auth.is_transient());
+
+    let logs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+    assert!(logs.contains("token_attached=true"), "{logs}");
+    assert!(logs.contains("refreshed_after_401=true"), "{logs}");
+    let shown = format!("{logs} {error} {error:?} {auth:#?} {:?}", client);
+    for secret in [
+        DEFAULT_CLIENT_SECRET,
+        first.expose_secret(),
+        second.expose_secret(),
+    ] {
+        assert!(!shown.contains(secret), "a secret leaked");
+    }
+}
