@@ -232,6 +232,7 @@ pub struct MockIdentityBuilder {
     clients: Vec<Client>,
     issuer_path: String,
     audiences: Option<Vec<String>>,
+    port: u16,
 }
 
 impl Default for MockIdentityBuilder {
@@ -241,11 +242,18 @@ impl Default for MockIdentityBuilder {
             clients: Vec::new(),
             issuer_path: DEFAULT_ISSUER_PATH.to_owned(),
             audiences: None,
+            port: 0,
         }
     }
 }
 
 impl MockIdentityBuilder {
+    /// The port on 127.0.0.1 to listen on (default 0: a free one).
+    pub fn port(mut self, port: u16) -> MockIdentityBuilder {
+        self.port = port;
+        self
+    }
+
     /// The lifetime of access tokens (default 3600 s). Only whole seconds count.
     pub fn token_lifetime(mut self, lifetime: Duration) -> MockIdentityBuilder {
         self.token_lifetime = lifetime;
@@ -302,7 +310,7 @@ impl MockIdentityBuilder {
     ///
     /// When called outside a Tokio runtime.
     pub async fn try_start(self) -> io::Result<MockIdentity> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, self.port)).await?;
         let addr = listener.local_addr()?;
         let issuer = format!("http://{addr}{}", self.issuer_path);
         // RSA key generation takes ~100 ms: keep it off the runtime's worker threads.
