@@ -63,17 +63,34 @@
 //! Every request is logged with `tracing` at debug level (method, path, status); secrets and
 //! tokens never are.
 
+mod api_resource;
+mod authorize;
+mod backchannel;
 mod client;
 mod discovery;
+mod end_session;
 mod failure;
+mod front_channel;
+mod introspection;
 mod jwt;
 mod keys;
+mod revocation;
 mod server;
+mod store;
 mod token_endpoint;
 mod token_spec;
+mod user;
+mod user_grants;
 
-pub use client::{Client, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_SYSTEM_USER};
+pub use api_resource::{ApiResource, DEFAULT_RESOURCE_ID, DEFAULT_RESOURCE_SECRET};
+pub use backchannel::AuthMethodUsed;
+pub use client::{
+    AccessTokenType, Client, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
+    DEFAULT_POST_LOGOUT_REDIRECT_URI, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_REDIRECT_URI,
+    DEFAULT_SYSTEM_USER,
+};
 pub use failure::{Endpoint, Failure};
 pub use server::{MockIdentity, MockIdentityBuilder, OldKey};
-pub use token_endpoint::{AuthMethodUsed, TokenRequestRecord};
+pub use token_endpoint::TokenRequestRecord;
 pub use token_spec::{Alg, TokenSpec};
+pub use user::{DEFAULT_USER, User, UserType};

@@ -353,9 +353,14 @@ async fn other_grants_and_malformed_requests_are_refused() {
         &token_post(&idp, &with("password")).await,
         "unsupported_grant_type",
     );
+    // Known grants the client is not allowed: it has no offline_access, no code flow.
     assert_error(
         &token_post(&idp, &with("refresh_token")).await,
-        "unsupported_grant_type",
+        "unauthorized_client",
+    );
+    assert_error(
+        &token_post(&idp, &with("authorization_code")).await,
+        "unauthorized_client",
     );
     assert_error(&token_post(&idp, &credentials).await, "invalid_request");
 
