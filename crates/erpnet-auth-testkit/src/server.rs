@@ -723,11 +723,11 @@ impl Shared {
         let owner = claims.get("client_id").and_then(Value::as_str);
         let jti = claims.get("jti").and_then(Value::as_str);
         let expires_at = claims.get("exp").and_then(Value::as_i64);
-        if let (Some(owner), Some(jti), Some(expires_at)) = (owner, jti, expires_at) {
-            self.store().revoke_jwt(jti, owner, expires_at);
-            if owner != client_id {
-                tracing::debug!(client_id, "a client may not revoke another client's token");
+        match (owner, jti, expires_at) {
+            (Some(owner), Some(jti), Some(expires_at)) if owner == client_id => {
+                self.store().revoke_jwt(jti, client_id, expires_at);
             }
+            _ => tracing::debug!(client_id, "a client may not revoke another client's token"),
         }
     }
 

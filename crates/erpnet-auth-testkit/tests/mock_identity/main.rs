@@ -2,9 +2,14 @@
 
 #![allow(unreachable_pub, missing_docs)]
 
+mod code_flow;
 mod discovery;
 mod failures;
 mod http;
+mod introspection;
+mod oauth;
+mod refresh;
+mod revocation;
 mod token_endpoint;
 mod tokens;
 
@@ -34,12 +39,7 @@ pub fn parts(token: &str) -> (Value, Value, String) {
     (header, claims, signature)
 }
 
-/// The JWKS, fetched over HTTP as a validator would.
-pub async fn fetch_jwks(idp: &MockIdentity) -> Value {
-    let response = http::get(idp.addr(), &idp.jwks_uri()).await;
-    assert_eq!(response.status, 200);
-    response.json()
-}
+pub use oauth::fetch_jwks;
 
 /// Verifies `token` as a resource server would: key by kid from the JWKS, RS256 only,
 /// issuer and audience checked.
