@@ -151,6 +151,37 @@ impl MockIdentity {
     }
 
     /// `{issuer}/connect/authorize`
+    ///
+    /// ```
+    /// use erpnet_auth_testkit::{DEFAULT_PUBLIC_CLIENT_ID, MockIdentity};
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let idp = MockIdentity::start().await;
+    /// // The S256 challenge of the verifier "dBjftJeZ4CVP-mJ92K9aySCPmjHMEY3ZQ-EQdATAgMB".
+    /// let query = form_urlencoded::Serializer::new(String::new())
+    ///     .append_pair("client_id", DEFAULT_PUBLIC_CLIENT_ID)
+    ///     .append_pair("redirect_uri", "http://127.0.0.1:8400/callback") // any port
+    ///     .append_pair("response_type", "code")
+    ///     .append_pair("scope", "openid offline_access read")
+    ///     .append_pair("code_challenge", "VeEfnINde2xbnhGw7RaGalVnMtx7DTg5UdV3-TewhYY")
+    ///     .append_pair("code_challenge_method", "S256")
+    ///     .append_pair("state", "xyz")
+    ///     .finish();
+    /// let path = idp.authorization_endpoint().replace(&format!("http://{}", idp.addr()), "");
+    /// let mut stream = tokio::net::TcpStream::connect(idp.addr()).await?;
+    /// let request = format!("GET {path}?{query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    /// stream.write_all(request.as_bytes()).await?;
+    /// let mut response = String::new();
+    /// stream.read_to_string(&mut response).await?;
+    /// // No UI: the default user (jdoe) is signed in and the browser sent back with a code.
+    /// assert!(response.starts_with("HTTP/1.1 302 Found"));
+    /// assert!(response.contains("location: http://127.0.0.1:8400/callback?code="));
+    /// assert!(response.contains("&state=xyz&iss=http%3A%2F%2F127.0.0.1"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn authorization_endpoint(&self) -> String {
         format!("{}{AUTHORIZE_PATH}", self.inner.shared.issuer)
     }
