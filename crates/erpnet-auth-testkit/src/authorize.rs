@@ -9,9 +9,10 @@ use axum::response::Response;
 
 use crate::backchannel::OAuthError;
 use crate::client::{AUTHORIZATION_CODE, Client};
-use crate::front_channel::{Params, ResponseMode, error_page, redirect};
+use crate::front_channel::{ResponseMode, error_page, query_params, redirect};
 use crate::jwt::{self, SignIn};
 use crate::keys::random_hex;
+use crate::params::Params;
 use crate::server::Shared;
 use crate::store::{AuthorizationCode, Grant};
 use crate::user_grants::{OPENID, is_pkce_value};
@@ -42,7 +43,7 @@ fn refused(code: &'static str, description: &'static str) -> Refused {
 /// (`Failure::OAuthError`): it is sent once the client and redirect URI are known good and
 /// the request is otherwise valid, as if the user had refused.
 pub(crate) fn handle(state: &Shared, query: Option<&str>, injected: Option<String>) -> Response {
-    let params = match Params::parse(query) {
+    let params = match query_params(query) {
         Ok(params) => params,
         Err(description) => return error_page("invalid_request", description),
     };

@@ -1,7 +1,7 @@
 //! What the back-channel endpoints (token, introspection, revocation) share: the form body,
 //! client credentials (HTTP Basic or form post), and OAuth error answers.
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
@@ -9,23 +9,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
+use crate::params::Params;
+
 /// Form bodies larger than this are refused (IdentityServer has a similar limit).
 const MAX_FORM_BYTES: usize = 64 * 1024;
-
-/// Parameters that may carry a secret: never printed.
-const SECRET_PARAMS: [&str; 6] = [
-    "client_secret",
-    "code",
-    "code_verifier",
-    "refresh_token",
-    "token",
-    "client_assertion",
-];
-
-/// Whether the value of form parameter `name` is a secret.
-pub(crate) fn is_secret_param(name: &str) -> bool {
-    SECRET_PARAMS.contains(&name)
-}
 
 /// An OAuth error answer: the `error` code and, for malformed requests, a description.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,58 +55,11 @@ pub(crate) fn error_response(code: &str, description: Option<&str>) -> Response 
     json_response(StatusCode::BAD_REQUEST, &body)
 }
 
-/// A decoded form body, each parameter at most once.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Form(Vec<(String, String)>);
-
-impl Form {
-    /// The value of a parameter; an empty value counts as absent (as at IdentityServer).
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-            .filter(|value| !value.is_empty())
-    }
-
-    /// The parameters in the order sent, without those named in `except`.
-    pub(crate) fn pairs_without(&self, except: &str) -> Vec<(String, String)> {
-        self.0
-            .iter()
-            .filter(|(key, _)| key != except)
-            .cloned()
-            .collect()
-    }
-}
-
-impl std::fmt::Debug for Form {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        redacted_pairs(f, &self.0)
-    }
-}
-
-/// Prints form pairs with the values of secret parameters replaced.
-pub(crate) fn redacted_pairs(
-    f: &mut std::fmt::Formatter<'_>,
-    pairs: &[(String, String)],
-) -> std::fmt::Result {
-    f.debug_list()
-        .entries(pairs.iter().map(|(key, value)| {
-            let value = if is_secret_param(key) {
-                "[redacted]"
-            } else {
-                value.as_str()
-            };
-            (key, value)
-        }))
-        .finish()
-}
-
 /// A back-channel request: its headers, and its form or why there is none.
 #[derive(Debug)]
 pub(crate) struct FormRequest {
     pub(crate) headers: HeaderMap,
-    pub(crate) form: Result<Form, OAuthError>,
+    pub(crate) form: Result<Params, OAuthError>,
 }
 
 /// Reads a back-channel request: it must be a POST with a form body of at most 64 KiB, each
@@ -132,7 +72,7 @@ pub(crate) async fn read(request: Request) -> FormRequest {
         ))
     } else {
         match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
-            Ok(bytes) => parse_form(&bytes),
+            Ok(bytes) => Params::parse(&bytes, &[]).map_err(OAuthError::invalid_request),
             Err(_) => Err(OAuthError::invalid_request(
                 "the form body could not be read",
             )),
@@ -169,7 +109,7 @@ pub(crate) struct Credentials {
 /// two methods at once; `invalid_client` for malformed Basic credentials.
 pub(crate) fn credentials(
     headers: &HeaderMap,
-    form: &Form,
+    form: &Params,
 ) -> Result<Option<Credentials>, OAuthError> {
     let basic = basic_credentials(headers)?;
     let credentials = match (basic, form.get("client_secret")) {
@@ -214,18 +154,6 @@ fn is_form(headers: &HeaderMap) -> bool {
             mime.trim()
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         })
-}
-
-/// The decoded form, refusing repeated parameters (RFC 6749 §3.2).
-fn parse_form(body: &Bytes) -> Result<Form, OAuthError> {
-    let mut form: Vec<(String, String)> = Vec::new();
-    for (key, value) in form_urlencoded::parse(body) {
-        if form.iter().any(|(seen, _)| *seen == key) {
-            return Err(OAuthError::invalid_request("a parameter is repeated"));
-        }
-        form.push((key.into_owned(), value.into_owned()));
-    }
-    Ok(Form(form))
 }
 
 /// The client id and secret from `Authorization: Basic`, decoded per RFC 6749 §2.3.1:
@@ -358,32 +286,15 @@ mod tests {
 
     #[test]
     fn a_client_id_alone_is_the_none_method() {
-        let form = parse_form(&Bytes::from_static(b"client_id=app&code=C")).expect("form");
-        let credentials = credentials(&HeaderMap::new(), &form)
+        let form = Params::parse(b"client_id=app&code=C", &[]).expect("form");
+        let found = credentials(&HeaderMap::new(), &form)
             .ok()
             .flatten()
             .expect("credentials");
-        assert_eq!(credentials.method, AuthMethodUsed::None);
-        assert_eq!(credentials.client_id, "app");
-        assert!(credentials.secret.is_none());
-        let nobody = parse_form(&Bytes::from_static(b"client_secret=x")).expect("form");
-        assert!(matches!(credentials_of(&nobody), Ok(None)));
-    }
-
-    fn credentials_of(form: &Form) -> Result<Option<Credentials>, OAuthError> {
-        credentials(&HeaderMap::new(), form)
-    }
-
-    #[test]
-    fn debug_of_a_form_hides_secret_values() {
-        let form = parse_form(&Bytes::from_static(
-            b"grant_type=refresh_token&refresh_token=RT-SECRET&code=CODE&code_verifier=VERIFIER&client_secret=CS&token=TOK",
-        ))
-        .expect("form");
-        let printed = format!("{form:?}");
-        for secret in ["RT-SECRET", "CODE", "VERIFIER", "CS", "TOK"] {
-            assert!(!printed.contains(secret), "{printed}");
-        }
-        assert!(printed.contains("refresh_token"));
+        assert_eq!(found.method, AuthMethodUsed::None);
+        assert_eq!(found.client_id, "app");
+        assert!(found.secret.is_none());
+        let nobody = Params::parse(b"client_secret=x", &[]).expect("form");
+        assert!(matches!(credentials(&HeaderMap::new(), &nobody), Ok(None)));
     }
 }

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::Value;
 
-use crate::front_channel::{Params, ResponseMode, error_page, html, redirect};
+use crate::front_channel::{ResponseMode, error_page, html, query_params, redirect};
 use crate::server::Shared;
 
 /// The page shown when there is no post-logout redirect.
@@ -19,7 +19,7 @@ pub(crate) fn handle(state: &Shared, query: Option<&str>, injected: Option<Strin
     if let Some(error) = injected {
         return error_page(&error, "injected by the test");
     }
-    let params = match Params::parse(query) {
+    let params = match query_params(query) {
         Ok(params) => params,
         Err(description) => return error_page("invalid_request", description),
     };

@@ -100,6 +100,7 @@ mod front_channel;
 mod introspection;
 mod jwt;
 mod keys;
+mod params;
 mod revocation;
 mod server;
 mod store;

@@ -8,10 +8,11 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::backchannel::{
-    self, AuthMethodUsed, Credentials, Form, FormRequest, OAuthError, json_response,
+    self, AuthMethodUsed, Credentials, FormRequest, OAuthError, json_response,
 };
 use crate::client::{CLIENT_CREDENTIALS, Client};
 use crate::jwt::Subject;
+use crate::params::{Params, Redacted};
 use crate::server::Shared;
 use crate::user_grants;
 
@@ -47,16 +48,10 @@ impl TokenRequestRecord {
 
 impl fmt::Debug for TokenRequestRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        struct Pairs<'a>(&'a [(String, String)]);
-        impl fmt::Debug for Pairs<'_> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                backchannel::redacted_pairs(f, self.0)
-            }
-        }
         f.debug_struct("TokenRequestRecord")
             .field("auth_method", &self.auth_method)
             .field("client_id", &self.client_id)
-            .field("form", &Pairs(&self.form))
+            .field("form", &Redacted(&self.form))
             .finish()
     }
 }
@@ -104,7 +99,7 @@ pub(crate) fn authenticate(
         .ok_or(OAuthError::code("invalid_client"))
 }
 
-fn client_credentials(state: &Shared, client: &Client, form: &Form) -> Result<Value, OAuthError> {
+fn client_credentials(state: &Shared, client: &Client, form: &Params) -> Result<Value, OAuthError> {
     if !client.allows_grant(CLIENT_CREDENTIALS) {
         return Err(OAuthError::code("unauthorized_client"));
     }

@@ -3,11 +3,12 @@
 
 use serde_json::{Value, json};
 
-use crate::backchannel::{Form, OAuthError};
+use crate::backchannel::OAuthError;
 pub(crate) use crate::client::AUTHORIZATION_CODE;
 use crate::client::Client;
 use crate::jwt::{self, IdTokenClaims, Subject};
 use crate::keys::random_hex;
+use crate::params::Params;
 use crate::server::Shared;
 use crate::store::{Grant, GrantId, Refusal};
 
@@ -39,7 +40,7 @@ impl From<Refusal> for OAuthError {
 pub(crate) fn authorization_code(
     state: &Shared,
     client: &Client,
-    form: &Form,
+    form: &Params,
 ) -> Result<Value, OAuthError> {
     if !client.allows_grant(AUTHORIZATION_CODE) {
         return Err(OAuthError::code("unauthorized_client"));
@@ -73,7 +74,7 @@ pub(crate) fn authorization_code(
 pub(crate) fn refresh_token(
     state: &Shared,
     client: &Client,
-    form: &Form,
+    form: &Params,
 ) -> Result<Value, OAuthError> {
     if !client.allows_scope(OFFLINE_ACCESS) {
         return Err(OAuthError::code("unauthorized_client"));

@@ -12,15 +12,10 @@ use tokio::net::TcpListener;
 
 use crate::http::{self, RawResponse};
 use crate::oauth::{
-    LOOPBACK, authorize, code_for_public_client, is_active, param, pkce, public_request, redeem,
-    redirect_params, refresh, verify_id_token,
+    LOOPBACK, assert_oauth_error, authorize, code_for_public_client, is_active, param, pkce,
+    public_request, redeem, redeem_for, redirect_params, refresh, verify_id_token,
 };
 use crate::{parts, verify};
-
-fn assert_token_error(response: &RawResponse, code: &str) {
-    assert_eq!(response.status, 400, "{}", response.text());
-    assert_eq!(response.json()["error"], json!(code), "{}", response.text());
-}
 
 /// A redirect back to `LOOPBACK` carrying `error`, `state` and `iss`, and no code.
 fn assert_redirected_error(idp: &MockIdentity, response: &RawResponse, error: &str) {
@@ -129,19 +124,7 @@ async fn the_whole_code_flow_over_a_real_loopback_redirect() {
     assert_eq!(code.len(), 64);
     assert!(code.chars().all(|c| c.is_ascii_hexdigit()));
 
-    let response = http::post_form(
-        idp.addr(),
-        &idp.token_endpoint(),
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", DEFAULT_PUBLIC_CLIENT_ID),
-            ("code", code),
-            ("redirect_uri", &redirect_uri),
-            ("code_verifier", &verifier),
-        ],
-        &[],
-    )
-    .await;
+    let response = redeem_for(&idp, code, &redirect_uri, Some(&verifier)).await;
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.header("cache-control"), Some("no-store"));
     let body = response.json();
@@ -239,25 +222,14 @@ async fn pkce_is_required_for_public_clients_and_only_s256() {
     // A wrong verifier fails, and uses the code up.
     let (code, verifier) = code_for_public_client(&idp, &[]).await;
     let (other_verifier, _) = pkce("other");
-    assert_token_error(&redeem(&idp, &code, &other_verifier).await, "invalid_grant");
-    assert_token_error(&redeem(&idp, &code, &verifier).await, "invalid_grant");
+    assert_oauth_error(&redeem(&idp, &code, &other_verifier).await, "invalid_grant");
+    assert_oauth_error(&redeem(&idp, &code, &verifier).await, "invalid_grant");
     // A missing or malformed verifier fails too.
     let (code, _) = code_for_public_client(&idp, &[]).await;
-    let response = http::post_form(
-        idp.addr(),
-        &idp.token_endpoint(),
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", DEFAULT_PUBLIC_CLIENT_ID),
-            ("code", &code),
-            ("redirect_uri", LOOPBACK),
-        ],
-        &[],
-    )
-    .await;
-    assert_token_error(&response, "invalid_grant");
+    let response = redeem_for(&idp, &code, LOOPBACK, None).await;
+    assert_oauth_error(&response, "invalid_grant");
     let (code, _) = code_for_public_client(&idp, &[]).await;
-    assert_token_error(&redeem(&idp, &code, "short").await, "invalid_grant");
+    assert_oauth_error(&redeem(&idp, &code, "short").await, "invalid_grant");
 }
 
 #[tokio::test]
@@ -324,17 +296,17 @@ async fn confidential_clients_may_skip_pkce_but_not_their_secret() {
 
     // Without the secret, or with a wrong one: invalid_client, and the code is not used up.
     let code = code_for(idp.clone()).await;
-    assert_token_error(
+    assert_oauth_error(
         &redeem_with(code.clone(), None, None).await,
         "invalid_client",
     );
-    assert_token_error(
+    assert_oauth_error(
         &redeem_with(code.clone(), Some("wrong"), None).await,
         "invalid_client",
     );
     // A verifier without a challenge is a downgrade attempt.
     let (verifier, _) = pkce("downgrade");
-    assert_token_error(
+    assert_oauth_error(
         &redeem_with(code, Some("pw"), Some(verifier)).await,
         "invalid_grant",
     );
@@ -342,7 +314,7 @@ async fn confidential_clients_may_skip_pkce_but_not_their_secret() {
     // The public client cannot redeem another client's code.
     let code = code_for(idp.clone()).await;
     let (verifier, _) = pkce("x");
-    assert_token_error(&redeem(&idp, &code, &verifier).await, "invalid_grant");
+    assert_oauth_error(&redeem(&idp, &code, &verifier).await, "invalid_grant");
     // Nor may a client that does not do the code flow ask for a code.
     let mut params = request.to_vec();
     params[0] = ("client_id", erpnet_auth_testkit::DEFAULT_CLIENT_ID);
@@ -361,11 +333,11 @@ async fn a_replayed_code_is_refused_and_revokes_what_it_issued() {
     assert!(is_active(&idp, access_token).await);
 
     let replay = redeem(&idp, &code, &verifier).await;
-    assert_token_error(&replay, "invalid_grant");
+    assert_oauth_error(&replay, "invalid_grant");
     assert!(!is_active(&idp, access_token).await);
-    assert_token_error(&refresh(&idp, refresh_token, None).await, "invalid_grant");
+    assert_oauth_error(&refresh(&idp, refresh_token, None).await, "invalid_grant");
     // An unknown code is simply invalid.
-    assert_token_error(&redeem(&idp, "0BADC0DE", &verifier).await, "invalid_grant");
+    assert_oauth_error(&redeem(&idp, "0BADC0DE", &verifier).await, "invalid_grant");
 }
 
 #[tokio::test]
@@ -413,20 +385,9 @@ async fn redirect_uris_must_be_registered_except_for_the_loopback_port() {
 
     // At the token endpoint, the redirect_uri must be the one of the request, port included.
     let (code, verifier) = code_for_public_client(&idp, &[]).await;
-    let response = http::post_form(
-        idp.addr(),
-        &idp.token_endpoint(),
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", DEFAULT_PUBLIC_CLIENT_ID),
-            ("code", &code),
-            ("redirect_uri", "http://127.0.0.1:49153/callback"),
-            ("code_verifier", &verifier),
-        ],
-        &[],
-    )
-    .await;
-    assert_token_error(&response, "invalid_grant");
+    let other_port = "http://127.0.0.1:49153/callback";
+    let response = redeem_for(&idp, &code, other_port, Some(&verifier)).await;
+    assert_oauth_error(&response, "invalid_grant");
 }
 
 #[tokio::test]
@@ -467,6 +428,11 @@ async fn later_errors_go_back_to_the_client_with_state_and_iss() {
     assert!(fragment.contains("scope=openid%20profile%20offline_access%20read"));
 }
 
+async fn assert_signs_in(idp: &MockIdentity, challenge: &str) {
+    let response = authorize(idp, &public_request(challenge, &[])).await;
+    assert!(param(&redirect_params(&response, LOOPBACK), "code").is_some());
+}
+
 #[tokio::test]
 async fn a_test_can_make_the_user_refuse() {
     let idp = MockIdentity::start().await;
@@ -475,8 +441,7 @@ async fn a_test_can_make_the_user_refuse() {
     let response = authorize(&idp, &public_request(&challenge, &[])).await;
     assert_redirected_error(&idp, &response, "access_denied");
     // Used up: the next one signs in.
-    let response = authorize(&idp, &public_request(&challenge, &[])).await;
-    assert!(param(&redirect_params(&response, LOOPBACK), "code").is_some());
+    assert_signs_in(&idp, &challenge).await;
 
     idp.fail_next(
         Endpoint::Authorize,
@@ -489,8 +454,7 @@ async fn a_test_can_make_the_user_refuse() {
     idp.deny_next_authorization();
     let response = authorize(&idp, &public_request(&challenge, &[("scope", "admin")])).await;
     assert_redirected_error(&idp, &response, "invalid_scope");
-    let response = authorize(&idp, &public_request(&challenge, &[])).await;
-    assert!(param(&redirect_params(&response, LOOPBACK), "code").is_some());
+    assert_signs_in(&idp, &challenge).await;
     // Elsewhere the error is a JSON answer.
     idp.fail_next(
         Endpoint::Token,
@@ -498,7 +462,7 @@ async fn a_test_can_make_the_user_refuse() {
         Failure::OAuthError("temporarily_unavailable".to_owned()),
     );
     let response = redeem(&idp, "x", "y").await;
-    assert_token_error(&response, "temporarily_unavailable");
+    assert_oauth_error(&response, "temporarily_unavailable");
     assert_eq!(idp.requests(Endpoint::Authorize), 5);
 }
 
@@ -559,7 +523,7 @@ async fn codes_expire() {
         .start()
         .await;
     let (code, verifier) = code_for_public_client(&idp, &[]).await;
-    assert_token_error(&redeem(&idp, &code, &verifier).await, "invalid_grant");
+    assert_oauth_error(&redeem(&idp, &code, &verifier).await, "invalid_grant");
     idp.set_code_lifetime(Duration::from_secs(300));
     let (code, verifier) = code_for_public_client(&idp, &[]).await;
     assert_eq!(redeem(&idp, &code, &verifier).await.status, 200);

@@ -89,21 +89,27 @@ pub async fn code_for_public_client(
     (code, verifier)
 }
 
-/// Redeems a code of the default public client.
+/// Redeems a code of the default public client, for `LOOPBACK`.
 pub async fn redeem(idp: &MockIdentity, code: &str, verifier: &str) -> RawResponse {
-    http::post_form(
-        idp.addr(),
-        &idp.token_endpoint(),
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", DEFAULT_PUBLIC_CLIENT_ID),
-            ("code", code),
-            ("redirect_uri", LOOPBACK),
-            ("code_verifier", verifier),
-        ],
-        &[],
-    )
-    .await
+    redeem_for(idp, code, LOOPBACK, Some(verifier)).await
+}
+
+/// Redeems a code of the default public client, for `redirect_uri`, with or without a
+/// verifier.
+pub async fn redeem_for(
+    idp: &MockIdentity,
+    code: &str,
+    redirect_uri: &str,
+    verifier: Option<&str>,
+) -> RawResponse {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("client_id", DEFAULT_PUBLIC_CLIENT_ID),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+    ];
+    form.extend(verifier.map(|verifier| ("code_verifier", verifier)));
+    http::post_form(idp.addr(), &idp.token_endpoint(), &form, &[]).await
 }
 
 /// The whole code flow of the default public client: the token response.
@@ -160,13 +166,11 @@ pub async fn revoke(idp: &MockIdentity, token: &str, hint: Option<&str>) -> RawR
     http::post_form(idp.addr(), &idp.revocation_endpoint(), &form, &[]).await
 }
 
-/// Verifies an ID token as a relying party would: key by kid from the JWKS, RS256, issuer
-/// and audience (the client id) checked.
-pub async fn verify_id_token(
+/// The key of the mock's JWKS that `token`'s header names.
+pub async fn jwks_key(
     idp: &MockIdentity,
     token: &str,
-    client_id: &str,
-) -> jsonwebtoken::errors::Result<Value> {
+) -> jsonwebtoken::errors::Result<DecodingKey> {
     let jwks = fetch_jwks(idp).await;
     let header = jsonwebtoken::decode_header(token)?;
     let kid = header.kid.expect("the token has a kid");
@@ -176,12 +180,31 @@ pub async fn verify_id_token(
         .iter()
         .find(|key| key["kid"] == kid.as_str())
         .ok_or(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)?;
-    let key = DecodingKey::from_rsa_components(
-        jwk["n"].as_str().expect("n"),
-        jwk["e"].as_str().expect("e"),
-    )?;
+    DecodingKey::from_rsa_components(jwk["n"].as_str().expect("n"), jwk["e"].as_str().expect("e"))
+}
+
+/// Verifies an ID token as a relying party would: key by kid from the JWKS, RS256, issuer
+/// and audience (the client id) checked.
+pub async fn verify_id_token(
+    idp: &MockIdentity,
+    token: &str,
+    client_id: &str,
+) -> jsonwebtoken::errors::Result<Value> {
+    let key = jwks_key(idp, token).await?;
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_issuer(&[idp.issuer()]);
     validation.set_audience(&[client_id]);
     Ok(jsonwebtoken::decode::<Value>(token, &key, &validation)?.claims)
+}
+
+/// A back-channel error answer: `400`, `{"error": code}`, not to be cached.
+pub fn assert_oauth_error(response: &RawResponse, code: &str) {
+    assert_eq!(response.status, 400, "{}", response.text());
+    assert_eq!(
+        response.json()["error"],
+        serde_json::json!(code),
+        "{}",
+        response.text()
+    );
+    assert_eq!(response.header("cache-control"), Some("no-store"));
 }

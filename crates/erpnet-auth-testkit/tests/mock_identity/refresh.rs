@@ -7,13 +7,8 @@ use erpnet_auth_testkit::{
 use serde_json::json;
 
 use crate::http::{self, RawResponse};
-use crate::oauth::{is_active, refresh, sign_in};
+use crate::oauth::{assert_oauth_error, is_active, refresh, sign_in};
 use crate::parts;
-
-fn assert_token_error(response: &RawResponse, code: &str) {
-    assert_eq!(response.status, 400, "{}", response.text());
-    assert_eq!(response.json()["error"], json!(code), "{}", response.text());
-}
 
 fn tokens(response: &RawResponse) -> (String, String) {
     assert_eq!(response.status, 200, "{}", response.text());
@@ -64,9 +59,9 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_whole_grant() {
     }
 
     // Reuse of a rotated token: refused, and everything of the grant dies with it.
-    assert_token_error(&refresh(&idp, &rt0, None).await, "invalid_grant");
-    assert_token_error(&refresh(&idp, &rt2, None).await, "invalid_grant");
-    assert_token_error(&refresh(&idp, &rt1, None).await, "invalid_grant");
+    assert_oauth_error(&refresh(&idp, &rt0, None).await, "invalid_grant");
+    assert_oauth_error(&refresh(&idp, &rt2, None).await, "invalid_grant");
+    assert_oauth_error(&refresh(&idp, &rt1, None).await, "invalid_grant");
     for token in [&at0, &at1, &at2] {
         assert!(!is_active(&idp, token).await);
     }
@@ -86,7 +81,7 @@ async fn scope_may_narrow_but_not_widen() {
         .expect("refresh_token")
         .to_owned();
     // Asking for more than the grant: refused, and the refresh token stays usable.
-    assert_token_error(
+    assert_oauth_error(
         &refresh(&idp, &rt, Some("read update")).await,
         "invalid_scope",
     );
@@ -115,33 +110,23 @@ async fn refresh_tokens_expire_and_belong_to_their_client() {
             .grant_types(["authorization_code"])
             .scopes(["openid", "offline_access", "read"]),
     );
-    let stolen = http::post_form(
-        idp.addr(),
-        &idp.token_endpoint(),
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", "web.app"),
-            ("client_secret", "pw"),
-            ("refresh_token", &rt),
-        ],
-        &[],
-    )
-    .await;
-    assert_token_error(&stolen, "invalid_grant");
+    let refresh_as = |client_id: &'static str, secret: &'static str| {
+        let idp = idp.clone();
+        let rt = rt.clone();
+        async move {
+            let form = [
+                ("grant_type", "refresh_token"),
+                ("client_id", client_id),
+                ("client_secret", secret),
+                ("refresh_token", &rt),
+            ];
+            http::post_form(idp.addr(), &idp.token_endpoint(), &form, &[]).await
+        }
+    };
+    assert_oauth_error(&refresh_as("web.app", "pw").await, "invalid_grant");
     // The default confidential client has no offline_access.
-    let response = http::post_form(
-        idp.addr(),
-        &idp.token_endpoint(),
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", DEFAULT_CLIENT_ID),
-            ("client_secret", DEFAULT_CLIENT_SECRET),
-            ("refresh_token", &rt),
-        ],
-        &[],
-    )
-    .await;
-    assert_token_error(&response, "unauthorized_client");
+    let response = refresh_as(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET).await;
+    assert_oauth_error(&response, "unauthorized_client");
     let response = http::post_form(
         idp.addr(),
         &idp.token_endpoint(),
@@ -152,8 +137,8 @@ async fn refresh_tokens_expire_and_belong_to_their_client() {
         &[],
     )
     .await;
-    assert_token_error(&response, "invalid_request");
-    assert_token_error(&refresh(&idp, "F00D", None).await, "invalid_grant");
+    assert_oauth_error(&response, "invalid_request");
+    assert_oauth_error(&refresh(&idp, "F00D", None).await, "invalid_grant");
     // None of that used the token up.
     assert_eq!(refresh(&idp, &rt, None).await.status, 200);
 
@@ -164,7 +149,7 @@ async fn refresh_tokens_expire_and_belong_to_their_client() {
         .as_str()
         .expect("refresh_token")
         .to_owned();
-    assert_token_error(&refresh(&idp, &rt, None).await, "invalid_grant");
+    assert_oauth_error(&refresh(&idp, &rt, None).await, "invalid_grant");
 }
 
 #[tokio::test]

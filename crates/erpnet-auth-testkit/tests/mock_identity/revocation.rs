@@ -4,19 +4,13 @@ use erpnet_auth_testkit::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_POST_LOGOUT_REDIRECT_URI,
     DEFAULT_PUBLIC_CLIENT_ID, Endpoint, MockIdentity, TokenSpec,
 };
-use serde_json::json;
 
 use crate::http::{self, RawResponse};
-use crate::oauth::{is_active, refresh, revoke, sign_in};
+use crate::oauth::{assert_oauth_error, is_active, refresh, revoke, sign_in};
 
 fn assert_revoked_ok(response: &RawResponse) {
     assert_eq!(response.status, 200, "{}", response.text());
     assert!(response.body.is_empty());
-}
-
-fn assert_error(response: &RawResponse, code: &str) {
-    assert_eq!(response.status, 400, "{}", response.text());
-    assert_eq!(response.json()["error"], json!(code), "{}", response.text());
 }
 
 #[tokio::test]
@@ -46,7 +40,7 @@ async fn revoking_a_refresh_token_revokes_its_grant() {
     let refresh_token = body["refresh_token"].as_str().expect("refresh_token");
     // The hint is only a hint: a wrong one still finds the token.
     assert_revoked_ok(&revoke(&idp, refresh_token, Some("access_token")).await);
-    assert_error(&refresh(&idp, refresh_token, None).await, "invalid_grant");
+    assert_oauth_error(&refresh(&idp, refresh_token, None).await, "invalid_grant");
     assert!(!is_active(&idp, access_token).await);
 }
 
@@ -101,7 +95,7 @@ async fn revocation_authenticates_the_client_and_checks_the_request() {
             http::post_form(idp.addr(), &idp.revocation_endpoint(), &form, &[]).await
         }
     };
-    assert_error(
+    assert_oauth_error(
         &post(vec![("token", token.clone())]).await,
         "invalid_client",
     );
@@ -110,20 +104,20 @@ async fn revocation_authenticates_the_client_and_checks_the_request() {
         ("client_id", DEFAULT_CLIENT_ID.to_owned()),
         ("client_secret", "wrong".to_owned()),
     ];
-    assert_error(&post(wrong_secret).await, "invalid_client");
+    assert_oauth_error(&post(wrong_secret).await, "invalid_client");
     let id_only = vec![
         ("token", token.clone()),
         ("client_id", DEFAULT_CLIENT_ID.to_owned()),
     ];
-    assert_error(&post(id_only).await, "invalid_client");
+    assert_oauth_error(&post(id_only).await, "invalid_client");
     let no_token = vec![("client_id", DEFAULT_PUBLIC_CLIENT_ID.to_owned())];
-    assert_error(&post(no_token).await, "invalid_request");
+    assert_oauth_error(&post(no_token).await, "invalid_request");
     let bad_hint = vec![
         ("token", token.clone()),
         ("client_id", DEFAULT_PUBLIC_CLIENT_ID.to_owned()),
         ("token_type_hint", "id_token".to_owned()),
     ];
-    assert_error(&post(bad_hint).await, "unsupported_token_type");
+    assert_oauth_error(&post(bad_hint).await, "unsupported_token_type");
     assert!(is_active(&idp, &token).await);
     assert_eq!(idp.requests(Endpoint::Revocation), 5);
 }
