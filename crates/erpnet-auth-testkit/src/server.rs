@@ -331,7 +331,7 @@ impl MockIdentity {
             lifetime_secs: whole_secs(lifetime),
             token_type: AccessTokenType::Reference,
         };
-        shared.access_token(&request)
+        shared.access_token(request)
     }
 
     /// Sets the lifetime of access tokens issued from now on (`exp` and `expires_in`).
@@ -630,21 +630,18 @@ impl Shared {
             lifetime_secs,
             token_type: client.access_token_type,
         };
-        (self.access_token(&request), lifetime_secs)
+        (self.access_token(request), lifetime_secs)
     }
 
     /// Makes an access token and remembers it: a JWT by its `jti`, a reference token by
     /// itself, with its claims.
-    pub(crate) fn access_token(&self, request: &AccessTokenRequest<'_>) -> String {
+    pub(crate) fn access_token(&self, request: AccessTokenRequest<'_>) -> String {
         let now = jwt::now();
         let claims = AccessTokenClaims {
             issuer: &self.issuer,
             audiences: &self.audiences,
             client_id: request.client_id,
-            subject: match &request.subject {
-                Subject::Service { system_user } => Subject::Service { system_user },
-                Subject::User(sign_in) => Subject::User(sign_in),
-            },
+            subject: request.subject,
             scopes: request.scopes,
             now,
             lifetime_secs: request.lifetime_secs,
