@@ -10,7 +10,7 @@ use crate::Failure;
 /// Which provider to talk to.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct Provider {
-    /// ERP.net instance name (`myinstance` → https://myinstance.my.erp.net/id) or issuer URL.
+    /// ERP.net instance name (`myinstance` becomes `https://myinstance.my.erp.net/id`) or issuer URL.
     #[arg(long, env = "ERPNET_AUTHORITY", value_name = "INSTANCE|ISSUER")]
     pub(crate) authority: Option<String>,
 }

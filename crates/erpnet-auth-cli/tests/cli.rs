@@ -341,3 +341,101 @@ async fn mock_starts_answers_and_stops_on_ctrl_c() {
         .expect("status");
     assert!(status.success(), "{status:?}");
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_headless_saves_a_private_refresh_token_that_refresh_rotates() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let identity = MockIdentity::start().await;
+    let dir = std::env::temp_dir().join(format!("erpnet-auth-cli-login-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut child = cli(None)
+        .env("ERPNET_AUTH_CONFIG_DIR", &dir)
+        .args([
+            "login",
+            "--authority",
+            &identity.issuer(),
+            "--client-id",
+            erpnet_auth_testkit::DEFAULT_PUBLIC_CLIENT_ID,
+            "--no-browser",
+            "--save",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stderr_lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let line = tokio::time::timeout(std::time::Duration::from_secs(30), stderr_lines.next_line())
+        .await
+        .expect("prints the URL")
+        .expect("read")
+        .expect("a line");
+    let url = line
+        .strip_prefix("Open this URL to sign in: ")
+        .expect("the URL line")
+        .to_owned();
+    // Play the browser: the mock signs its test user in and redirects to the
+    // CLI's loopback listener.
+    reqwest::get(url).await.expect("browser");
+    let output = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("finishes")
+        .expect("output");
+    assert!(output.status.success());
+    let signed_in: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(signed_in["subject"], "jdoe");
+    assert_eq!(
+        signed_in["access_token"]
+            .as_str()
+            .expect("token")
+            .split('.')
+            .count(),
+        3
+    );
+    let file = std::path::PathBuf::from(signed_in["refresh_token_file"].as_str().expect("saved"));
+    assert!(file.starts_with(&dir));
+    assert_eq!(
+        std::fs::metadata(&file).expect("file").permissions().mode() & 0o777,
+        0o600
+    );
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("JSON");
+    let first = saved["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
+
+    let refreshed = run(
+        {
+            let mut command = cli(None);
+            command.env("ERPNET_AUTH_CONFIG_DIR", &dir);
+            command
+        },
+        &["refresh", "--json"],
+    )
+    .await;
+    assert!(refreshed.status.success(), "{}", stderr(&refreshed));
+    let document: serde_json::Value = serde_json::from_slice(&refreshed.stdout).expect("JSON");
+    assert_ne!(document["access_token"], signed_in["access_token"]);
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("JSON");
+    assert_ne!(
+        saved["refresh_token"].as_str().expect("rotated"),
+        first,
+        "the rotated token replaced the old one"
+    );
+    assert_eq!(
+        std::fs::metadata(&file).expect("file").permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(identity.requests_for_grant("refresh_token"), 1);
+    let leftovers: Vec<_> = std::fs::read_dir(file.parent().expect("dir"))
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary file is left behind");
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
