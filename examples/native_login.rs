@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use erpnet_auth::{
-    AuthorizationCodeFlow, CachedTokenSource, Discovery, LoopbackOptions, TokenSource as _, Url,
+    AuthorizationCodeFlow, CachedTokenSource, Discovery, LoopbackOptions, Url,
     sign_in_with_loopback,
 };
 use erpnet_auth_testkit::{DEFAULT_PUBLIC_CLIENT_ID, MockIdentity};
