@@ -27,7 +27,7 @@ use crate::id_token::{self, IdToken, IdTokenCheck};
 use crate::jwks::JwksCache;
 use crate::jwt::Algorithm;
 use crate::refresh_token::{RefreshTokenGrant, RefreshTokenGrantBuilder};
-use crate::token::AccessToken;
+use crate::token::{AccessToken, constant_time_eq};
 use crate::token_endpoint::{ClientAuth, ClientAuthMethod, request_token};
 use crate::validator::DEFAULT_LEEWAY;
 
@@ -597,11 +597,6 @@ impl PendingAuthorization {
             openid: parts.openid,
         }
     }
-}
-
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Default time a sign-in may take before the loopback helper gives up.
