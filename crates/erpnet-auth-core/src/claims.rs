@@ -158,7 +158,7 @@ impl VerifiedToken {
 
     /// The claims deserialized into a type of your own.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(&Value::Object(self.0.claims.clone()))
+        T::deserialize(&self.0.claims)
     }
 
     /// ERP.net's claims, typed. Claims a token lacks are `None`.
