@@ -118,9 +118,7 @@ async fn run() -> Result<(), String> {
     if let Some(identity) = &mock {
         let token = identity.access_token_for(DEFAULT_CLIENT_ID, &["read", "update"]);
         println!("try: curl -H \"Authorization: Bearer {token}\" http://{addr}/whoami");
-        println!(
-            "     curl -X POST -H \"Authorization: Bearer {token}\" http://{addr}/items"
-        );
+        println!("     curl -X POST -H \"Authorization: Bearer {token}\" http://{addr}/items");
         println!("     curl -i http://{addr}/whoami   (no token: 401)");
     }
     std::io::stdout().flush().map_err(|e| e.to_string())?;

@@ -196,7 +196,8 @@ pin_project! {
     #[project = StateProj]
     enum State<F> {
         Called { #[pin] future: F },
-        Refused { response: Option<Response<Bytes>> },
+        // Boxed, so that the future stays small on the accepted path.
+        Refused { response: Option<Box<Response<Bytes>>> },
     }
 }
 
@@ -210,7 +211,7 @@ impl<F> ResponseFuture<F> {
     fn refused(response: Response<Bytes>) -> Self {
         Self {
             state: State::Refused {
-                response: Some(response),
+                response: Some(Box::new(response)),
             },
         }
     }
@@ -230,7 +231,7 @@ where
             }
             StateProj::Refused { response } => {
                 let response = response.take().expect("polled after completion");
-                Poll::Ready(Ok(response.map(ResponseBody::refusal)))
+                Poll::Ready(Ok((*response).map(ResponseBody::refusal)))
             }
         }
     }

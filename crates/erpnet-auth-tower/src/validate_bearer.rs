@@ -168,8 +168,12 @@ where
         let decision = match bearer::token(request.headers()) {
             Ok(Some(token)) => match self.validator.validate_now(token) {
                 Ok(verified) => Decision::Pass(Some(verified)),
+                // A key id was read, so the token is a well-formed JWS.
                 Err(ValidationError::UnknownKey) => Decision::Fetch(token.to_owned()),
-                Err(error) => Decision::Refuse(refusal(&error, token)),
+                Err(error) => Decision::Refuse(match bearer::malformed(token) {
+                    Some(malformed) => invalid_request(malformed),
+                    None => refusal(&error, token),
+                }),
             },
             Ok(None) if self.settings.optional => Decision::Pass(None),
             Ok(None) => {
@@ -207,19 +211,29 @@ where
                             .await
                             .map_err(|error| refusal(&error, &token))
                     }),
-                    pending: Some(Pending {
+                    pending: Some(Box::new(Pending {
                         service: mem::replace(&mut self.inner, clone),
                         request,
                         settings: self.settings.clone(),
-                    }),
+                    })),
                 }
             }
             Decision::Refuse(refusal) => State::Refused {
-                response: Some(refusal.response(&self.settings.realm, request.headers())),
+                response: Some(Box::new(
+                    refusal.response(&self.settings.realm, request.headers()),
+                )),
             },
         };
         ResponseFuture { state }
     }
+}
+
+fn invalid_request(malformed: bearer::Malformed) -> Refusal {
+    tracing::debug!(
+        reason = malformed.description(),
+        "request refused: malformed Authorization header"
+    );
+    Refusal::InvalidRequest(malformed.description())
 }
 
 /// The refusal of a token the validator did not accept, logged (without the
@@ -266,9 +280,11 @@ pin_project! {
     {
         /// Accepted (or anonymous, when optional): the inner service runs.
         Called { #[pin] future: S::Future },
+        // The cold states are boxed, so that the future stays small on the
+        // accepted path (it is moved and boxed by the layers around it).
         /// Waiting for the key set, then validating again.
-        Validating { validation: Validation, pending: Option<Pending<S, ReqBody>> },
-        Refused { response: Option<Response<Bytes>> },
+        Validating { validation: Validation, pending: Option<Box<Pending<S, ReqBody>>> },
+        Refused { response: Option<Box<Response<Bytes>>> },
     }
 }
 
@@ -288,7 +304,7 @@ where
                 }
                 StateProj::Refused { response } => {
                     let response = response.take().expect("polled after completion");
-                    return Poll::Ready(Ok(response.map(ResponseBody::refusal)));
+                    return Poll::Ready(Ok((*response).map(ResponseBody::refusal)));
                 }
                 StateProj::Validating {
                     validation,
@@ -299,7 +315,7 @@ where
                         mut service,
                         mut request,
                         settings,
-                    } = pending.take().expect("polled after completion");
+                    } = *pending.take().expect("polled after completion");
                     let next = match result {
                         Ok(verified) => {
                             request.extensions_mut().insert(verified);
@@ -309,7 +325,9 @@ where
                             }
                         }
                         Err(refusal) => State::Refused {
-                            response: Some(refusal.response(&settings.realm, request.headers())),
+                            response: Some(Box::new(
+                                refusal.response(&settings.realm, request.headers()),
+                            )),
                         },
                     };
                     state.set(next);

@@ -144,7 +144,14 @@ fn the_verified_cache_is_bounded_and_honours_expiry_and_generation() {
     let now = unix_now();
     for i in 0..10_000u32 {
         let token = format!("token-{i}");
-        cache.insert(digest(&token), verified.clone(), now + 600, 1, now);
+        cache.insert(
+            cache.key(&token),
+            &token,
+            verified.clone(),
+            now + 600,
+            1,
+            now,
+        );
     }
     let total: usize = cache
         .shards
@@ -153,13 +160,40 @@ fn the_verified_cache_is_bounded_and_honours_expiry_and_generation() {
         .sum();
     assert!(total <= 64 + SHARDS, "bounded: {total}");
 
-    let key = digest("token-9999");
-    assert!(cache.get(&key, now, 1).is_some());
-    assert!(cache.get(&key, now, 2).is_none(), "the key set changed");
-    assert!(cache.get(&key, now + 600, 1).is_none(), "expired");
+    let key = cache.key("token-9999");
+    assert!(cache.get(key, "token-9999", now, 1).is_some());
+    assert!(
+        cache.get(key, "token-9999", now, 2).is_none(),
+        "the key set changed"
+    );
+    assert!(
+        cache.get(key, "token-9999", now + 600, 1).is_none(),
+        "expired"
+    );
+    // A colliding key (forced here) with another token is a miss.
+    assert!(cache.get(key, "token-9998", now, 1).is_none());
+    assert!(cache.get(key, "token-99990", now, 1).is_none());
 
     let off = VerifiedCache::new(0);
     assert!(!off.enabled());
+}
+
+#[test]
+fn the_token_hash_is_keyed_and_spreads_lengths_and_tails() {
+    let a = TokenHasher::new();
+    let b = TokenHasher::new();
+    let token = "x".repeat(900);
+    assert_eq!(a.hash(token.as_bytes()), a.hash(token.as_bytes()));
+    assert_ne!(a.hash(token.as_bytes()), b.hash(token.as_bytes()), "keyed");
+    let mut seen = std::collections::HashSet::new();
+    for len in 0..200 {
+        assert!(seen.insert(a.hash(&vec![0u8; len])), "length {len}");
+    }
+    let mut last = token.into_bytes();
+    for i in 0..last.len() {
+        last[i] ^= 1;
+        assert!(seen.insert(a.hash(&last)), "byte {i}");
+    }
 }
 
 #[test]
