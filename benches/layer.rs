@@ -15,9 +15,15 @@
 //!
 //! Each row runs its loop inside one `block_on` of a current-thread runtime.
 //!
+//! For scale, two more rows send the same request over loopback HTTP/1.1
+//! (hyper client, `axum::serve`, one kept-alive connection, client and server
+//! on the one runtime thread): `loopback_no_layer` and
+//! `loopback_validate_bearer`.
+//!
 //! Run: `cargo bench --bench layer` (see BENCHMARKS.md).
 
 use std::hint::black_box;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -30,6 +36,8 @@ use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, MockIdentity};
 use erpnet_auth_tower::{Claims, RequireScopesLayer, ValidateBearerLayer};
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request, StatusCode};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
 use tower::ServiceExt;
 use tower::util::MapRequestLayer;
 
@@ -40,6 +48,21 @@ async fn handler() -> &'static str {
 async fn with_claims(claims: Claims) -> &'static str {
     black_box(&claims);
     "ok"
+}
+
+/// Serves `app` on 127.0.0.1 and returns a client connection to it.
+async fn over_loopback(app: Router) -> hyper::client::conn::http1::SendRequest<Empty<Bytes>> {
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("bind");
+    let addr: SocketAddr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(connection);
+    sender
 }
 
 fn bench(c: &mut Criterion) {
@@ -77,9 +100,10 @@ fn bench(c: &mut Criterion) {
             Router::new()
                 .route("/whoami", get(with_claims))
                 .route_layer(RequireScopesLayer::all(["read"]))
-                .layer(ValidateBearerLayer::new(validator)),
+                .layer(ValidateBearerLayer::new(validator.clone())),
         ),
     ];
+    let validator_for_loopback = validator;
 
     let mut group = c.benchmark_group("layer");
     for (name, app) in rows {
@@ -104,6 +128,49 @@ fn bench(c: &mut Criterion) {
                     for _ in 0..iters {
                         let response = app.clone().oneshot(request()).await.expect("response");
                         black_box(response);
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    }
+
+    let loopback = [
+        (
+            "loopback_no_layer",
+            Router::new().route("/whoami", get(handler)),
+        ),
+        (
+            "loopback_validate_bearer",
+            Router::new()
+                .route("/whoami", get(handler))
+                .layer(ValidateBearerLayer::new(validator_for_loopback)),
+        ),
+    ];
+    for (name, app) in loopback {
+        let mut sender = runtime.block_on(over_loopback(app));
+        let request = || {
+            let mut request = Request::get("/whoami")
+                .header("host", "localhost")
+                .body(Empty::<Bytes>::new())
+                .expect("request");
+            request.headers_mut().insert(AUTHORIZATION, header.clone());
+            request
+        };
+        let mut send = async move || {
+            sender.ready().await.expect("ready");
+            let response = sender.send_request(request()).await.expect("response");
+            let status = response.status();
+            black_box(response.into_body().collect().await.expect("body"));
+            status
+        };
+        assert_eq!(runtime.block_on(send()), StatusCode::OK, "{name}");
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                runtime.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        black_box(send().await);
                     }
                     start.elapsed()
                 })

@@ -183,17 +183,30 @@ fn the_token_hash_is_keyed_and_spreads_lengths_and_tails() {
     let a = TokenHasher::new();
     let b = TokenHasher::new();
     let token = "x".repeat(900);
-    assert_eq!(a.hash(token.as_bytes()), a.hash(token.as_bytes()));
-    assert_ne!(a.hash(token.as_bytes()), b.hash(token.as_bytes()), "keyed");
+    let hash = |h: &TokenHasher, bytes: &[u8]| h.hash(bytes, bytes.len());
+    assert_eq!(hash(&a, token.as_bytes()), hash(&a, token.as_bytes()));
+    assert_ne!(
+        hash(&a, token.as_bytes()),
+        hash(&b, token.as_bytes()),
+        "keyed"
+    );
     let mut seen = std::collections::HashSet::new();
     for len in 0..200 {
-        assert!(seen.insert(a.hash(&vec![0u8; len])), "length {len}");
+        assert!(seen.insert(hash(&a, &vec![0u8; len])), "length {len}");
+        assert!(seen.insert(a.hash(&[1; 64], len)), "length {len} apart");
     }
     let mut last = token.into_bytes();
     for i in 0..last.len() {
         last[i] ^= 1;
-        assert!(seen.insert(a.hash(&last)), "byte {i}");
+        assert!(seen.insert(hash(&a, &last)), "byte {i}");
     }
+    // The cache keys only the length and the last 64 bytes.
+    let cache = VerifiedCache::new(16);
+    assert_eq!(
+        cache.key(&format!("a{}", "s".repeat(64))),
+        cache.key(&format!("b{}", "s".repeat(64)))
+    );
+    assert_ne!(cache.key(&"s".repeat(64)), cache.key(&"s".repeat(65)));
 }
 
 #[test]
