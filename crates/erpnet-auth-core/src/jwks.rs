@@ -47,7 +47,14 @@ const UNLOADED_COOLDOWN: Duration = Duration::from_secs(5);
 const MIN_REFRESH: Duration = Duration::from_secs(60);
 const MAX_REFRESH: Duration = Duration::from_secs(24 * 3600);
 
-/// The provider's signing keys; see the [module documentation](self).
+/// The provider's signing keys, fetched, parsed once and served lock-free.
+///
+/// Reads are one arc-swap load. An unknown `kid` triggers at most one refetch
+/// per cooldown (default 30 s), one at a time; a background task refreshes
+/// the set by its `Cache-Control: max-age` (1 minute to 24 hours, otherwise
+/// every 5 minutes); a failed fetch never replaces usable keys (last known
+/// good). Only signature keys are used: no `oct` keys, no RSA keys under 2048
+/// bits.
 ///
 /// Cheap to clone; clones share one key set. Usually built for you by
 /// [`JwtValidator`](crate::JwtValidator) from the discovery document.

@@ -134,9 +134,16 @@ enum TypPolicy {
     OneOf(Vec<Option<String>>),
 }
 
-/// Validates JWT access tokens; see the [module documentation](self) for the
-/// checks. Cheap to clone; clones share the key set and the verified-token
-/// cache.
+/// Validates JWT access tokens. Cheap to clone; clones share the key set and
+/// the verified-token cache.
+///
+/// The checks, in order: size cap (16 KiB); the verified-token cache (a token
+/// seen before and still valid skips the rest); header (`alg` in the
+/// allowlist, never `none` or `HS*`; `typ` `at+jwt`; no `crit`; `jku`, `x5u`,
+/// `x5c` and `jwk` never read); key by `kid` from the [`JwksCache`], of the
+/// algorithm's type; signature; claims (`iss` exactly, `aud` naming a
+/// configured audience, `exp` required, `nbf` and `iat` with leeway, required
+/// scopes).
 ///
 /// ```no_run
 /// # async fn demo(token: &str) -> Result<(), Box<dyn std::error::Error>> {
