@@ -22,30 +22,9 @@ use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
-use erpnet_auth::{Authority, JwtValidator};
+use erpnet_auth::{Authority, HttpClient, JwtValidator};
 use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, MockIdentity};
 use serde_json::Value;
-
-/// Fetches a URL with a raw HTTP/1.1 request (no HTTP client needed).
-async fn http_get(url: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let url = erpnet_auth::Url::parse(url).expect("url");
-    let mut stream =
-        tokio::net::TcpStream::connect((url.host_str().expect("host"), url.port().expect("port")))
-            .await
-            .expect("connect");
-    let request = format!(
-        "GET {} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-        url.path()
-    );
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("read");
-    response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .expect("body")
-}
 
 fn validator(identity: &MockIdentity, cache: usize) -> JwtValidator {
     JwtValidator::builder(Authority::parse(&identity.issuer()).expect("authority"))
@@ -64,8 +43,16 @@ fn bench(c: &mut Criterion) {
     let _entered = runtime.enter();
     let (identity, jwks) = runtime.block_on(async {
         let identity = MockIdentity::start().await;
-        let jwks: Value =
-            serde_json::from_str(&http_get(&identity.jwks_uri()).await).expect("jwks");
+        let body = HttpClient::new()
+            .reqwest_client()
+            .get(identity.jwks_uri())
+            .send()
+            .await
+            .expect("jwks")
+            .text()
+            .await
+            .expect("jwks body");
+        let jwks: Value = serde_json::from_str(&body).expect("jwks");
         (identity, jwks)
     });
     let token = identity.access_token_for(DEFAULT_CLIENT_ID, &["read", "update"]);

@@ -6,29 +6,17 @@
 //! `Debug`/`Display` form of every value the run produced for the client secret
 //! and every access token issued.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod support;
+
 use std::time::Duration;
 
 use erpnet_auth::{
     Authority, CachedTokenSource, ClientAuthMethod, ClientCredentials, Discovery, TokenSource,
 };
 use erpnet_auth_testkit::{Client, Endpoint, Failure, MockIdentity};
+use support::Captured;
 
 const SECRET: &str = "n0t-f0r-l0gs-7f3a9c";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_logs_debug_or_errors() {
@@ -100,7 +88,7 @@ async fn no_secret_reaches_logs_debug_or_errors() {
     let error = grant.token().await.expect_err("malformed");
     shown.push(format!("{error} {error:?}"));
 
-    let logs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+    let logs = captured.text();
     assert!(logs.contains("token issued"), "the run was logged:\n{logs}");
     assert!(tokens_seen.len() >= 4);
     for secret in std::iter::once(SECRET.to_owned()).chain(tokens_seen) {

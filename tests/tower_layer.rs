@@ -3,8 +3,7 @@
 //! `WWW-Authenticate` and body; claims extraction; scopes; optional
 //! authentication; a missing layer; key rotation and a dead key endpoint.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod support;
 
 use axum::body::Body;
 use axum::routing::{get, post};
@@ -19,6 +18,7 @@ use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use support::Captured;
 use tower::ServiceExt;
 
 fn validator(identity: &MockIdentity) -> JwtValidator {
@@ -432,19 +432,6 @@ async fn optional_authentication_lets_anonymous_requests_through_only() {
     }
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_missing_layer_is_a_logged_server_error() {
     let captured = Captured::default();
@@ -473,7 +460,7 @@ async fn a_missing_layer_is_a_logged_server_error() {
         assert_eq!(answer.challenge, None);
         assert_eq!(answer.body["error"], "server_error");
     }
-    let logs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+    let logs = captured.text();
     assert!(logs.contains("ERROR"), "{logs}");
     assert!(
         logs.contains("put a ValidateBearerLayer in front"),

@@ -314,13 +314,6 @@ where
     S: Service<Request<ReqBody>>,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match &self.state {
-            State::Called { .. } => "called",
-            State::Fetching { .. } => "fetching",
-            State::Failed { .. } => "failed",
-        };
-        f.debug_struct("ResponseFuture")
-            .field("state", &state)
-            .finish()
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }
