@@ -329,11 +329,11 @@ impl JwtValidator {
 
         let claims: Map<String, Value> = serde_json::from_slice(&jws.payload)
             .map_err(|_| ValidationError::MalformedClaims("not a JSON object"))?;
-        let issuer = match claims.get("iss") {
+        match claims.get("iss") {
             None => return Err(ValidationError::MissingClaim("iss")),
-            Some(Value::String(iss)) if *iss == inner.issuer => iss.clone(),
+            Some(Value::String(iss)) if *iss == inner.issuer => {}
             Some(_) => return Err(ValidationError::WrongIssuer),
-        };
+        }
         let audiences = match claims.get("aud") {
             None => Vec::new(),
             Some(aud) => parse_audiences(aud).ok_or(ValidationError::MalformedClaims("`aud`"))?,
@@ -378,7 +378,6 @@ impl JwtValidator {
             });
         }
         Ok(VerifiedToken::new(Checked {
-            issuer,
             audiences,
             expires_at,
             not_before,

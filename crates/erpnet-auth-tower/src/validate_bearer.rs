@@ -42,6 +42,9 @@ use crate::refusal::{Realm, Refusal};
 /// gRPC clients read as the call's status. A request is gRPC when its
 /// `content-type` starts with `application/grpc`.
 ///
+/// Put a CORS layer outside this one: browsers send preflight requests
+/// without credentials.
+///
 /// The accepted path does not wait and allocates nothing but the extensions:
 /// [`JwtValidator::validate_now`] answers from the verified-token cache or
 /// with the keys at hand. Only a token signed by a key not yet loaded waits
