@@ -495,6 +495,9 @@ impl JwtValidatorBuilder {
     /// How many verified tokens are remembered so that a token seen again skips
     /// the signature check (default 10,000; 0 turns the cache off). Entries live
     /// no longer than the token's `exp` and are dropped when the key set changes.
+    /// Each entry holds the token itself (a hit compares it in full) and its
+    /// claims: a few KB for an ERP.net token, so the default takes tens of MB
+    /// at most.
     pub fn verified_cache_capacity(mut self, capacity: usize) -> Self {
         self.cache_capacity = capacity;
         self
