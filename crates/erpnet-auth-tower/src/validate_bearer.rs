@@ -183,13 +183,7 @@ where
                 tracing::debug!("request refused: no bearer token");
                 Decision::Refuse(Refusal::MissingToken)
             }
-            Err(malformed) => {
-                tracing::debug!(
-                    reason = malformed.description(),
-                    "request refused: malformed Authorization header"
-                );
-                Decision::Refuse(Refusal::InvalidRequest(malformed.description()))
-            }
+            Err(malformed) => Decision::Refuse(invalid_request(malformed)),
         };
         let state = match decision {
             Decision::Pass(verified) => {
@@ -231,6 +225,7 @@ where
     }
 }
 
+/// The refusal of a malformed `Authorization` header, logged.
 fn invalid_request(malformed: bearer::Malformed) -> Refusal {
     tracing::debug!(
         reason = malformed.description(),
