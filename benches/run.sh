@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Regenerates every figure of BENCHMARKS.md in one run on this machine:
+# criterion benches with short settings (0.5 s warm-up, 2 s of samples per row;
+# 1 s and 5 s for the loopback GETs), the refresh storm, and the memory of a
+# validating server; then writes the tables into BENCHMARKS.md.
+#
+#   bash benches/run.sh            # about 10 minutes on 2 cores, builds included
+#
+# Only ratios between rows of one run mean anything on a shared machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TERM_COLOR=never
+target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+report="$target/bench-report"
+export ERPNET_BENCH_REPORT_DIR="$report"
+
+# Nothing from an earlier run may end up in the tables.
+rm -rf "$target/criterion" "$report"
+mkdir -p "$report"
+
+echo "== build (release)"
+cargo bench --workspace --no-run
+cargo build --release -p erpnet-auth-bench-peers --bins
+
+echo "== token cache hit path, middleware (our crates)"
+cargo bench -p erpnet-auth --bench token_cache
+cargo bench -p erpnet-auth --bench middleware
+
+echo "== peers: token cache, validation, refresh storm"
+cargo bench -p erpnet-auth-bench-peers --bench token_cache_peers
+cargo bench -p erpnet-auth-bench-peers --bench validation_peers
+cargo bench -p erpnet-auth-bench-peers --bench refresh_storm
+
+echo "== memory: 100,000 distinct tokens through one validator"
+probe="$target/release/validation_memory"
+"$probe" mint "$report/tokens"
+for capacity in 0 10000 100000; do
+    "$probe" validate "$report/tokens" "$capacity"
+done
+rm -rf "$report/tokens"
+
+echo "== tables"
+"$target/release/bench_report" BENCHMARKS.md "$target" "bash benches/run.sh"
