@@ -4,13 +4,13 @@
 # 1 s and 5 s for the loopback GETs), the refresh storm, and the memory of a
 # validating server; then writes the tables into BENCHMARKS.md.
 #
-#   bash benches/run.sh            # about 10 minutes on 2 cores, builds included
+#   bash benches/run.sh            # about 10 minutes on 2 cores once built
 #
 # Only ratios between rows of one run mean anything on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export CARGO_TERM_COLOR=never
+export CARGO_TERM_COLOR=never CARGO_INCREMENTAL=0
 target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 report="$target/bench-report"
 export ERPNET_BENCH_REPORT_DIR="$report"
@@ -20,8 +20,9 @@ rm -rf "$target/criterion" "$report"
 mkdir -p "$report"
 
 echo "== build (release)"
-cargo bench --workspace --no-run
-cargo build --release -p erpnet-auth-bench-peers --bins
+cargo bench -p erpnet-auth --no-run
+# Also builds the package's binaries (the memory probe, the report writer).
+cargo bench -p erpnet-auth-bench-peers --no-run
 
 echo "== token cache hit path, middleware (our crates)"
 cargo bench -p erpnet-auth --bench token_cache

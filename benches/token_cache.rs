@@ -24,7 +24,7 @@ use erpnet_auth::{AccessToken, CachedTokenSource, StaticToken};
 
 #[path = "support/threads.rs"]
 mod threads;
-use threads::{row, runtime};
+use threads::{limit_and_ours, row, runtime};
 
 fn bench(c: &mut Criterion) {
     let setup = runtime();
@@ -41,10 +41,7 @@ fn bench(c: &mut Criterion) {
 
     for threads in [1usize, 2] {
         let mut group = c.benchmark_group(format!("token_cache_hit/{threads}_threads"));
-        let s = swap.clone();
-        row(&mut group, "arcswap_load_full", threads, async move || {
-            black_box(s.load_full());
-        });
+        limit_and_ours(&mut group, threads, &swap, &cache);
         let s = swap.clone();
         row(
             &mut group,
@@ -54,15 +51,6 @@ fn bench(c: &mut Criterion) {
                 let t = s.load_full();
                 black_box(Instant::now() < expires_at);
                 black_box(t);
-            },
-        );
-        let cache = cache.clone();
-        row(
-            &mut group,
-            "cached_token_source",
-            threads,
-            async move || {
-                black_box(cache.token().await.expect("hit"));
             },
         );
         let rw = rw.clone();

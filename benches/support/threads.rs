@@ -6,8 +6,10 @@
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use criterion::BenchmarkGroup;
 use criterion::measurement::WallTime;
+use erpnet_auth::{AccessToken, CachedTokenSource, TokenSource};
 
 /// Runs `body(runtime, iters)` on `threads` threads started together and returns the
 /// longest wall time, so the figure is the per-thread time per iteration.
@@ -63,6 +65,24 @@ where
                 })
             })
         })
+    });
+}
+
+/// The two rows every hit-path bench has: `arcswap_load_full`, a bare
+/// `ArcSwap::load_full` (the limit), and `cached_token_source`, our cache.
+pub(crate) fn limit_and_ours<S: TokenSource + 'static>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    threads: usize,
+    swap: &Arc<ArcSwap<AccessToken>>,
+    cache: &CachedTokenSource<S>,
+) {
+    let swap = swap.clone();
+    row(group, "arcswap_load_full", threads, async move || {
+        std::hint::black_box(swap.load_full());
+    });
+    let cache = cache.clone();
+    row(group, "cached_token_source", threads, async move || {
+        std::hint::black_box(cache.token().await.expect("hit"));
     });
 }
 

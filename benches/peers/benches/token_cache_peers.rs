@@ -31,7 +31,7 @@ use erpnet_auth::{AccessToken, CachedTokenSource, StaticToken};
 
 #[path = "../../support/threads.rs"]
 mod threads;
-use threads::row;
+use threads::{limit_and_ours, row};
 
 fn bench(c: &mut Criterion) {
     // Multi-threaded, so that aliri's refresh task has a runtime that keeps running.
@@ -59,19 +59,7 @@ fn bench(c: &mut Criterion) {
 
     for threads in [1usize, 2] {
         let mut group = c.benchmark_group(format!("token_cache_peers/{threads}_threads"));
-        let s = swap.clone();
-        row(&mut group, "arcswap_load_full", threads, async move || {
-            black_box(s.load_full());
-        });
-        let cache = cache.clone();
-        row(
-            &mut group,
-            "cached_token_source",
-            threads,
-            async move || {
-                black_box(cache.token().await.expect("hit"));
-            },
-        );
+        limit_and_ours(&mut group, threads, &swap, &cache);
         let w = watcher.clone();
         row(
             &mut group,
