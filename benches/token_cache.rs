@@ -15,69 +15,16 @@
 //! Run: `cargo bench --bench token_cache` (see BENCHMARKS.md).
 
 use std::hint::black_box;
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use erpnet_auth::{AccessToken, CachedTokenSource, StaticToken};
 
-/// Runs `body(runtime, iters)` on `threads` threads started together and returns the
-/// longest wall time, so the figure is the per-thread time per iteration.
-fn on_threads<F>(threads: usize, iters: u64, body: F) -> Duration
-where
-    F: Fn(&tokio::runtime::Runtime, u64) + Send + Sync + 'static,
-{
-    let body = Arc::new(body);
-    let barrier = Arc::new(Barrier::new(threads));
-    let handles: Vec<_> = (0..threads)
-        .map(|_| {
-            let body = body.clone();
-            let barrier = barrier.clone();
-            std::thread::spawn(move || {
-                let runtime = runtime();
-                barrier.wait();
-                let start = Instant::now();
-                body(&runtime, iters);
-                start.elapsed()
-            })
-        })
-        .collect();
-    handles
-        .into_iter()
-        .map(|h| h.join().expect("bench thread"))
-        .max()
-        .unwrap_or_default()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("runtime")
-}
-
-/// One row: `read` is one token read, run `iters` times by each thread inside
-/// one `block_on`, so the harness costs the same for every row.
-fn row<F>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, threads: usize, read: F)
-where
-    F: AsyncFn() + Send + Sync + 'static,
-{
-    let read = Arc::new(read);
-    group.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let read = read.clone();
-            on_threads(threads, iters, move |rt, n| {
-                rt.block_on(async {
-                    for _ in 0..n {
-                        read().await;
-                    }
-                })
-            })
-        })
-    });
-}
+#[path = "support/threads.rs"]
+mod threads;
+use threads::{limit_and_ours, row, runtime};
 
 fn bench(c: &mut Criterion) {
     let setup = runtime();
@@ -94,10 +41,7 @@ fn bench(c: &mut Criterion) {
 
     for threads in [1usize, 2] {
         let mut group = c.benchmark_group(format!("token_cache_hit/{threads}_threads"));
-        let s = swap.clone();
-        row(&mut group, "arcswap_load_full", threads, async move || {
-            black_box(s.load_full());
-        });
+        limit_and_ours(&mut group, threads, &swap, &cache);
         let s = swap.clone();
         row(
             &mut group,
@@ -107,15 +51,6 @@ fn bench(c: &mut Criterion) {
                 let t = s.load_full();
                 black_box(Instant::now() < expires_at);
                 black_box(t);
-            },
-        );
-        let cache = cache.clone();
-        row(
-            &mut group,
-            "cached_token_source",
-            threads,
-            async move || {
-                black_box(cache.token().await.expect("hit"));
             },
         );
         let rw = rw.clone();
@@ -143,10 +78,7 @@ fn bench(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(30);
+    config = threads::criterion();
     targets = bench
 }
 criterion_main!(benches);

@@ -538,7 +538,7 @@ impl JwtValidatorBuilder {
         self
     }
 
-    /// How many verified tokens are remembered so that a token seen again skips
+    /// How many verified tokens are remembered, at most, so that a token seen again skips
     /// the signature check (default 10,000; 0 turns the cache off). Entries live
     /// no longer than the token's `exp` and are dropped when the key set changes.
     /// Each entry holds the token itself (a hit compares it in full) and its
@@ -629,8 +629,10 @@ const SHARDS: usize = 16;
 
 impl VerifiedCache {
     fn new(capacity: usize) -> Self {
-        let per_shard = capacity.div_ceil(SHARDS);
-        let shards = if capacity == 0 { 0 } else { SHARDS };
+        // Never more than `capacity` entries in all: fewer shards for a small
+        // capacity, and each shard's share rounded down.
+        let shards = capacity.min(SHARDS);
+        let per_shard = capacity.checked_div(shards).unwrap_or(0);
         Self {
             shards: (0..shards)
                 .map(|_| Mutex::new(HashMap::default()))

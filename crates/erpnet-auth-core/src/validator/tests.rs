@@ -158,7 +158,7 @@ fn the_verified_cache_is_bounded_and_honours_expiry_and_generation() {
         .iter()
         .map(|s| s.lock().expect("lock").len())
         .sum();
-    assert!(total <= 64 + SHARDS, "bounded: {total}");
+    assert!(total <= 64, "bounded: {total}");
 
     let key = cache.key("token-9999");
     assert!(cache.get(key, "token-9999", now, 1).is_some());
@@ -176,6 +176,36 @@ fn the_verified_cache_is_bounded_and_honours_expiry_and_generation() {
 
     let off = VerifiedCache::new(0);
     assert!(!off.enabled());
+}
+
+/// How many verified tokens the validator remembers.
+fn remembered(validator: &JwtValidator) -> usize {
+    let shards = &validator.inner.verified.shards;
+    shards.iter().map(|s| s.lock().expect("lock").len()).sum()
+}
+
+#[test]
+fn a_validator_never_remembers_more_tokens_than_its_capacity() {
+    let signer = Signer::new("k1");
+    for capacity in [1, 10, 17, 100] {
+        let validator = validator(&[&signer], capacity);
+        for i in 0..capacity * 3 + 20 {
+            let mut claims = claims(600);
+            claims["jti"] = json!(i);
+            validator
+                .validate_now(&signer.token(claims))
+                .expect("valid");
+            let held = remembered(&validator);
+            assert!(held <= capacity, "capacity {capacity}: {held} remembered");
+        }
+        assert!(
+            remembered(&validator) > 0,
+            "capacity {capacity}: the cache is used"
+        );
+    }
+    let off = validator(&[&signer], 0);
+    off.validate_now(&signer.token(claims(600))).expect("valid");
+    assert_eq!(remembered(&off), 0);
 }
 
 #[test]

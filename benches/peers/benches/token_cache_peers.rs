@@ -1,0 +1,93 @@
+//! The token-cache hit path against `aliri_tokens`, with the limit and our
+//! cache in the same run and the same harness as `benches/token_cache.rs`.
+//!
+//! Rows (per thread, one token read per iteration):
+//! - `arcswap_load_full`: a bare `ArcSwap::load_full`: the limit.
+//! - `cached_token_source`: `CachedTokenSource::token().await` on a fresh token.
+//! - `aliri_token_watcher_borrow`: `aliri_tokens::TokenWatcher::token()`, the
+//!   borrow its docs recommend (a read lock on a `tokio::sync::watch` channel),
+//!   reading the token's length.
+//! - `aliri_token_watcher_owned`: the same, cloning the access token out of the
+//!   borrow, as a caller must before an `.await` (a held borrow blocks the
+//!   watcher's refresh).
+//!
+//! The watcher is fed by aliri's own `ConstTokenSource` (no network), with the
+//! same 900-character token.
+//!
+//! Run: `cargo bench -p erpnet-auth-bench-peers --bench token_cache_peers`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aliri_clock::DurationSecs;
+use aliri_tokens::TokenWatcher;
+use aliri_tokens::backoff::ErrorBackoffConfig;
+use aliri_tokens::jitter::NullJitter;
+use aliri_tokens::sources::ConstTokenSource;
+use arc_swap::ArcSwap;
+use criterion::{Criterion, criterion_group, criterion_main};
+use erpnet_auth::{AccessToken, CachedTokenSource, StaticToken};
+
+#[path = "../../support/threads.rs"]
+mod threads;
+use threads::{limit_and_ours, row};
+
+fn bench(c: &mut Criterion) {
+    // Multi-threaded, so that aliri's refresh task has a runtime that keeps running.
+    let setup = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let value = "x".repeat(900);
+    let token = AccessToken::new(value.clone()).with_expires_in(Duration::from_secs(3600));
+    let (cache, watcher) = setup.block_on(async {
+        let cache = CachedTokenSource::new(StaticToken::from_token(token.clone()));
+        cache.token().await.expect("token");
+        let source = ConstTokenSource::new(value).with_token_valid_for(DurationSecs(3600));
+        let watcher = TokenWatcher::spawn_from_token_source(
+            source,
+            NullJitter,
+            ErrorBackoffConfig::default(),
+        )
+        .await
+        .expect("aliri watcher");
+        (cache, watcher)
+    });
+    let swap = Arc::new(ArcSwap::from_pointee(token));
+
+    for threads in [1usize, 2] {
+        let mut group = c.benchmark_group(format!("token_cache_peers/{threads}_threads"));
+        limit_and_ours(&mut group, threads, &swap, &cache);
+        let w = watcher.clone();
+        row(
+            &mut group,
+            "aliri_token_watcher_borrow",
+            threads,
+            async move || {
+                let borrowed = w.token();
+                black_box(borrowed.access_token().as_str().len());
+            },
+        );
+        let w = watcher.clone();
+        row(
+            &mut group,
+            "aliri_token_watcher_owned",
+            threads,
+            async move || {
+                let owned = w.token().access_token().to_owned();
+                black_box(owned);
+            },
+        );
+        group.finish();
+    }
+    drop(setup);
+}
+
+criterion_group! {
+    name = benches;
+    config = threads::criterion();
+    targets = bench
+}
+criterion_main!(benches);
