@@ -6,8 +6,9 @@
 // and exits when its stdin closes, so it never outlives the test process.
 //
 // What it offers (the constants below are mirrored in tests/peer/mod.rs):
-// - clients `cc-basic` and `cc-post`: confidential, client credentials, one per
-//   authentication method (the provider allows one method per client);
+// - clients `cc-basic` and `cc-post`: confidential, client credentials, one
+//   registered for each authentication method (the provider accepts either
+//   secret method from both);
 // - client `native-app`: public (`none`), native, loopback redirect
 //   `http://127.0.0.1/callback` (any port, RFC 8252), authorization code with
 //   PKCE, rotating refresh tokens;

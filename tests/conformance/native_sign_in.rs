@@ -1,0 +1,288 @@
+//! Native sign-in at the peer: the loopback helper with PKCE, the browser
+//! played headless, the ID token validated, then rotating refresh tokens under
+//! concurrency, and the replay of a rotated refresh token.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use erpnet_auth::{
+    AccessToken, AuthorizationCodeFlow, CachedTokenSource, Discovery, Error, JwtValidator,
+    LoopbackOptions, OAuthErrorCode, PendingAuthorization, RefreshTokenGrant, SignIn, TokenSource,
+    Url, ValidationError, refresh_token_store_fn, sign_in_with_loopback,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::browser::Browser;
+use crate::peer::{ACCOUNT, Counting, JWT_API, NATIVE_APP, Peer, peer_or_skip};
+
+const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(60);
+
+async fn flow(peer: &Peer) -> AuthorizationCodeFlow {
+    let discovery = Discovery::fetch(peer.issuer()).await.expect("discovery");
+    AuthorizationCodeFlow::builder(Arc::new(discovery), NATIVE_APP)
+        .scopes(["openid", "profile", "offline_access", "read", "update"])
+        .build()
+        .expect("flow")
+}
+
+/// Signs in through `sign_in_with_loopback`, this test playing the browser:
+/// it GETs the authorization URL and follows every redirect, the last one to
+/// the loopback listener. Returns the sign-in and the authorization URL.
+async fn sign_in(flow: &AuthorizationCodeFlow) -> (SignIn, Url) {
+    let (shown, url) = tokio::sync::oneshot::channel::<Url>();
+    let browser = tokio::spawn(async move {
+        let url = url.await.expect("the authorization URL is shown");
+        let last = Browser::new().follow(&url, |_| false).await;
+        (url, last)
+    });
+    let options = LoopbackOptions::default()
+        .open_browser(false)
+        .timeout(SIGN_IN_TIMEOUT)
+        .resource(JWT_API);
+    let sign_in = sign_in_with_loopback(flow, options, move |url| {
+        let _ = shown.send(url.clone());
+    });
+    let sign_in = tokio::time::timeout(SIGN_IN_TIMEOUT, sign_in)
+        .await
+        .expect("sign-in within the time-out")
+        .expect("sign-in");
+    let (url, last) = browser.await.expect("browser");
+    assert_eq!(last.host_str(), Some("127.0.0.1"));
+    assert_eq!(
+        last.path(),
+        "/callback",
+        "the browser ended at the listener"
+    );
+    (sign_in, url)
+}
+
+fn jwt_validator(peer: &Peer) -> JwtValidator {
+    JwtValidator::builder(peer.authority())
+        .audience(JWT_API)
+        .build()
+        .expect("validator")
+}
+
+/// Asserts `token` is a JWT for the API, for the signed-in user.
+async fn assert_user_token(validator: &JwtValidator, token: &AccessToken) {
+    let verified = validator
+        .validate(token.expose_secret())
+        .await
+        .expect("a JWT access token for the API");
+    assert_eq!(verified.subject(), Some(ACCOUNT));
+    assert_eq!(verified.client_id(), Some(NATIVE_APP));
+    assert_eq!(verified.scopes(), ["read", "update"]);
+}
+
+#[tokio::test]
+async fn loopback_sign_in_with_pkce_yields_a_validated_id_token_and_an_api_token() {
+    let peer = peer_or_skip!();
+    let flow = flow(&peer).await;
+    let (sign_in, url) = sign_in(&flow).await;
+
+    let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(param("code_challenge_method"), Some("S256"));
+    assert_eq!(
+        param("prompt"),
+        Some("consent"),
+        "offline_access asks consent"
+    );
+    assert_eq!(param("resource"), Some(JWT_API));
+    assert!(param("nonce").is_some() && param("state").is_some());
+
+    let id_token = sign_in.id_token.as_ref().expect("openid: an ID token");
+    assert_eq!(id_token.subject(), ACCOUNT);
+    assert_eq!(
+        id_token.claim("aud").and_then(|a| a.as_str()),
+        Some(NATIVE_APP)
+    );
+    assert!(
+        sign_in.refresh_token.is_some(),
+        "offline_access was granted"
+    );
+    assert_user_token(&jwt_validator(&peer), &sign_in.access_token).await;
+    assert_eq!(sign_in.access_token.scopes(), ["read", "update"]);
+
+    // The ID token is no access token, for the API or anyone.
+    let error = jwt_validator(&peer)
+        .validate(id_token.expose_secret())
+        .await
+        .expect_err("an ID token is refused as an access token");
+    assert!(matches!(error, ValidationError::WrongType), "{error}");
+}
+
+#[tokio::test]
+async fn a_wrong_nonce_and_a_reused_code_are_refused() {
+    let peer = peer_or_skip!();
+    let flow = flow(&peer).await;
+    let redirect = Url::parse("http://127.0.0.1:9/callback").expect("url");
+    let at_redirect = |url: &Url| url.as_str().starts_with(redirect.as_str());
+
+    // The web-app shape: keep the parts, complete from them. A stored nonce
+    // that is not the one sent (a replayed or injected ID token) fails.
+    let pending = flow
+        .authorization_request(&redirect)
+        .resource(JWT_API)
+        .build()
+        .expect("request");
+    let callback = Browser::new().follow(pending.url(), at_redirect).await;
+    let mut parts = pending.into_parts();
+    parts.nonce = SecretString::from("not-the-nonce-that-was-sent");
+    let error = flow
+        .complete(PendingAuthorization::from_parts(parts), &callback)
+        .await
+        .expect_err("wrong nonce");
+    match &error {
+        Error::IdToken { source, .. } => {
+            assert!(matches!(**source, ValidationError::WrongNonce), "{error}")
+        }
+        other => panic!("expected an ID token error, got {other}"),
+    }
+
+    // A fresh sign-in completes once; the same code a second time is refused
+    // by the peer, which then revokes the grant (RFC 6749 §4.1.2).
+    let pending = flow
+        .authorization_request(&redirect)
+        .resource(JWT_API)
+        .build()
+        .expect("request");
+    let callback = Browser::new().follow(pending.url(), at_redirect).await;
+    let parts = pending.into_parts();
+    let first = flow
+        .complete(PendingAuthorization::from_parts(parts.clone()), &callback)
+        .await
+        .expect("first completion");
+    let error = flow
+        .complete(PendingAuthorization::from_parts(parts), &callback)
+        .await
+        .expect_err("the code was used");
+    assert_eq!(
+        error.oauth_code(),
+        Some(&OAuthErrorCode::InvalidGrant),
+        "{error}"
+    );
+    let revoked = flow
+        .refresh_grant(first.refresh_token.expect("refresh token"))
+        .resource(JWT_API)
+        .build()
+        .expect("grant");
+    let error = revoked.token().await.expect_err("the grant was revoked");
+    assert!(matches!(error, Error::SignInAgain { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn concurrent_callers_share_one_refresh_and_a_replayed_refresh_token_ends_the_session() {
+    let peer = peer_or_skip!();
+    let flow = flow(&peer).await;
+    let validator = jwt_validator(&peer);
+    let (sign_in, _) = sign_in(&flow).await;
+    let original = sign_in.refresh_token.clone().expect("refresh token");
+
+    let saved: Arc<Mutex<Vec<String>>> = Arc::default();
+    let store = {
+        let saved = saved.clone();
+        refresh_token_store_fn(move |token: SecretString| {
+            let saved = saved.clone();
+            async move {
+                saved
+                    .lock()
+                    .expect("store")
+                    .push(token.expose_secret().to_owned());
+                Ok(())
+            }
+        })
+    };
+    let grant = flow
+        .refresh_grant(original.clone())
+        .resource(JWT_API)
+        .store(store)
+        .build()
+        .expect("grant");
+    let (grant, refreshes) = Counting::new(grant);
+    let tokens = CachedTokenSource::builder(grant)
+        .initial_token(sign_in.access_token.clone())
+        .build();
+    assert_eq!(
+        tokens.token().await.expect("token"),
+        sign_in.access_token,
+        "the sign-in's token is served first"
+    );
+    assert_eq!(refreshes.load(Ordering::SeqCst), 0);
+
+    // The API rejected the access token: 64 callers at once get one new
+    // token from one refresh. (Two refreshes with the same refresh token
+    // would make the peer revoke the whole grant.)
+    tokens.report_rejected(&sign_in.access_token);
+    let callers: Vec<_> = (0..64)
+        .map(|_| {
+            let tokens = tokens.clone();
+            tokio::spawn(async move { tokens.token().await })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for caller in callers {
+        seen.push(caller.await.expect("task").expect("refreshed token"));
+    }
+    let refreshed = seen[0].clone();
+    assert!(seen.iter().all(|t| *t == refreshed), "one token for all");
+    assert_ne!(refreshed, sign_in.access_token);
+    assert_eq!(refreshes.load(Ordering::SeqCst), 1, "one refresh request");
+    assert_user_token(&validator, &refreshed).await;
+
+    // Rotated: the new refresh token was saved, and it works.
+    let rotated = saved.lock().expect("saved").clone();
+    assert_eq!(rotated.len(), 1);
+    assert_ne!(rotated[0], original.expose_secret());
+    let current = tokens.source().inner().refresh_token().await;
+    assert_eq!(current.expose_secret(), rotated[0]);
+    tokens.report_rejected(&refreshed);
+    let again = tokens.token().await.expect("second refresh");
+    assert_ne!(again, refreshed);
+    assert_eq!(refreshes.load(Ordering::SeqCst), 2);
+    assert_eq!(saved.lock().expect("saved").len(), 2);
+
+    // Someone replays the first, rotated-away refresh token: the peer refuses
+    // it and revokes the grant. Both sources end with `SignInAgain`.
+    let replay = flow
+        .refresh_grant(original)
+        .resource(JWT_API)
+        .build()
+        .expect("grant");
+    let error = replay.token().await.expect_err("a rotated refresh token");
+    assert!(matches!(error, Error::SignInAgain { .. }), "{error}");
+    assert!(error.to_string().contains("sign in again"), "{error}");
+    assert!(!error.is_transient());
+    let error = replay.token().await.expect_err("ended");
+    assert!(matches!(error, Error::SignInAgain { .. }), "{error}");
+
+    tokens.report_rejected(&again);
+    let error = tokens.token().await.expect_err("the grant is revoked");
+    assert!(matches!(error, Error::SignInAgain { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn refreshing_without_the_resource_gets_no_api_token() {
+    // Why `RefreshTokenGrantBuilder::resource` exists: without it the peer
+    // issues the refreshed token for its userinfo endpoint, opaque, which the
+    // API cannot accept.
+    let peer = peer_or_skip!();
+    let flow = flow(&peer).await;
+    let (sign_in, _) = sign_in(&flow).await;
+    let grant: RefreshTokenGrant = flow
+        .refresh_grant(sign_in.refresh_token.expect("refresh token"))
+        .build()
+        .expect("grant");
+    let token = grant.token().await.expect("refreshed");
+    let error = jwt_validator(&peer)
+        .validate(token.expose_secret())
+        .await
+        .expect_err("not a JWT for the API");
+    assert!(matches!(error, ValidationError::Malformed(_)), "{error}");
+}
