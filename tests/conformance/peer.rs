@@ -56,9 +56,11 @@ impl Peer {
     /// Starts a fresh peer, or returns `None` (after saying so loudly) when
     /// Node.js or the package is unavailable outside CI.
     pub(crate) async fn start() -> Option<Peer> {
-        tokio::task::spawn_blocking(start_blocking)
-            .await
-            .expect("the peer's start-up task panicked")
+        match tokio::task::spawn_blocking(start_blocking).await {
+            Ok(Ok(peer)) => Some(peer),
+            Ok(Err(reason)) => unavailable(&reason),
+            Err(failed) => std::panic::resume_unwind(failed.into_panic()),
+        }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -120,15 +122,12 @@ fn peer_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/oidc-provider")
 }
 
-fn start_blocking() -> Option<Peer> {
-    if let Err(reason) = node_version() {
-        return unavailable(&reason);
-    }
+/// Starts a peer; `Err` says why none can be had (no Node.js, no package).
+fn start_blocking() -> Result<Peer, String> {
+    node_version()?;
     static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
-    if let Err(reason) = INSTALLED.get_or_init(ensure_installed) {
-        return unavailable(reason);
-    }
-    Some(spawn())
+    INSTALLED.get_or_init(ensure_installed).clone()?;
+    Ok(spawn())
 }
 
 fn unavailable(reason: &str) -> Option<Peer> {
@@ -145,7 +144,7 @@ fn unavailable(reason: &str) -> Option<Peer> {
     None
 }
 
-fn node_version() -> Result<String, String> {
+fn node_version() -> Result<(), String> {
     let output = Command::new("node")
         .arg("--version")
         .stdin(Stdio::null())
@@ -154,7 +153,7 @@ fn node_version() -> Result<String, String> {
     if !output.status.success() {
         return Err(format!("`node --version` failed: {}", output.status));
     }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    Ok(())
 }
 
 /// The version `package.json` pins, and the one installed (if any).

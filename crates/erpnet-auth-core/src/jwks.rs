@@ -47,7 +47,9 @@ const UNLOADED_COOLDOWN: Duration = Duration::from_secs(5);
 const MIN_REFRESH: Duration = Duration::from_secs(60);
 const MAX_REFRESH: Duration = Duration::from_secs(24 * 3600);
 
-/// The provider's signing keys; see the [module documentation](self).
+/// The provider's signing keys: lock-free reads, at most one refetch per
+/// cooldown for an unknown `kid` (one at a time), a periodic background
+/// refresh, and the last known good keys kept when a fetch fails.
 ///
 /// Cheap to clone; clones share one key set. Usually built for you by
 /// [`JwtValidator`](crate::JwtValidator) from the discovery document.

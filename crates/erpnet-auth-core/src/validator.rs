@@ -138,9 +138,11 @@ enum TypPolicy {
     OneOf(Vec<Option<String>>),
 }
 
-/// Validates JWT access tokens; see the [module documentation](self) for the
-/// checks. Cheap to clone; clones share the key set and the verified-token
-/// cache.
+/// Validates JWT access tokens. The checks, in order: size cap, the
+/// verified-token cache, header (`alg` allowlist, never `none` or `HS*`; `typ`
+/// `at+jwt`; no `crit`), key by `kid`, signature, then claims (`iss`, `aud`,
+/// `exp`, `nbf`, `iat`, required scopes). Cheap to clone; clones share the key
+/// set and the verified-token cache.
 ///
 /// ```no_run
 /// # async fn demo(token: &str) -> Result<(), Box<dyn std::error::Error>> {
