@@ -10,9 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use erpnet_auth::reqwest::BearerAuth;
-use erpnet_auth::{
-    CachedTokenSource, ClientAuthMethod, ClientCredentials, JwtValidator, ValidationError,
-};
+use erpnet_auth::{CachedTokenSource, JwtValidator, ValidationError};
 use serde_json::{Value, json};
 
 use crate::peer::{CC_BASIC, Counting, JWT_API, peer_or_skip};
@@ -77,18 +75,8 @@ async fn guarded(validator: &JwtValidator, headers: &HeaderMap, scope: &str) -> 
 #[tokio::test]
 async fn the_peers_tokens_open_the_api_and_the_answers_are_200_403_401() {
     let peer = peer_or_skip!();
-    let validator = JwtValidator::builder(peer.authority())
-        .audience(JWT_API)
-        .build()
-        .expect("validator");
-    let api = start_api(validator).await;
-    let grant = ClientCredentials::builder(peer.authority(), CC_BASIC.0)
-        .client_secret(CC_BASIC.1)
-        .auth_method(ClientAuthMethod::ClientSecretBasic)
-        .scopes(["read"])
-        .param("resource", JWT_API)
-        .build()
-        .expect("grant");
+    let api = start_api(peer.validator(JWT_API)).await;
+    let grant = peer.client_credentials(CC_BASIC, &["read"], JWT_API);
     let (counting, token_requests) = Counting::new(grant);
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(BearerAuth::new(CachedTokenSource::new(counting)).allow_origin(&api))
@@ -102,7 +90,7 @@ async fn the_peers_tokens_open_the_api_and_the_answers_are_200_403_401() {
     assert_eq!(response.status(), 200);
     let claims: Value =
         serde_json::from_slice(&response.bytes().await.expect("body")).expect("claims");
-    assert_eq!(claims["client_id"], CC_BASIC.0);
+    assert_eq!(claims["client_id"], CC_BASIC.id);
     assert_eq!(claims["aud"], json!([JWT_API]));
     assert_eq!(claims["scopes"], json!(["read"]));
 

@@ -3,40 +3,20 @@
 
 use std::sync::atomic::Ordering;
 
-use erpnet_auth::{
-    CachedTokenSource, ClientAuthMethod, ClientCredentials, Error, JwtValidator, OAuthErrorCode,
-    TokenSource,
+use erpnet_auth::{CachedTokenSource, Error, OAuthErrorCode, TokenSource};
+
+use crate::peer::{
+    CC_BASIC, CC_POST, Confidential, Counting, JWT_API, peer_or_skip, same_token_for_all,
 };
-
-use crate::peer::{CC_BASIC, CC_POST, Counting, JWT_API, Peer, peer_or_skip};
-
-fn grant(
-    peer: &Peer,
-    (id, secret): (&str, &str),
-    method: ClientAuthMethod,
-    resource: &str,
-) -> ClientCredentials {
-    ClientCredentials::builder(peer.authority(), id)
-        .client_secret(secret)
-        .auth_method(method)
-        .scopes(["read", "update"])
-        .param("resource", resource)
-        .build()
-        .expect("valid configuration")
-}
 
 #[tokio::test]
 async fn both_authentication_methods_get_a_jwt_for_the_resource() {
     let peer = peer_or_skip!();
-    let validator = JwtValidator::builder(peer.authority())
-        .audience(JWT_API)
-        .build()
-        .expect("validator");
-    for (client, method) in [
-        (CC_BASIC, ClientAuthMethod::ClientSecretBasic),
-        (CC_POST, ClientAuthMethod::ClientSecretPost),
-    ] {
-        let token = grant(&peer, client, method, JWT_API)
+    let validator = peer.validator(JWT_API);
+    for client in [CC_BASIC, CC_POST] {
+        let method = client.method;
+        let token = peer
+            .client_credentials(client, &["read", "update"], JWT_API)
             .token()
             .await
             .unwrap_or_else(|e| panic!("{method:?}: {e}"));
@@ -47,7 +27,7 @@ async fn both_authentication_methods_get_a_jwt_for_the_resource() {
             .validate(token.expose_secret())
             .await
             .unwrap_or_else(|e| panic!("{method:?}: the peer's JWT must validate: {e}"));
-        assert_eq!(verified.client_id(), Some(client.0));
+        assert_eq!(verified.client_id(), Some(client.id));
         assert_eq!(verified.audiences(), [JWT_API]);
         assert_eq!(verified.scopes(), ["read", "update"]);
     }
@@ -56,37 +36,19 @@ async fn both_authentication_methods_get_a_jwt_for_the_resource() {
 #[tokio::test]
 async fn the_cache_asks_the_peer_once_for_many_callers() {
     let peer = peer_or_skip!();
-    let (counting, requests) = Counting::new(grant(
-        &peer,
-        CC_BASIC,
-        ClientAuthMethod::ClientSecretBasic,
-        JWT_API,
-    ));
+    let grant = peer.client_credentials(CC_BASIC, &["read", "update"], JWT_API);
+    let (counting, requests) = Counting::new(grant);
     let tokens = CachedTokenSource::new(counting);
-    let callers: Vec<_> = (0..64)
-        .map(|_| {
-            let tokens = tokens.clone();
-            tokio::spawn(async move { tokens.token().await })
-        })
-        .collect();
-    let mut seen = Vec::new();
-    for caller in callers {
-        seen.push(caller.await.expect("task").expect("token"));
-    }
-    assert!(seen.windows(2).all(|w| w[0] == w[1]), "one token for all");
-    assert_eq!(tokens.token().await.expect("token"), seen[0]);
+    let token = same_token_for_all(&tokens, 64).await;
+    assert_eq!(tokens.token().await.expect("token"), token);
     assert_eq!(requests.load(Ordering::SeqCst), 1, "one token request");
 }
 
 #[tokio::test]
 async fn unknown_api_scopes_are_dropped_and_the_token_says_what_was_granted() {
     let peer = peer_or_skip!();
-    let token = ClientCredentials::builder(peer.authority(), CC_POST.0)
-        .client_secret(CC_POST.1)
-        .scopes(["read", "delete-everything"])
-        .param("resource", JWT_API)
-        .build()
-        .expect("grant")
+    let token = peer
+        .client_credentials(CC_POST, &["read", "delete-everything"], JWT_API)
         .token()
         .await
         .expect("the peer drops unknown API scopes silently");
@@ -97,41 +59,38 @@ async fn unknown_api_scopes_are_dropped_and_the_token_says_what_was_granted() {
 #[tokio::test]
 async fn a_wrong_secret_and_an_unknown_resource_are_permanent_typed_errors() {
     let peer = peer_or_skip!();
+    let wrong_secret = Confidential {
+        secret: "not-the-secret",
+        ..CC_BASIC
+    };
     let permanent = |error: Error, code: OAuthErrorCode| {
         assert_eq!(error.oauth_code(), Some(&code), "{error}");
         assert!(!error.is_transient(), "{error}");
-        for secret in [CC_BASIC.1, "not-the-secret"] {
+        for secret in [CC_BASIC.secret, wrong_secret.secret] {
             assert!(!format!("{error} {error:?}").contains(secret), "{error}");
         }
     };
 
-    let wrong_secret = grant(
-        &peer,
-        (CC_BASIC.0, "not-the-secret"),
-        ClientAuthMethod::ClientSecretBasic,
-        JWT_API,
-    );
+    let grant = peer.client_credentials(wrong_secret, &["read"], JWT_API);
     permanent(
-        wrong_secret.token().await.expect_err("wrong secret"),
+        grant.token().await.expect_err("wrong secret"),
         OAuthErrorCode::InvalidClient,
     );
-    let unknown_resource = grant(
-        &peer,
-        CC_BASIC,
-        ClientAuthMethod::ClientSecretBasic,
-        "urn:erpnet-auth:peer:no-such-api",
+    // Through the cache the same error arrives, unchanged.
+    permanent(
+        CachedTokenSource::new(grant)
+            .token()
+            .await
+            .expect_err("wrong secret, cached"),
+        OAuthErrorCode::InvalidClient,
     );
+    let unknown_resource =
+        peer.client_credentials(CC_BASIC, &["read"], "urn:erpnet-auth:peer:no-such-api");
     permanent(
         unknown_resource
             .token()
             .await
             .expect_err("unknown resource"),
         OAuthErrorCode::InvalidTarget,
-    );
-    // Through the cache the same error arrives, unchanged.
-    let cached = CachedTokenSource::new(wrong_secret);
-    permanent(
-        cached.token().await.expect_err("wrong secret, cached"),
-        OAuthErrorCode::InvalidClient,
     );
 }

@@ -3,25 +3,22 @@
 
 use std::time::Duration;
 
-use erpnet_auth::{
-    AccessToken, ClientAuthMethod, ClientCredentials, Introspector, Revocation, TokenSource,
-    TokenTypeHint,
-};
+use erpnet_auth::{AccessToken, Introspector, OAuthErrorCode, Revocation, TokenTypeHint};
 use secrecy::SecretString;
 
 use crate::peer::{CC_BASIC, OPAQUE_API, Peer, RESOURCE_SERVER, peer_or_skip};
 
 async fn opaque_token(peer: &Peer) -> AccessToken {
-    ClientCredentials::builder(peer.authority(), CC_BASIC.0)
-        .client_secret(CC_BASIC.1)
-        .auth_method(ClientAuthMethod::ClientSecretBasic)
-        .scopes(["read"])
-        .param("resource", OPAQUE_API)
-        .build()
-        .expect("grant")
-        .token()
+    peer.service_token(&["read"], OPAQUE_API).await
+}
+
+/// Whether the peer says `token` is active (`Some`), through `introspector`.
+async fn is_active(introspector: &Introspector, token: &AccessToken) -> bool {
+    introspector
+        .introspect(token.expose_secret())
         .await
-        .expect("opaque token")
+        .expect("introspection")
+        .is_some()
 }
 
 #[tokio::test]
@@ -31,12 +28,12 @@ async fn an_opaque_token_is_active_until_revoked() {
     assert!(!erpnet_auth::looks_like_jwt(token.expose_secret()));
 
     // One introspector caching results (the default), one not at all.
-    let cached = Introspector::builder(peer.authority(), RESOURCE_SERVER.0)
-        .client_secret(RESOURCE_SERVER.1)
+    let cached = Introspector::builder(peer.authority(), RESOURCE_SERVER.id)
+        .client_secret(RESOURCE_SERVER.secret)
         .build()
         .expect("introspector");
-    let uncached = Introspector::builder(peer.authority(), RESOURCE_SERVER.0)
-        .client_secret(RESOURCE_SERVER.1)
+    let uncached = Introspector::builder(peer.authority(), RESOURCE_SERVER.id)
+        .client_secret(RESOURCE_SERVER.secret)
         .cache_ttl(Duration::ZERO)
         .build()
         .expect("introspector");
@@ -46,16 +43,16 @@ async fn an_opaque_token_is_active_until_revoked() {
             .await
             .expect("introspection")
             .expect("active");
-        assert_eq!(active.client_id(), Some(CC_BASIC.0));
+        assert_eq!(active.client_id(), Some(CC_BASIC.id));
         assert_eq!(active.scopes(), ["read"]);
         assert_eq!(active.audiences(), [OPAQUE_API]);
         assert_eq!(active.issuer(), peer.issuer());
     }
 
     // Revoked by the client it was issued to (the peer lets only that one).
-    let revocation = Revocation::builder(peer.authority(), CC_BASIC.0)
-        .client_secret(CC_BASIC.1)
-        .auth_method(ClientAuthMethod::ClientSecretBasic)
+    let revocation = Revocation::builder(peer.authority(), CC_BASIC.id)
+        .client_secret(CC_BASIC.secret)
+        .auth_method(CC_BASIC.method)
         .build_revocation()
         .expect("revocation");
     let secret = SecretString::from(token.expose_secret().to_owned());
@@ -64,23 +61,13 @@ async fn an_opaque_token_is_active_until_revoked() {
         .await
         .expect("revoked");
 
+    assert!(!is_active(&uncached, &token).await, "inactive once revoked");
     assert!(
-        uncached
-            .introspect(token.expose_secret())
-            .await
-            .expect("introspection")
-            .is_none(),
-        "inactive once revoked"
+        is_active(&cached, &token).await,
+        "the cached result, until…"
     );
     cached.forget(token.expose_secret());
-    assert!(
-        cached
-            .introspect(token.expose_secret())
-            .await
-            .expect("introspection")
-            .is_none(),
-        "inactive once the cached result is forgotten"
-    );
+    assert!(!is_active(&cached, &token).await, "…it is forgotten");
 
     // RFC 7009 §2.2: revoking it again (or any unknown token) still succeeds.
     revocation
@@ -93,7 +80,7 @@ async fn an_opaque_token_is_active_until_revoked() {
 async fn a_wrong_introspection_secret_is_an_error_not_an_inactive_token() {
     let peer = peer_or_skip!();
     let token = opaque_token(&peer).await;
-    let introspector = Introspector::builder(peer.authority(), RESOURCE_SERVER.0)
+    let introspector = Introspector::builder(peer.authority(), RESOURCE_SERVER.id)
         .client_secret("not-the-secret")
         .build()
         .expect("introspector");
@@ -103,7 +90,7 @@ async fn a_wrong_introspection_secret_is_an_error_not_an_inactive_token() {
         .expect_err("the peer refuses the resource server");
     assert_eq!(
         error.oauth_code(),
-        Some(&erpnet_auth::OAuthErrorCode::InvalidClient),
+        Some(&OAuthErrorCode::InvalidClient),
         "{error}"
     );
     assert!(!error.is_transient(), "{error}");

@@ -2,31 +2,22 @@
 //! it (`aud` and `scope` as strings, not ERP.net's arrays), and key rotation
 //! at the peer.
 
-use erpnet_auth::{
-    AccessToken, Algorithm, ClientAuthMethod, ClientCredentials, JwtValidator, TokenSource,
-    ValidationError,
-};
+use erpnet_auth::{AccessToken, Algorithm, JwtValidator, ValidationError};
 
 use crate::peer::{CC_BASIC, JWT_API, OPAQUE_API, Peer, peer_or_skip};
 
+/// A JWT from the peer for the API.
 async fn jwt(peer: &Peer) -> AccessToken {
-    ClientCredentials::builder(peer.authority(), CC_BASIC.0)
-        .client_secret(CC_BASIC.1)
-        .auth_method(ClientAuthMethod::ClientSecretBasic)
-        .scopes(["read", "update"])
-        .param("resource", JWT_API)
-        .build()
-        .expect("grant")
-        .token()
-        .await
-        .expect("token")
+    peer.service_token(&["read", "update"], JWT_API).await
 }
 
-fn validator(peer: &Peer, audience: &str) -> JwtValidator {
-    JwtValidator::builder(peer.authority())
-        .audience(audience)
-        .build()
-        .expect("validator")
+/// The id of the key that signed `token`; it must validate.
+async fn signing_key(validator: &JwtValidator, token: &AccessToken) -> String {
+    let verified = validator
+        .validate(token.expose_secret())
+        .await
+        .expect("a valid token");
+    verified.key_id().expect("a kid").to_owned()
 }
 
 #[tokio::test]
@@ -35,14 +26,11 @@ async fn string_aud_and_string_scope_validate_and_scopes_are_enforced() {
     let token = jwt(&peer).await;
     let raw = token.expose_secret();
 
-    let verified = validator(&peer, JWT_API)
-        .validate(raw)
-        .await
-        .expect("valid");
+    let verified = peer.validator(JWT_API).validate(raw).await.expect("valid");
     assert_eq!(verified.issuer(), peer.issuer());
     assert_eq!(verified.audiences(), [JWT_API], "`aud` as one string");
     assert_eq!(verified.scopes(), ["read", "update"], "`scope` as a string");
-    assert_eq!(verified.client_id(), Some(CC_BASIC.0));
+    assert_eq!(verified.client_id(), Some(CC_BASIC.id));
     assert_eq!(verified.algorithm(), Some(Algorithm::RS256));
     assert!(verified.jwt_id().is_some());
     assert!(verified.key_id().is_some());
@@ -64,7 +52,8 @@ async fn string_aud_and_string_scope_validate_and_scopes_are_enforced() {
         "{error}"
     );
 
-    let error = validator(&peer, OPAQUE_API)
+    let error = peer
+        .validator(OPAQUE_API)
         .validate(raw)
         .await
         .expect_err("another API's audience");
@@ -74,35 +63,23 @@ async fn string_aud_and_string_scope_validate_and_scopes_are_enforced() {
 #[tokio::test]
 async fn key_rotation_new_keys_at_once_old_ones_while_published() {
     let peer = peer_or_skip!();
-    let validator = validator(&peer, JWT_API);
+    let validator = peer.validator(JWT_API);
     let old = jwt(&peer).await;
-    validator
-        .validate(old.expose_secret())
-        .await
-        .expect("first key");
+    let first_key = signing_key(&validator, &old).await;
     assert_eq!(validator.jwks().fetch_count(), 1);
 
-    // A new signing key; the old one stays published.
+    // A new signing key; the old one stays published. A token signed with the
+    // new key validates at once (one refetch for its unknown kid), the old
+    // token still does.
     let kids = peer.rotate_keys(true).await;
-    assert_eq!(kids.len(), 2);
+    assert_eq!(kids, [kids[0].clone(), first_key.clone()]);
     let new = jwt(&peer).await;
-    let verified = validator
-        .validate(new.expose_secret())
-        .await
-        .expect("a token signed with the new key validates at once");
-    assert_eq!(verified.key_id(), Some(kids[0].as_str()));
-    assert_eq!(
-        validator.jwks().fetch_count(),
-        2,
-        "one refetch for the unknown kid"
-    );
-    let verified = validator
-        .validate(old.expose_secret())
-        .await
-        .expect("the old key is still published");
-    assert_eq!(verified.key_id(), Some(kids[1].as_str()));
+    assert_eq!(signing_key(&validator, &new).await, kids[0]);
+    assert_eq!(validator.jwks().fetch_count(), 2, "one refetch");
+    assert_eq!(signing_key(&validator, &old).await, first_key);
 
-    // Another new key, and every older one dropped.
+    // Another new key, and every older one dropped: once the key set is
+    // refreshed, neither earlier token validates.
     let kids = peer.rotate_keys(false).await;
     assert_eq!(kids.len(), 1);
     validator.jwks().refresh().await.expect("key-set refresh");
@@ -116,10 +93,5 @@ async fn key_rotation_new_keys_at_once_old_ones_while_published() {
             "{name}: {error}"
         );
     }
-    let newest = jwt(&peer).await;
-    let verified = validator
-        .validate(newest.expose_secret())
-        .await
-        .expect("the newest key");
-    assert_eq!(verified.key_id(), Some(kids[0].as_str()));
+    assert_eq!(signing_key(&validator, &jwt(&peer).await).await, kids[0]);
 }

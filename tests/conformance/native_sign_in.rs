@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use erpnet_auth::{
     AccessToken, AuthorizationCodeFlow, CachedTokenSource, Discovery, Error, JwtValidator,
-    LoopbackOptions, OAuthErrorCode, PendingAuthorization, RefreshTokenGrant, SignIn, TokenSource,
-    Url, ValidationError, refresh_token_store_fn, sign_in_with_loopback,
+    LoopbackOptions, OAuthErrorCode, PendingAuthorization, PendingParts, RefreshTokenGrant,
+    RefreshTokenGrantBuilder, SignIn, TokenSource, Url, ValidationError, refresh_token_store_fn,
+    sign_in_with_loopback,
 };
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::browser::Browser;
-use crate::peer::{ACCOUNT, Counting, JWT_API, NATIVE_APP, Peer, peer_or_skip};
+use crate::peer::{ACCOUNT, Counting, JWT_API, NATIVE_APP, Peer, peer_or_skip, same_token_for_all};
 
 const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -57,11 +58,33 @@ async fn sign_in(flow: &AuthorizationCodeFlow) -> (SignIn, Url) {
     (sign_in, url)
 }
 
-fn jwt_validator(peer: &Peer) -> JwtValidator {
-    JwtValidator::builder(peer.authority())
-        .audience(JWT_API)
+/// The first half of a web app's sign-in: the authorization request for the
+/// API, the browser sent to it until it is redirected to `redirect`. Returns
+/// what the app keeps and the callback URL (not visited).
+async fn web_sign_in(flow: &AuthorizationCodeFlow, redirect: &Url) -> (PendingParts, Url) {
+    let pending = flow
+        .authorization_request(redirect)
+        .resource(JWT_API)
         .build()
-        .expect("validator")
+        .expect("request");
+    let at_redirect = |url: &Url| url.as_str().starts_with(redirect.as_str());
+    let callback = Browser::new().follow(pending.url(), at_redirect).await;
+    (pending.into_parts(), callback)
+}
+
+/// A refresh-token grant of the sign-in's client, for the API.
+fn refresh_grant(
+    flow: &AuthorizationCodeFlow,
+    refresh_token: SecretString,
+) -> RefreshTokenGrantBuilder {
+    flow.refresh_grant(refresh_token).resource(JWT_API)
+}
+
+/// Asserts that `source` has ended: the user must sign in again.
+async fn assert_must_sign_in_again(source: &impl TokenSource, why: &str) {
+    let error = source.token().await.expect_err(why);
+    assert!(matches!(error, Error::SignInAgain { .. }), "{why}: {error}");
+    assert!(!error.is_transient(), "{why}: {error}");
 }
 
 /// Asserts `token` is a JWT for the API, for the signed-in user.
@@ -107,11 +130,12 @@ async fn loopback_sign_in_with_pkce_yields_a_validated_id_token_and_an_api_token
         sign_in.refresh_token.is_some(),
         "offline_access was granted"
     );
-    assert_user_token(&jwt_validator(&peer), &sign_in.access_token).await;
+    assert_user_token(&peer.validator(JWT_API), &sign_in.access_token).await;
     assert_eq!(sign_in.access_token.scopes(), ["read", "update"]);
 
     // The ID token is no access token, for the API or anyone.
-    let error = jwt_validator(&peer)
+    let error = peer
+        .validator(JWT_API)
         .validate(id_token.expose_secret())
         .await
         .expect_err("an ID token is refused as an access token");
@@ -123,17 +147,10 @@ async fn a_wrong_nonce_and_a_reused_code_are_refused() {
     let peer = peer_or_skip!();
     let flow = flow(&peer).await;
     let redirect = Url::parse("http://127.0.0.1:9/callback").expect("url");
-    let at_redirect = |url: &Url| url.as_str().starts_with(redirect.as_str());
 
     // The web-app shape: keep the parts, complete from them. A stored nonce
     // that is not the one sent (a replayed or injected ID token) fails.
-    let pending = flow
-        .authorization_request(&redirect)
-        .resource(JWT_API)
-        .build()
-        .expect("request");
-    let callback = Browser::new().follow(pending.url(), at_redirect).await;
-    let mut parts = pending.into_parts();
+    let (mut parts, callback) = web_sign_in(&flow, &redirect).await;
     parts.nonce = SecretString::from("not-the-nonce-that-was-sent");
     let error = flow
         .complete(PendingAuthorization::from_parts(parts), &callback)
@@ -148,13 +165,7 @@ async fn a_wrong_nonce_and_a_reused_code_are_refused() {
 
     // A fresh sign-in completes once; the same code a second time is refused
     // by the peer, which then revokes the grant (RFC 6749 §4.1.2).
-    let pending = flow
-        .authorization_request(&redirect)
-        .resource(JWT_API)
-        .build()
-        .expect("request");
-    let callback = Browser::new().follow(pending.url(), at_redirect).await;
-    let parts = pending.into_parts();
+    let (parts, callback) = web_sign_in(&flow, &redirect).await;
     let first = flow
         .complete(PendingAuthorization::from_parts(parts.clone()), &callback)
         .await
@@ -168,20 +179,17 @@ async fn a_wrong_nonce_and_a_reused_code_are_refused() {
         Some(&OAuthErrorCode::InvalidGrant),
         "{error}"
     );
-    let revoked = flow
-        .refresh_grant(first.refresh_token.expect("refresh token"))
-        .resource(JWT_API)
+    let revoked = refresh_grant(&flow, first.refresh_token.expect("refresh token"))
         .build()
         .expect("grant");
-    let error = revoked.token().await.expect_err("the grant was revoked");
-    assert!(matches!(error, Error::SignInAgain { .. }), "{error}");
+    assert_must_sign_in_again(&revoked, "the grant was revoked").await;
 }
 
 #[tokio::test]
 async fn concurrent_callers_share_one_refresh_and_a_replayed_refresh_token_ends_the_session() {
     let peer = peer_or_skip!();
     let flow = flow(&peer).await;
-    let validator = jwt_validator(&peer);
+    let validator = peer.validator(JWT_API);
     let (sign_in, _) = sign_in(&flow).await;
     let original = sign_in.refresh_token.clone().expect("refresh token");
 
@@ -199,9 +207,7 @@ async fn concurrent_callers_share_one_refresh_and_a_replayed_refresh_token_ends_
             }
         })
     };
-    let grant = flow
-        .refresh_grant(original.clone())
-        .resource(JWT_API)
+    let grant = refresh_grant(&flow, original.clone())
         .store(store)
         .build()
         .expect("grant");
@@ -220,18 +226,7 @@ async fn concurrent_callers_share_one_refresh_and_a_replayed_refresh_token_ends_
     // token from one refresh. (Two refreshes with the same refresh token
     // would make the peer revoke the whole grant.)
     tokens.report_rejected(&sign_in.access_token);
-    let callers: Vec<_> = (0..64)
-        .map(|_| {
-            let tokens = tokens.clone();
-            tokio::spawn(async move { tokens.token().await })
-        })
-        .collect();
-    let mut seen = Vec::new();
-    for caller in callers {
-        seen.push(caller.await.expect("task").expect("refreshed token"));
-    }
-    let refreshed = seen[0].clone();
-    assert!(seen.iter().all(|t| *t == refreshed), "one token for all");
+    let refreshed = same_token_for_all(&tokens, 64).await;
     assert_ne!(refreshed, sign_in.access_token);
     assert_eq!(refreshes.load(Ordering::SeqCst), 1, "one refresh request");
     assert_user_token(&validator, &refreshed).await;
@@ -250,21 +245,12 @@ async fn concurrent_callers_share_one_refresh_and_a_replayed_refresh_token_ends_
 
     // Someone replays the first, rotated-away refresh token: the peer refuses
     // it and revokes the grant. Both sources end with `SignInAgain`.
-    let replay = flow
-        .refresh_grant(original)
-        .resource(JWT_API)
-        .build()
-        .expect("grant");
+    let replay = refresh_grant(&flow, original).build().expect("grant");
     let error = replay.token().await.expect_err("a rotated refresh token");
-    assert!(matches!(error, Error::SignInAgain { .. }), "{error}");
     assert!(error.to_string().contains("sign in again"), "{error}");
-    assert!(!error.is_transient());
-    let error = replay.token().await.expect_err("ended");
-    assert!(matches!(error, Error::SignInAgain { .. }), "{error}");
-
+    assert_must_sign_in_again(&replay, "ended, without asking the peer").await;
     tokens.report_rejected(&again);
-    let error = tokens.token().await.expect_err("the grant is revoked");
-    assert!(matches!(error, Error::SignInAgain { .. }), "{error}");
+    assert_must_sign_in_again(&tokens, "the grant is revoked").await;
 }
 
 #[tokio::test]
@@ -280,7 +266,8 @@ async fn refreshing_without_the_resource_gets_no_api_token() {
         .build()
         .expect("grant");
     let token = grant.token().await.expect("refreshed");
-    let error = jwt_validator(&peer)
+    let error = peer
+        .validator(JWT_API)
         .validate(token.expose_secret())
         .await
         .expect_err("not a JWT for the API");

@@ -22,7 +22,10 @@ use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use erpnet_auth::{AccessToken, Authority, Error, TokenSource, async_trait};
+use erpnet_auth::{
+    AccessToken, Authority, CachedTokenSource, ClientAuthMethod, ClientCredentials, Error,
+    JwtValidator, TokenSource, async_trait,
+};
 
 /// A resource whose access tokens are JWTs (RS256, `typ: at+jwt`, `aud` = the
 /// resource as a string, `scope` a space-separated string).
@@ -30,11 +33,23 @@ pub(crate) const JWT_API: &str = "urn:erpnet-auth:peer:jwt-api";
 /// A resource whose access tokens are opaque (the provider introspects only these).
 pub(crate) const OPAQUE_API: &str = "urn:erpnet-auth:peer:opaque-api";
 /// Confidential client for client credentials with `client_secret_basic`.
-pub(crate) const CC_BASIC: (&str, &str) = ("cc-basic", "cc-basic-secret");
+pub(crate) const CC_BASIC: Confidential = Confidential {
+    id: "cc-basic",
+    secret: "cc-basic-secret",
+    method: ClientAuthMethod::ClientSecretBasic,
+};
 /// Confidential client for client credentials with `client_secret_post`.
-pub(crate) const CC_POST: (&str, &str) = ("cc-post", "cc-post-secret");
-/// Confidential client that may introspect (`client_secret_basic`).
-pub(crate) const RESOURCE_SERVER: (&str, &str) = ("resource-server", "resource-server-secret");
+pub(crate) const CC_POST: Confidential = Confidential {
+    id: "cc-post",
+    secret: "cc-post-secret",
+    method: ClientAuthMethod::ClientSecretPost,
+};
+/// Confidential client that may introspect.
+pub(crate) const RESOURCE_SERVER: Confidential = Confidential {
+    id: "resource-server",
+    secret: "resource-server-secret",
+    method: ClientAuthMethod::ClientSecretBasic,
+};
 /// Public native client: loopback redirect `http://127.0.0.1/callback` on any port.
 pub(crate) const NATIVE_APP: &str = "native-app";
 /// The account the headless interaction signs in.
@@ -43,6 +58,15 @@ pub(crate) const ACCOUNT: &str = "alice";
 const INSTALL_COMMAND: &str = "cd tests/peers/oidc-provider && npm ci --no-audit --no-fund";
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A confidential client registered at the peer, with the authentication
+/// method it is registered for.
+#[derive(Clone, Copy)]
+pub(crate) struct Confidential {
+    pub(crate) id: &'static str,
+    pub(crate) secret: &'static str,
+    pub(crate) method: ClientAuthMethod,
+}
 
 /// A running peer; killed on drop.
 pub(crate) struct Peer {
@@ -71,6 +95,39 @@ impl Peer {
     /// The issuer as an [`Authority`].
     pub(crate) fn authority(&self) -> Authority {
         Authority::parse(&self.issuer).expect("the peer's issuer is a loopback URL")
+    }
+
+    /// A validator of the peer's access tokens for `audience`.
+    pub(crate) fn validator(&self, audience: &str) -> JwtValidator {
+        JwtValidator::builder(self.authority())
+            .audience(audience)
+            .build()
+            .expect("validator")
+    }
+
+    /// A client-credentials grant of `client` for `scopes` at `resource`
+    /// (RFC 8707).
+    pub(crate) fn client_credentials(
+        &self,
+        client: Confidential,
+        scopes: &[&str],
+        resource: &str,
+    ) -> ClientCredentials {
+        ClientCredentials::builder(self.authority(), client.id)
+            .client_secret(client.secret)
+            .auth_method(client.method)
+            .scopes(scopes.iter().copied())
+            .param("resource", resource)
+            .build()
+            .expect("valid configuration")
+    }
+
+    /// A service token of `cc-basic` for `scopes` at `resource`.
+    pub(crate) async fn service_token(&self, scopes: &[&str], resource: &str) -> AccessToken {
+        self.client_credentials(CC_BASIC, scopes, resource)
+            .token()
+            .await
+            .expect("a client-credentials token from the peer")
     }
 
     /// Installs a new signing key at the peer. With `keep_old` the previous keys
@@ -339,4 +396,24 @@ impl<S: TokenSource> TokenSource for Counting<S> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.inner.token().await
     }
+}
+
+/// Calls `tokens.token()` from `callers` tasks at once; every caller must get
+/// the same token, which is returned.
+pub(crate) async fn same_token_for_all<S: TokenSource>(
+    tokens: &CachedTokenSource<S>,
+    callers: usize,
+) -> AccessToken {
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let tokens = tokens.clone();
+            tokio::spawn(async move { tokens.token().await })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for task in tasks {
+        seen.push(task.await.expect("task").expect("token"));
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "one token for all");
+    seen.swap_remove(0)
 }
