@@ -13,24 +13,10 @@ use erpnet_auth_testkit::{
     AuthMethodUsed, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, MockIdentity,
 };
 
+mod support;
+
 fn example_binary() -> PathBuf {
-    let test = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/<this test> -> target/<profile>/examples/client_credentials
-    let profile_dir = test
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    let binary = profile_dir.join("examples").join(format!(
-        "client_credentials{}",
-        std::env::consts::EXE_SUFFIX
-    ));
-    assert!(
-        binary.is_file(),
-        "{} is missing: run `cargo test` (which builds the examples) or \
-         `cargo build --example client_credentials` first",
-        binary.display()
-    );
-    binary
+    support::example_binary("client_credentials")
 }
 
 /// The Authorization header of every request the API saw.

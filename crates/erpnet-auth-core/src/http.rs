@@ -98,6 +98,44 @@ impl HttpClient {
         &self.client
     }
 
+    /// GETs a JSON document under this policy (time-out, body cap, no
+    /// redirects, `https` except loopback), for tools that show raw provider
+    /// documents such as a key set.
+    pub async fn get_json(&self, url: &Url) -> Result<serde_json::Value, Error> {
+        let endpoint = endpoint_name(url);
+        let request = self
+            .client
+            .get(url.clone())
+            .header(http::header::ACCEPT, "application/json")
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build a request to {endpoint}: {e}")))?;
+        let response = self.execute(request).await?;
+        if !response.status.is_success() {
+            return Err(Error::Status {
+                endpoint,
+                status: response.status.as_u16(),
+            });
+        }
+        if !is_json(&response.headers) {
+            return Err(Error::InvalidResponse {
+                endpoint,
+                reason: format!(
+                    "expected JSON, got content type `{}`",
+                    media_type(&response.headers).unwrap_or_default()
+                ),
+            });
+        }
+        serde_json::from_slice(&response.body).map_err(|e| Error::InvalidResponse {
+            endpoint,
+            reason: format!(
+                "malformed JSON ({:?} error at line {}, column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ),
+        })
+    }
+
     /// Sends a request under the policy and reads the whole answer.
     pub(crate) async fn execute(&self, request: reqwest::Request) -> Result<HttpResponse, Error> {
         let endpoint = endpoint_name(request.url());

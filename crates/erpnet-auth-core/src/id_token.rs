@@ -203,7 +203,120 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, MockIdentity, TokenSpec};
+    use serde_json::json;
+
     use super::*;
+
+    async fn check(
+        identity: &MockIdentity,
+        raw: &str,
+        access_token: Option<&str>,
+    ) -> Result<IdToken, ValidationError> {
+        let jwks = JwksCache::new(url::Url::parse(&identity.jwks_uri()).expect("url"));
+        let issuer = identity.issuer();
+        let check = IdTokenCheck {
+            issuer: &issuer,
+            client_id: DEFAULT_CLIENT_ID,
+            nonce: "n-1",
+            algorithms: &[Algorithm::RS256],
+            leeway: 30,
+            access_token,
+        };
+        validate(raw, &jwks, &check).await
+    }
+
+    #[tokio::test]
+    async fn id_token_rules() {
+        let identity = MockIdentity::start().await;
+        let base = || TokenSpec::id_token().claim("nonce", json!("n-1"));
+        let good = identity.mint(base());
+        let token = check(&identity, &good, None).await.expect("valid");
+        assert!(!token.subject().is_empty());
+        assert!(!format!("{token:?}").contains(&good));
+
+        let refused = [
+            ("expired", identity.mint(base().expires_in(-600)), "Expired"),
+            (
+                "another client",
+                identity.mint(base().client_id("someone.else")),
+                "WrongAudience",
+            ),
+            (
+                "wrong nonce",
+                identity.mint(base().claim("nonce", json!("n-2"))),
+                "WrongNonce",
+            ),
+            (
+                "no nonce",
+                identity.mint(base().remove_claim("nonce")),
+                "MissingClaim",
+            ),
+            (
+                "access token",
+                identity.mint(TokenSpec::access_token().claim("nonce", json!("n-1"))),
+                "WrongType",
+            ),
+            (
+                "wrong issuer",
+                identity.mint(base().issuer("https://evil.example/id")),
+                "WrongIssuer",
+            ),
+            (
+                "foreign key",
+                identity.mint(base().foreign_key()),
+                "BadSignature",
+            ),
+            (
+                "several audiences without azp",
+                identity.mint(base().audiences([DEFAULT_CLIENT_ID, "other"])),
+                "MissingClaim",
+            ),
+            (
+                "azp of another client",
+                identity.mint(base().claim("azp", json!("other"))),
+                "WrongAudience",
+            ),
+            (
+                "no sub",
+                identity.mint(base().remove_claim("sub")),
+                "MissingClaim",
+            ),
+        ];
+        for (name, raw, expected) in refused {
+            let error = check(&identity, &raw, None).await.expect_err(name);
+            assert!(
+                format!("{error:?}").starts_with(expected),
+                "{name}: {error:?}"
+            );
+        }
+        let several = identity.mint(
+            base()
+                .audiences([DEFAULT_CLIENT_ID, "other"])
+                .claim("azp", json!(DEFAULT_CLIENT_ID)),
+        );
+        assert!(
+            check(&identity, &several, None).await.is_ok(),
+            "azp names this client"
+        );
+
+        let hashed = identity.mint(base().claim(
+            "at_hash",
+            json!(token_hash(Algorithm::RS256, "the-access-token")),
+        ));
+        assert!(
+            check(&identity, &hashed, Some("the-access-token"))
+                .await
+                .is_ok()
+        );
+        let error = check(&identity, &hashed, Some("another-access-token"))
+            .await
+            .expect_err("at_hash");
+        assert!(
+            matches!(error, ValidationError::WrongAccessTokenHash),
+            "{error:?}"
+        );
+    }
 
     #[test]
     fn at_hash_matches_the_oidc_core_example() {

@@ -47,9 +47,24 @@ const UNLOADED_COOLDOWN: Duration = Duration::from_secs(5);
 const MIN_REFRESH: Duration = Duration::from_secs(60);
 const MAX_REFRESH: Duration = Duration::from_secs(24 * 3600);
 
-/// The provider's signing keys: lock-free reads, at most one refetch per
-/// cooldown for an unknown `kid` (one at a time), a periodic background
-/// refresh, and the last known good keys kept when a fetch fails.
+/// The provider's signing keys.
+///
+/// Modelled on panva/jose's remote key set and Microsoft.IdentityModel's
+/// configuration manager:
+///
+/// - Reads are one arc-swap load; validating a token whose `kid` is known never
+///   waits on a lock or the network.
+/// - An unknown `kid` triggers a refetch, at most one per cooldown (default
+///   30 s) and one at a time; then the token is validated once more. The first
+///   load and the periodic refresh do not count against the cooldown.
+/// - A background task refreshes the set periodically (the response's
+///   `Cache-Control: max-age` within 1 minute and 24 hours, otherwise every 5
+///   minutes) and ends when the last handle is dropped.
+/// - Last known good: a failed fetch or a set without usable keys never
+///   replaces usable keys.
+/// - Keys are used only for signatures: `use` other than `sig`, `key_ops`
+///   without `verify`, symmetric (`oct`) keys, unsupported key types and RSA keys
+///   under 2048 bits are skipped. Keys are parsed once, when fetched.
 ///
 /// Cheap to clone; clones share one key set. Usually built for you by
 /// [`JwtValidator`](crate::JwtValidator) from the discovery document.

@@ -138,11 +138,25 @@ enum TypPolicy {
     OneOf(Vec<Option<String>>),
 }
 
-/// Validates JWT access tokens. The checks, in order: size cap, the
-/// verified-token cache, header (`alg` allowlist, never `none` or `HS*`; `typ`
-/// `at+jwt`; no `crit`), key by `kid`, signature, then claims (`iss`, `aud`,
-/// `exp`, `nbf`, `iat`, required scopes). Cheap to clone; clones share the key
-/// set and the verified-token cache.
+/// Validates JWT access tokens. Cheap to clone; clones share the key set and
+/// the verified-token cache.
+///
+/// The order of checks, and why:
+///
+/// 1. Size cap, before any decoding (default 16 KiB).
+/// 2. The verified-token cache: a token seen before and still valid skips the
+///    rest. Keyed by the SHA-256 of the whole token, never a fast hash.
+/// 3. Header: `alg` must be in the allowlist (default RS256); `none` and `HS*`
+///    are refused whatever the configuration; `typ` must be `at+jwt` (RFC 9068,
+///    as ERP.net sets it) unless configured otherwise; any `crit` is refused, as
+///    this library implements no JWS extension; `jku`, `x5u`, `x5c` and `jwk`
+///    are never read.
+/// 4. Key: by `kid` from the [`JwksCache`]; the key's type must fit the
+///    algorithm (an RSA key never verifies an EC algorithm, nor the reverse).
+/// 5. Signature, with the key parsed once when the key set was fetched.
+/// 6. Claims: `iss` exactly, `aud` (string or array) containing a configured
+///    audience, `exp` required, `nbf` and `iat` with a small leeway, required
+///    scopes (`scope` as a string or an array).
 ///
 /// ```no_run
 /// # async fn demo(token: &str) -> Result<(), Box<dyn std::error::Error>> {

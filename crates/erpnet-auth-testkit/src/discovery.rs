@@ -10,19 +10,27 @@ pub(crate) const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
 pub(crate) const JWKS_PATH: &str = "/.well-known/openid-configuration/jwks";
 /// The path of the token endpoint below the issuer.
 pub(crate) const TOKEN_PATH: &str = "/connect/token";
+/// The path of the authorization endpoint below the issuer.
+pub(crate) const AUTHORIZE_PATH: &str = "/connect/authorize";
+/// The path of the introspection endpoint below the issuer.
+pub(crate) const INTROSPECTION_PATH: &str = "/connect/introspect";
+/// The path of the revocation endpoint below the issuer.
+pub(crate) const REVOCATION_PATH: &str = "/connect/revocation";
+/// The path of the end-session endpoint below the issuer.
+pub(crate) const END_SESSION_PATH: &str = "/connect/endsession";
 
 /// The discovery document of an IdentityServer4 at `issuer`.
 pub(crate) fn document(issuer: &str) -> Value {
     json!({
         "issuer": issuer,
         "jwks_uri": format!("{issuer}{JWKS_PATH}"),
-        "authorization_endpoint": format!("{issuer}/connect/authorize"),
+        "authorization_endpoint": format!("{issuer}{AUTHORIZE_PATH}"),
         "token_endpoint": format!("{issuer}{TOKEN_PATH}"),
         "userinfo_endpoint": format!("{issuer}/connect/userinfo"),
-        "end_session_endpoint": format!("{issuer}/connect/endsession"),
+        "end_session_endpoint": format!("{issuer}{END_SESSION_PATH}"),
         "check_session_iframe": format!("{issuer}/connect/checksession"),
-        "revocation_endpoint": format!("{issuer}/connect/revocation"),
-        "introspection_endpoint": format!("{issuer}/connect/introspect"),
+        "revocation_endpoint": format!("{issuer}{REVOCATION_PATH}"),
+        "introspection_endpoint": format!("{issuer}{INTROSPECTION_PATH}"),
         "device_authorization_endpoint": format!("{issuer}/connect/deviceauthorization"),
         "frontchannel_logout_supported": true,
         "frontchannel_logout_session_supported": true,
@@ -52,6 +60,7 @@ pub(crate) fn document(issuer: &str) -> Value {
         "subject_types_supported": ["public"],
         "code_challenge_methods_supported": ["plain", "S256"],
         "request_parameter_supported": true,
+        "authorization_response_iss_parameter_supported": true,
     })
 }
 

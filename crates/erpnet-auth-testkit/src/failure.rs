@@ -19,16 +19,28 @@ pub enum Endpoint {
     Jwks,
     /// `POST {issuer}/connect/token`
     Token,
+    /// `GET {issuer}/connect/authorize`
+    Authorize,
+    /// `POST {issuer}/connect/introspect`
+    Introspection,
+    /// `POST {issuer}/connect/revocation`
+    Revocation,
+    /// `GET {issuer}/connect/endsession`
+    EndSession,
 }
 
 impl Endpoint {
-    pub(crate) const COUNT: usize = 3;
+    pub(crate) const COUNT: usize = 7;
 
     pub(crate) fn index(self) -> usize {
         match self {
             Endpoint::Discovery => 0,
             Endpoint::Jwks => 1,
             Endpoint::Token => 2,
+            Endpoint::Authorize => 3,
+            Endpoint::Introspection => 4,
+            Endpoint::Revocation => 5,
+            Endpoint::EndSession => 6,
         }
     }
 }
@@ -65,6 +77,16 @@ pub enum Failure {
     /// `200 OK` with a syntactically valid `application/json` body of about 8 MiB, for
     /// testing response size caps.
     Huge,
+    /// An OAuth error with this code, delivered where the endpoint delivers errors.
+    ///
+    /// At [`Endpoint::Authorize`] the request is checked as usual and, if it is valid, the
+    /// client is redirected with `error={code}` (plus `state` and `iss`) instead of a code:
+    /// `"access_denied"` is the user refusing to sign in (see
+    /// [`MockIdentity::deny_next_authorization`](crate::MockIdentity::deny_next_authorization)).
+    /// An invalid request gets its own error, and the failure is used up all the same. At
+    /// [`Endpoint::EndSession`] it is a `400` error page naming the code; everywhere else
+    /// `400 {"error": code}`.
+    OAuthError(String),
 }
 
 /// The size of the body sent for [`Failure::Huge`].
@@ -92,6 +114,8 @@ pub(crate) enum Injected {
     Respond(Response),
     /// Handle the request normally.
     Proceed,
+    /// Answer with this OAuth error code, the endpoint's way.
+    OAuthError(String),
 }
 
 /// Carries out `failure`. `Hang` and `DropConnection` never return: the first is abandoned
@@ -131,6 +155,7 @@ pub(crate) async fn inject(
             content_type,
             body,
         } => Injected::Respond(raw(status_code(status), &content_type, body)),
+        Failure::OAuthError(code) => Injected::OAuthError(code),
         Failure::Huge => {
             let mut body = String::with_capacity(HUGE_BODY_BYTES + 16);
             body.push_str("{\"padding\":\"");

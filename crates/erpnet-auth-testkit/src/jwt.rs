@@ -2,12 +2,14 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use aws_lc_rs::digest::{SHA256, digest};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Map, Value, json};
 
 use crate::keys::{SigningKey, random_hex};
+use crate::user::User;
 
 /// A JSON object: a JWT header or claim set.
 pub(crate) type Object = Map<String, Value>;
@@ -18,6 +20,10 @@ const SYSTEM_USER_TYPE: &str = "InternalUser";
 const CLIENT_DB: &str = "mockdb";
 /// The subject of minted ID tokens (an ERP.net login name).
 pub(crate) const DEFAULT_ID_TOKEN_SUBJECT: &str = "test.user";
+/// `idp` of user tokens: users sign in with the instance's own accounts.
+const IDENTITY_PROVIDER: &str = "local";
+/// `amr` of user tokens: a password.
+const AUTHENTICATION_METHOD: &str = "pwd";
 /// ID tokens live 5 minutes at ERP.net.
 pub(crate) const ID_TOKEN_LIFETIME_SECS: i64 = 300;
 
@@ -76,21 +82,44 @@ fn header(alg: &str, kid: &str, typ: &str) -> Object {
     header
 }
 
-/// What goes into a client-credentials access token.
+/// Whom an access token speaks for.
+pub(crate) enum Subject<'a> {
+    /// A client acting as its system user (client credentials): the `client_*` claims.
+    Service {
+        /// The `client_system_user` claim.
+        system_user: &'a str,
+    },
+    /// A signed-in user (authorization code, refresh token): `sub`, `id` and the ERP.net
+    /// user claims.
+    User(&'a SignIn),
+}
+
+/// A user's sign-in: who, when, and in which session.
+#[derive(Debug, Clone)]
+pub(crate) struct SignIn {
+    pub(crate) user: User,
+    /// The session id (`sid`): 32 uppercase hex characters, as IdentityServer writes it.
+    pub(crate) sid: String,
+    /// When the user signed in (`auth_time`), seconds since the epoch.
+    pub(crate) auth_time: i64,
+}
+
+/// What goes into an access token.
 pub(crate) struct AccessTokenClaims<'a> {
     pub(crate) issuer: &'a str,
     pub(crate) audiences: &'a [String],
     pub(crate) client_id: &'a str,
-    pub(crate) system_user: &'a str,
+    pub(crate) subject: Subject<'a>,
     pub(crate) scopes: &'a [String],
     pub(crate) now: i64,
     pub(crate) lifetime_secs: i64,
 }
 
 impl AccessTokenClaims<'_> {
-    /// The claim set ERP.net issues for client credentials.
+    /// The claim set ERP.net issues: a service token for client credentials, a user token
+    /// (with the user claims as strings where ERP.net sends strings) after a sign-in.
     pub(crate) fn to_object(&self) -> Object {
-        let claims = json!({
+        let mut claims = into_object(json!({
             "iss": self.issuer,
             "nbf": self.now,
             "iat": self.now,
@@ -99,29 +128,106 @@ impl AccessTokenClaims<'_> {
             "scope": self.scopes,
             "client_id": self.client_id,
             "jti": random_hex(16),
-            "client_system_user": self.system_user,
-            "client_system_user_type": SYSTEM_USER_TYPE,
-            "client_db": CLIENT_DB,
-        });
-        into_object(claims)
+        }));
+        let extra = match &self.subject {
+            Subject::Service { system_user } => json!({
+                "client_system_user": system_user,
+                "client_system_user_type": SYSTEM_USER_TYPE,
+                "client_db": CLIENT_DB,
+            }),
+            Subject::User(sign_in) => {
+                let user = &sign_in.user;
+                json!({
+                    "sub": user.login,
+                    "auth_time": sign_in.auth_time,
+                    "idp": IDENTITY_PROVIDER,
+                    "amr": [AUTHENTICATION_METHOD],
+                    "id": user.id,
+                    "name": user.name,
+                    "email": user.email,
+                    "email_verified": user.email_verified.to_string(),
+                    "locale": user.locale,
+                    "user_type": user.user_type.as_str(),
+                    "is_admin": user.is_admin.to_string(),
+                    "db": user.db,
+                    "tid": user.tid,
+                    "sid": sign_in.sid,
+                })
+            }
+        };
+        claims.extend(into_object(extra));
+        claims
     }
 }
 
-/// The claim set of an ID token as ERP.net issues it after a user signs in.
+/// What goes into an ID token.
+pub(crate) struct IdTokenClaims<'a> {
+    pub(crate) issuer: &'a str,
+    pub(crate) client_id: &'a str,
+    pub(crate) sign_in: &'a SignIn,
+    pub(crate) nonce: Option<&'a str>,
+    /// The access token issued beside it, for `at_hash`.
+    pub(crate) access_token: Option<&'a str>,
+    pub(crate) now: i64,
+}
+
+impl IdTokenClaims<'_> {
+    /// The claim set of an ID token as ERP.net issues it: `aud` the client id (a string),
+    /// living 300 s.
+    pub(crate) fn to_object(&self) -> Object {
+        let mut claims = into_object(json!({
+            "iss": self.issuer,
+            "nbf": self.now,
+            "iat": self.now,
+            "exp": self.now.saturating_add(ID_TOKEN_LIFETIME_SECS),
+            "aud": self.client_id,
+        }));
+        if let Some(nonce) = self.nonce {
+            claims.insert("nonce".to_owned(), json!(nonce));
+        }
+        if let Some(access_token) = self.access_token {
+            claims.insert("at_hash".to_owned(), json!(at_hash(access_token)));
+        }
+        claims.extend(into_object(json!({
+            "sub": self.sign_in.user.login,
+            "sid": self.sign_in.sid,
+            "auth_time": self.sign_in.auth_time,
+            "idp": IDENTITY_PROVIDER,
+            "amr": [AUTHENTICATION_METHOD],
+        })));
+        claims
+    }
+}
+
+/// The claim set of a minted ID token (no access token beside it, a random nonce).
 pub(crate) fn id_token_claims(issuer: &str, client_id: &str, now: i64) -> Object {
-    into_object(json!({
-        "iss": issuer,
-        "nbf": now,
-        "iat": now,
-        "exp": now.saturating_add(ID_TOKEN_LIFETIME_SECS),
-        "aud": client_id,
-        "nonce": random_hex(16).to_lowercase(),
-        "sub": DEFAULT_ID_TOKEN_SUBJECT,
-        "sid": random_hex(16),
-        "auth_time": now,
-        "idp": "local",
-        "amr": ["pwd"],
-    }))
+    let sign_in = SignIn {
+        user: User::new(DEFAULT_ID_TOKEN_SUBJECT),
+        sid: random_hex(16),
+        auth_time: now,
+    };
+    let nonce = random_hex(16).to_lowercase();
+    IdTokenClaims {
+        issuer,
+        client_id,
+        sign_in: &sign_in,
+        nonce: Some(&nonce),
+        access_token: None,
+        now,
+    }
+    .to_object()
+}
+
+/// SHA-256 of `input`, base64url without padding (PKCE `S256`, RFC 7636 §4.2).
+pub(crate) fn sha256_base64url(input: &str) -> String {
+    URL_SAFE_NO_PAD.encode(digest(&SHA256, input.as_bytes()))
+}
+
+/// `at_hash`: the left half of the SHA-256 of the access token, base64url without padding
+/// (OpenID Connect Core §3.1.3.6).
+pub(crate) fn at_hash(access_token: &str) -> String {
+    let hash = digest(&SHA256, access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&hash.as_ref()[..16])
 }
 
 fn into_object(value: Value) -> Object {

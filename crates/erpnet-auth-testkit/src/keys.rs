@@ -8,13 +8,16 @@ use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
 use aws_lc_rs::signature::KeyPair as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, EncodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use serde_json::{Value, json};
 
 /// One RSA 2048 key of the mock: the private half signs, the public half is published.
 pub(crate) struct SigningKey {
     kid: String,
     encoding: EncodingKey,
+    /// The public half, for checking tokens that come back (introspection, revocation, ID
+    /// token hints).
+    decoding: DecodingKey,
     /// Modulus, base64url without padding (the JWK `n`).
     n: String,
     /// Public exponent, base64url without padding (the JWK `e`).
@@ -45,9 +48,11 @@ impl SigningKey {
         let spki = public
             .as_der()
             .expect("aws-lc-rs serialises the public key");
+        let decoding = DecodingKey::from_rsa_raw_components(&components.n, &components.e);
         SigningKey {
             kid,
             encoding: EncodingKey::from_rsa_der(pkcs1),
+            decoding,
             n: URL_SAFE_NO_PAD.encode(&components.n),
             e: URL_SAFE_NO_PAD.encode(&components.e),
             public_pem: pem("PUBLIC KEY", spki.as_ref()),
@@ -68,6 +73,11 @@ impl SigningKey {
     pub(crate) fn sign_rs256(&self, input: &[u8]) -> String {
         jsonwebtoken::crypto::sign(input, &self.encoding, Algorithm::RS256)
             .expect("RS256 signing with a freshly generated key succeeds")
+    }
+
+    /// The public key, for verifying RS256 signatures.
+    pub(crate) fn decoding_key(&self) -> &DecodingKey {
+        &self.decoding
     }
 
     /// The JWK as IdentityServer publishes it.

@@ -50,30 +50,74 @@
 //! - access tokens signed RS256 with header `typ: at+jwt`, `aud` an array, `scope` a JSON
 //!   array, and the `client_*` claims of ERP.net service tokens.
 //!
-//! What tests can do to it: register [`Client`]s, queue [`Failure`]s per [`Endpoint`]
-//! ([`MockIdentity::fail_next`]), count requests, rotate keys ([`MockIdentity::rotate_keys`]),
-//! change the token lifetime, inspect the last token request
-//! ([`MockIdentity::last_token_request`]), and mint arbitrary tokens ([`TokenSpec`]) to check
-//! that a validator rejects them.
+//! And the interactive half, headless so that tests and examples need no browser:
+//! - `GET {issuer}/connect/authorize` signs a registered [`User`] in without a UI (the first
+//!   one, or the one `login_hint` names) and redirects (`302`) to the client's `redirect_uri`
+//!   with `code`, `state` and `iss` (RFC 9207). PKCE `S256` is required for public clients;
+//!   a native client's loopback redirect matches on any port (RFC 8252 §7.3). A bad client or
+//!   redirect URI gets a `400` page, never a redirect; other errors are redirected.
+//! - the token endpoint redeems codes once (a replay is `invalid_grant` and revokes what the
+//!   code issued), checks `redirect_uri` and `code_verifier`, and issues user access tokens
+//!   (ERP.net user claims, `is_admin` and `email_verified` as strings), ID tokens (`nonce`,
+//!   `at_hash`, 300 s) and refresh tokens (64 hex characters) that rotate: reusing a rotated
+//!   one is `invalid_grant` and revokes the whole sign-in;
+//! - `POST {issuer}/connect/introspect` (RFC 7662) for [`ApiResource`]s and confidential
+//!   clients, for JWTs and opaque reference tokens (`enrt_…`, ERP.net's PAT/SAT format);
+//!   `POST {issuer}/connect/revocation` (RFC 7009); `GET {issuer}/connect/endsession`
+//!   redirects to a registered post-logout URI with `state`.
+//!
+//! By default the mock knows a confidential client ([`DEFAULT_CLIENT_ID`]), a public native
+//! client ([`DEFAULT_PUBLIC_CLIENT_ID`], redirect [`DEFAULT_REDIRECT_URI`]), a user
+//! ([`DEFAULT_USER`]) and an API resource ([`DEFAULT_RESOURCE_ID`]).
+//!
+//! What tests can do to it: register [`Client`]s, [`User`]s and [`ApiResource`]s, queue
+//! [`Failure`]s per [`Endpoint`] ([`MockIdentity::fail_next`]; a user who refuses to sign in
+//! with [`MockIdentity::deny_next_authorization`]), count requests per endpoint and per grant
+//! type ([`MockIdentity::requests_for_grant`]), rotate keys ([`MockIdentity::rotate_keys`]),
+//! change token and code lifetimes, inspect the last token request
+//! ([`MockIdentity::last_token_request`]), mint arbitrary tokens ([`TokenSpec`]) to check
+//! that a validator rejects them, and mint reference tokens
+//! ([`MockIdentity::mint_reference_token`]).
+//!
+//! Codes, refresh tokens and access tokens expire by wall-clock time in whole seconds, the
+//! clock of `iat` and `exp`; a paused Tokio clock does not age them.
 //!
 //! The mock is a test oracle: it shares no protocol code with `erpnet-auth-core`, so a
 //! misreading of a specification there cannot hide behind the same misreading here. It signs
 //! with keys of its own (RSA 2048, generated with aws-lc-rs) through `jsonwebtoken`.
 //!
-//! Every request is logged with `tracing` at debug level (method, path, status); secrets and
-//! tokens never are.
+//! Every request is logged with `tracing` at debug level (method, path, status); secrets,
+//! codes, verifiers and tokens never are, and no `Debug` output of the crate shows them.
 
+mod api_resource;
+mod authorize;
+mod backchannel;
 mod client;
 mod discovery;
+mod end_session;
 mod failure;
+mod front_channel;
+mod introspection;
 mod jwt;
 mod keys;
+mod params;
+mod revocation;
 mod server;
+mod store;
 mod token_endpoint;
 mod token_spec;
+mod user;
+mod user_grants;
 
-pub use client::{Client, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_SYSTEM_USER};
+pub use api_resource::{ApiResource, DEFAULT_RESOURCE_ID, DEFAULT_RESOURCE_SECRET};
+pub use backchannel::AuthMethodUsed;
+pub use client::{
+    AccessTokenType, Client, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
+    DEFAULT_POST_LOGOUT_REDIRECT_URI, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_REDIRECT_URI,
+    DEFAULT_SYSTEM_USER,
+};
 pub use failure::{Endpoint, Failure};
 pub use server::{MockIdentity, MockIdentityBuilder, OldKey};
-pub use token_endpoint::{AuthMethodUsed, TokenRequestRecord};
+pub use token_endpoint::TokenRequestRecord;
 pub use token_spec::{Alg, TokenSpec};
+pub use user::{DEFAULT_USER, User, UserType};

@@ -1,6 +1,6 @@
 //! The mock server: its shared state, the handle tests hold, and the connection loop.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -21,18 +21,30 @@ use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::client::{Client, DEFAULT_SYSTEM_USER};
-use crate::discovery::{self, DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH};
+use crate::api_resource::ApiResource;
+use crate::backchannel::{self, FormRequest};
+use crate::client::{AccessTokenType, Client, DEFAULT_SYSTEM_USER};
+use crate::discovery::{
+    self, AUTHORIZE_PATH, DISCOVERY_PATH, END_SESSION_PATH, INTROSPECTION_PATH, JWKS_PATH,
+    REVOCATION_PATH, TOKEN_PATH,
+};
 use crate::failure::{ConnectionControl, Endpoint, Failure, Injected, inject};
-use crate::jwt::{self, AccessTokenClaims, Signature};
-use crate::keys::SigningKey;
+use crate::jwt::{self, AccessTokenClaims, IdTokenClaims, Object, Signature, Subject};
+use crate::keys::{SigningKey, random_hex};
+use crate::store::{GrantId, IssuedAccessToken, Store};
 use crate::token_endpoint::{self, TokenRequestRecord};
 use crate::token_spec::{Alg, MintDefaults, TokenSpec};
+use crate::user::User;
+use crate::{authorize, end_session, introspection, revocation};
 
 /// The default access token lifetime, as at ERP.net.
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 /// The default issuer path, as at ERP.net (`https://{instance}.my.erp.net/id`).
 const DEFAULT_ISSUER_PATH: &str = "/id";
+/// Authorization codes live 5 minutes, as at IdentityServer.
+const DEFAULT_CODE_LIFETIME: Duration = Duration::from_secs(300);
+/// What every reference access token starts with.
+pub(crate) const REFERENCE_TOKEN_PREFIX: &str = "enrt_";
 
 /// What happens to the signing key that [`MockIdentity::rotate_keys`] replaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,8 +69,17 @@ pub enum OldKey {
 /// Endpoints, below [`issuer`](MockIdentity::issuer):
 /// - `GET /.well-known/openid-configuration`: the discovery document;
 /// - `GET /.well-known/openid-configuration/jwks`: the public signing keys;
-/// - `POST /connect/token`: the `client_credentials` grant, with `client_secret_post` or
-///   `client_secret_basic`.
+/// - `GET /connect/authorize`: signs a registered [`User`] in without a UI and redirects to
+///   the client with a code, `state` and `iss`;
+/// - `POST /connect/token`: the `client_credentials`, `authorization_code` (PKCE `S256`) and
+///   `refresh_token` (rotating) grants; confidential clients authenticate with
+///   `client_secret_post` or `client_secret_basic`, public ones send only `client_id`;
+/// - `POST /connect/introspect`: RFC 7662, for [`ApiResource`]s and confidential clients;
+/// - `POST /connect/revocation`: RFC 7009;
+/// - `GET /connect/endsession`: redirects to a registered post-logout redirect URI.
+///
+/// Codes and tokens expire by wall-clock time in whole seconds, the clock of `iat` and
+/// `exp`; a paused Tokio clock does not age them.
 #[derive(Clone)]
 pub struct MockIdentity {
     inner: Arc<Inner>,
@@ -129,11 +150,80 @@ impl MockIdentity {
         format!("{}{JWKS_PATH}", self.inner.shared.issuer)
     }
 
+    /// `{issuer}/connect/authorize`
+    ///
+    /// ```
+    /// use erpnet_auth_testkit::{DEFAULT_PUBLIC_CLIENT_ID, MockIdentity};
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let idp = MockIdentity::start().await;
+    /// // The S256 challenge of the verifier "dBjftJeZ4CVP-mJ92K9aySCPmjHMEY3ZQ-EQdATAgMB".
+    /// let query = form_urlencoded::Serializer::new(String::new())
+    ///     .append_pair("client_id", DEFAULT_PUBLIC_CLIENT_ID)
+    ///     .append_pair("redirect_uri", "http://127.0.0.1:8400/callback") // any port
+    ///     .append_pair("response_type", "code")
+    ///     .append_pair("scope", "openid offline_access read")
+    ///     .append_pair("code_challenge", "VeEfnINde2xbnhGw7RaGalVnMtx7DTg5UdV3-TewhYY")
+    ///     .append_pair("code_challenge_method", "S256")
+    ///     .append_pair("state", "xyz")
+    ///     .finish();
+    /// let path = idp.authorization_endpoint().replace(&format!("http://{}", idp.addr()), "");
+    /// let mut stream = tokio::net::TcpStream::connect(idp.addr()).await?;
+    /// let request = format!("GET {path}?{query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    /// stream.write_all(request.as_bytes()).await?;
+    /// let mut response = String::new();
+    /// stream.read_to_string(&mut response).await?;
+    /// // No UI: the default user (jdoe) is signed in and the browser sent back with a code.
+    /// assert!(response.starts_with("HTTP/1.1 302 Found"));
+    /// assert!(response.contains("location: http://127.0.0.1:8400/callback?code="));
+    /// assert!(response.contains("&state=xyz&iss=http%3A%2F%2F127.0.0.1"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn authorization_endpoint(&self) -> String {
+        format!("{}{AUTHORIZE_PATH}", self.inner.shared.issuer)
+    }
+
+    /// `{issuer}/connect/introspect`
+    pub fn introspection_endpoint(&self) -> String {
+        format!("{}{INTROSPECTION_PATH}", self.inner.shared.issuer)
+    }
+
+    /// `{issuer}/connect/revocation`
+    pub fn revocation_endpoint(&self) -> String {
+        format!("{}{REVOCATION_PATH}", self.inner.shared.issuer)
+    }
+
+    /// `{issuer}/connect/endsession`
+    pub fn end_session_endpoint(&self) -> String {
+        format!("{}{END_SESSION_PATH}", self.inner.shared.issuer)
+    }
+
     /// Registers a client, replacing any client with the same id.
     pub fn register_client(&self, client: Client) {
         let mut clients = lock(&self.inner.shared.clients);
         clients.retain(|known| known.id() != client.id());
         clients.push(client);
+    }
+
+    /// Registers a user who can sign in, replacing any user with the same login. The first
+    /// registered user signs in when an authorization request has no `login_hint`.
+    pub fn register_user(&self, user: User) {
+        replace_or_push(&mut lock(&self.inner.shared.users), user, |known, new| {
+            known.login == new.login
+        });
+    }
+
+    /// Registers an API resource that may use the introspection endpoint, replacing any
+    /// resource with the same name.
+    pub fn register_api_resource(&self, resource: ApiResource) {
+        replace_or_push(
+            &mut lock(&self.inner.shared.api_resources),
+            resource,
+            |known, new| known.name == new.name,
+        );
     }
 
     /// How many requests reached `endpoint` so far, including those answered with an
@@ -142,12 +232,33 @@ impl MockIdentity {
         self.inner.shared.counters[endpoint.index()].load(Ordering::SeqCst)
     }
 
+    /// How many token endpoint requests carried `grant_type={grant_type}` so far (e.g.
+    /// `"refresh_token"`), including those answered with an injected failure or refused.
+    /// Requests whose form could not be read are not counted here.
+    pub fn requests_for_grant(&self, grant_type: &str) -> usize {
+        lock(&self.inner.shared.grant_counters)
+            .get(grant_type)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Makes the next `count` requests to `endpoint` fail with `failure` (after any failures
     /// queued before).
     pub fn fail_next(&self, endpoint: Endpoint, count: usize, failure: Failure) {
         let mut failures = lock(&self.inner.shared.failures);
         let queue = &mut failures[endpoint.index()];
         queue.extend(std::iter::repeat_n(failure, count));
+    }
+
+    /// Makes the next authorization request end as if the user refused to sign in: a redirect
+    /// with `error=access_denied`. The same as
+    /// `fail_next(Endpoint::Authorize, 1, Failure::OAuthError("access_denied".into()))`.
+    pub fn deny_next_authorization(&self) {
+        self.fail_next(
+            Endpoint::Authorize,
+            1,
+            Failure::OAuthError("access_denied".to_owned()),
+        );
     }
 
     /// Generates a brand-new signing key, which signs every token from now on, and returns
@@ -177,9 +288,10 @@ impl MockIdentity {
     }
 
     /// A valid access token for `client_id` with these scopes, exactly as the token endpoint
-    /// would issue it (the system user comes from the registered client, if there is one).
-    /// With no scopes, the token gets every API scope of the registered client (none if
-    /// `client_id` is not registered).
+    /// would issue it for client credentials (the system user and the kind of token, JWT or
+    /// reference, come from the registered client, if there is one). With no scopes, the
+    /// token gets every API scope of the registered client (none if `client_id` is not
+    /// registered). Introspection and revocation know it.
     pub fn access_token_for(&self, client_id: &str, scopes: &[&str]) -> String {
         let shared = &self.inner.shared;
         let client = shared.client(client_id);
@@ -187,16 +299,51 @@ impl MockIdentity {
         if let (true, Some(client)) = (scopes.is_empty(), &client) {
             scopes = token_endpoint::api_scopes(client.allowed_scopes());
         }
-        let system_user = client
-            .as_ref()
-            .map_or(DEFAULT_SYSTEM_USER, Client::system_user_name);
-        shared.access_token(client_id, system_user, &scopes).0
+        let client = client.unwrap_or_else(|| Client::new(client_id, String::new()));
+        let subject = Subject::Service {
+            system_user: client.system_user_name(),
+        };
+        shared.issue_access_token(&client, subject, &scopes, None).0
+    }
+
+    /// An opaque reference access token (`enrt_` and 64 hex characters), as ERP.net service
+    /// access tokens (SATs) are: it acts as the system user of `client_id` (of the registered
+    /// client, or `api-user`), carries these scopes and expires after `lifetime` (whole
+    /// seconds). Only the introspection endpoint can tell what it means.
+    pub fn mint_reference_token(
+        &self,
+        client_id: &str,
+        scopes: &[&str],
+        lifetime: Duration,
+    ) -> String {
+        let shared = &self.inner.shared;
+        let system_user = shared
+            .client(client_id)
+            .map_or_else(|| DEFAULT_SYSTEM_USER.to_owned(), |c| c.system_user);
+        let scopes: Vec<String> = scopes.iter().map(|&scope| scope.to_owned()).collect();
+        let request = AccessTokenRequest {
+            client_id,
+            subject: Subject::Service {
+                system_user: &system_user,
+            },
+            scopes: &scopes,
+            grant: None,
+            lifetime_secs: whole_secs(lifetime),
+            token_type: AccessTokenType::Reference,
+        };
+        shared.access_token(request)
     }
 
     /// Sets the lifetime of access tokens issued from now on (`exp` and `expires_in`).
     /// Only whole seconds count.
     pub fn set_token_lifetime(&self, lifetime: Duration) {
         *lock(&self.inner.shared.token_lifetime) = lifetime;
+    }
+
+    /// Sets the lifetime of authorization codes issued from now on (default 300 s). Only
+    /// whole seconds count; zero makes every new code expired at once.
+    pub fn set_code_lifetime(&self, lifetime: Duration) {
+        *lock(&self.inner.shared.code_lifetime) = lifetime;
     }
 
     /// The `aud` array put into access tokens.
@@ -229,34 +376,71 @@ impl MockIdentity {
 #[derive(Debug, Clone)]
 pub struct MockIdentityBuilder {
     token_lifetime: Duration,
+    code_lifetime: Duration,
     clients: Vec<Client>,
+    users: Vec<User>,
+    api_resources: Vec<ApiResource>,
     issuer_path: String,
     audiences: Option<Vec<String>>,
+    port: u16,
 }
 
 impl Default for MockIdentityBuilder {
     fn default() -> MockIdentityBuilder {
         MockIdentityBuilder {
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            code_lifetime: DEFAULT_CODE_LIFETIME,
             clients: Vec::new(),
+            users: Vec::new(),
+            api_resources: Vec::new(),
             issuer_path: DEFAULT_ISSUER_PATH.to_owned(),
             audiences: None,
+            port: 0,
         }
     }
 }
 
 impl MockIdentityBuilder {
+    /// The port on 127.0.0.1 to listen on (default 0: a free one).
+    pub fn port(mut self, port: u16) -> MockIdentityBuilder {
+        self.port = port;
+        self
+    }
+
     /// The lifetime of access tokens (default 3600 s). Only whole seconds count.
     pub fn token_lifetime(mut self, lifetime: Duration) -> MockIdentityBuilder {
         self.token_lifetime = lifetime;
         self
     }
 
+    /// The lifetime of authorization codes (default 300 s). Only whole seconds count.
+    pub fn code_lifetime(mut self, lifetime: Duration) -> MockIdentityBuilder {
+        self.code_lifetime = lifetime;
+        self
+    }
+
     /// Registers a client; may be called repeatedly. When no client is given, the default
-    /// client ([`Client::default_client`]) is registered.
+    /// clients ([`Client::default_client`] and [`Client::default_public_client`]) are
+    /// registered.
     pub fn client(mut self, client: Client) -> MockIdentityBuilder {
-        self.clients.retain(|known| known.id() != client.id());
-        self.clients.push(client);
+        replace_or_push(&mut self.clients, client, |known, new| known.id == new.id);
+        self
+    }
+
+    /// Registers a user; may be called repeatedly. When no user is given, the default user
+    /// ([`User::default_user`], `jdoe`) is registered. The first user signs in when an
+    /// authorization request has no `login_hint`.
+    pub fn user(mut self, user: User) -> MockIdentityBuilder {
+        replace_or_push(&mut self.users, user, |known, new| known.login == new.login);
+        self
+    }
+
+    /// Registers an API resource for the introspection endpoint; may be called repeatedly.
+    /// When none is given, the default ([`ApiResource::default_resource`]) is registered.
+    pub fn api_resource(mut self, resource: ApiResource) -> MockIdentityBuilder {
+        replace_or_push(&mut self.api_resources, resource, |known, new| {
+            known.name == new.name
+        });
         self
     }
 
@@ -302,7 +486,7 @@ impl MockIdentityBuilder {
     ///
     /// When called outside a Tokio runtime.
     pub async fn try_start(self) -> io::Result<MockIdentity> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, self.port)).await?;
         let addr = listener.local_addr()?;
         let issuer = format!("http://{addr}{}", self.issuer_path);
         // RSA key generation takes ~100 ms: keep it off the runtime's worker threads.
@@ -317,27 +501,30 @@ impl MockIdentityBuilder {
                 .chain([format!("{issuer}/resources")])
                 .collect()
         });
-        let clients = if self.clients.is_empty() {
-            vec![Client::default_client()]
-        } else {
-            self.clients
-        };
+        let clients = or_default(self.clients, || {
+            vec![Client::default_client(), Client::default_public_client()]
+        });
         let shared = Arc::new(Shared {
-            discovery_path: format!("{}{DISCOVERY_PATH}", self.issuer_path),
-            jwks_path: format!("{}{JWKS_PATH}", self.issuer_path),
-            token_path: format!("{}{TOKEN_PATH}", self.issuer_path),
+            issuer_path: self.issuer_path,
             issuer,
             addr,
             audiences,
             clients: Mutex::new(clients),
+            users: Mutex::new(or_default(self.users, || vec![User::default_user()])),
+            api_resources: Mutex::new(or_default(self.api_resources, || {
+                vec![ApiResource::default_resource()]
+            })),
             keys: Mutex::new(KeySet {
                 current: Arc::clone(&key),
                 published: vec![key],
             }),
             token_lifetime: Mutex::new(self.token_lifetime),
+            code_lifetime: Mutex::new(self.code_lifetime),
             counters: Default::default(),
+            grant_counters: Mutex::default(),
             failures: Default::default(),
             last_token_request: Mutex::new(None),
+            store: Mutex::default(),
         });
         let router = Router::new()
             .fallback(dispatch)
@@ -361,19 +548,37 @@ struct KeySet {
 pub(crate) struct Shared {
     issuer: String,
     addr: SocketAddr,
-    discovery_path: String,
-    jwks_path: String,
-    token_path: String,
+    /// The path part of the issuer, every endpoint's prefix (`""` at the root).
+    issuer_path: String,
     audiences: Vec<String>,
     clients: Mutex<Vec<Client>>,
+    users: Mutex<Vec<User>>,
+    api_resources: Mutex<Vec<ApiResource>>,
     keys: Mutex<KeySet>,
     token_lifetime: Mutex<Duration>,
+    code_lifetime: Mutex<Duration>,
     counters: [AtomicUsize; Endpoint::COUNT],
+    grant_counters: Mutex<HashMap<String, usize>>,
     failures: Mutex<[VecDeque<Failure>; Endpoint::COUNT]>,
     last_token_request: Mutex<Option<TokenRequestRecord>>,
+    store: Mutex<Store>,
+}
+
+/// Everything that makes an access token.
+pub(crate) struct AccessTokenRequest<'a> {
+    pub(crate) client_id: &'a str,
+    pub(crate) subject: Subject<'a>,
+    pub(crate) scopes: &'a [String],
+    pub(crate) grant: Option<GrantId>,
+    pub(crate) lifetime_secs: i64,
+    pub(crate) token_type: AccessTokenType,
 }
 
 impl Shared {
+    pub(crate) fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
     pub(crate) fn client(&self, id: &str) -> Option<Client> {
         lock(&self.clients)
             .iter()
@@ -381,37 +586,185 @@ impl Shared {
             .cloned()
     }
 
+    pub(crate) fn user(&self, login: &str) -> Option<User> {
+        lock(&self.users)
+            .iter()
+            .find(|user| user.login == login)
+            .cloned()
+    }
+
+    pub(crate) fn first_user(&self) -> Option<User> {
+        lock(&self.users).first().cloned()
+    }
+
+    pub(crate) fn api_resource(&self, name: &str) -> Option<ApiResource> {
+        lock(&self.api_resources)
+            .iter()
+            .find(|resource| resource.name == name)
+            .cloned()
+    }
+
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.store)
+    }
+
     pub(crate) fn record_token_request(&self, record: TokenRequestRecord) {
         *lock(&self.last_token_request) = Some(record);
     }
 
     fn lifetime_secs(&self) -> i64 {
-        i64::try_from(lock(&self.token_lifetime).as_secs()).unwrap_or(i64::MAX)
+        whole_secs(*lock(&self.token_lifetime))
     }
 
-    /// An access token for a client that passed authentication, and its lifetime in seconds.
-    pub(crate) fn issue_access_token(&self, client: &Client, scopes: &[String]) -> (String, i64) {
-        self.access_token(client.id(), client.system_user_name(), scopes)
+    pub(crate) fn code_lifetime_secs(&self) -> i64 {
+        whole_secs(*lock(&self.code_lifetime))
     }
 
-    fn access_token(&self, client_id: &str, system_user: &str, scopes: &[String]) -> (String, i64) {
-        let key = Arc::clone(&lock(&self.keys).current);
+    /// An access token of the client's kind with the configured lifetime, remembered for
+    /// introspection and revocation, and its lifetime in seconds.
+    pub(crate) fn issue_access_token(
+        &self,
+        client: &Client,
+        subject: Subject<'_>,
+        scopes: &[String],
+        grant: Option<GrantId>,
+    ) -> (String, i64) {
         let lifetime_secs = self.lifetime_secs();
+        let request = AccessTokenRequest {
+            client_id: client.id(),
+            subject,
+            scopes,
+            grant,
+            lifetime_secs,
+            token_type: client.access_token_type,
+        };
+        (self.access_token(request), lifetime_secs)
+    }
+
+    /// Makes an access token and remembers it: a JWT by its `jti`, a reference token by
+    /// itself, with its claims.
+    pub(crate) fn access_token(&self, request: AccessTokenRequest<'_>) -> String {
+        let now = jwt::now();
         let claims = AccessTokenClaims {
             issuer: &self.issuer,
             audiences: &self.audiences,
-            client_id,
-            system_user,
-            scopes,
-            now: jwt::now(),
-            lifetime_secs,
+            client_id: request.client_id,
+            subject: request.subject,
+            scopes: request.scopes,
+            now,
+            lifetime_secs: request.lifetime_secs,
+        }
+        .to_object();
+        let expires_at = now.saturating_add(request.lifetime_secs);
+        let (token, key, remembered_claims) = match request.token_type {
+            AccessTokenType::Reference => {
+                let token = format!("{REFERENCE_TOKEN_PREFIX}{}", random_hex(32));
+                (token.clone(), token, Some(claims))
+            }
+            AccessTokenType::Jwt => {
+                let jti = claims
+                    .get("jti")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                (self.sign_access_token(&claims), jti, None)
+            }
         };
-        let token = jwt::encode(
+        let issued = IssuedAccessToken::new(
+            request.client_id.to_owned(),
+            request.grant,
+            remembered_claims,
+            expires_at,
+        );
+        self.store().insert_access_token(key, issued);
+        token
+    }
+
+    fn sign_access_token(&self, claims: &Object) -> String {
+        let key = Arc::clone(&lock(&self.keys).current);
+        jwt::encode(
             &jwt::access_token_header(key.kid()),
+            claims,
+            Signature::Rs256(&key),
+        )
+    }
+
+    pub(crate) fn sign_id_token(&self, claims: &IdTokenClaims<'_>) -> String {
+        let key = Arc::clone(&lock(&self.keys).current);
+        jwt::encode(
+            &jwt::id_token_header(key.kid()),
             &claims.to_object(),
             Signature::Rs256(&key),
-        );
-        (token, lifetime_secs)
+        )
+    }
+
+    /// The claims of a JWT that one of the published keys signed (RS256), issued by this mock,
+    /// with header `typ` equal to `typ`; `exp` is checked (without leeway) if `check_exp`.
+    pub(crate) fn verify_jwt(&self, token: &str, typ: &str, check_exp: bool) -> Option<Object> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.typ.as_deref() != Some(typ) {
+            return None;
+        }
+        let kid = header.kid?;
+        let key = lock(&self.keys)
+            .published
+            .iter()
+            .find(|key| key.kid() == kid)
+            .map(Arc::clone)?;
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.set_issuer(&[&self.issuer]);
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        validation.validate_exp = check_exp;
+        validation.required_spec_claims.clear();
+        if check_exp {
+            validation.required_spec_claims.insert("exp".to_owned());
+        }
+        jsonwebtoken::decode::<Object>(token, key.decoding_key(), &validation)
+            .ok()
+            .map(|data| data.claims)
+    }
+
+    /// The claims of an access token that is active now: a reference token the mock issued
+    /// and did not revoke, or a JWT of this mock that is signed, unexpired and not revoked.
+    pub(crate) fn active_access_token_claims(&self, token: &str) -> Option<Object> {
+        if token.starts_with(REFERENCE_TOKEN_PREFIX) {
+            return self
+                .store()
+                .active_access_token(token, jwt::now())
+                .and_then(|issued| issued.claims.clone());
+        }
+        let claims = self.verify_jwt(token, "at+jwt", true)?;
+        let jti = claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        (!self.store().is_access_token_revoked(jti)).then_some(claims)
+    }
+
+    /// Revokes `token` if it is `client_id`'s: a refresh token (with its grant), a reference
+    /// token, or a JWT of this mock (by `jti`). Anything else is ignored.
+    pub(crate) fn revoke(&self, token: &str, client_id: &str) {
+        {
+            let mut store = self.store();
+            if store.revoke_refresh_token(token, client_id)
+                || store.revoke_access_token(token, client_id)
+            {
+                return;
+            }
+        }
+        let Some(claims) = self.verify_jwt(token, "at+jwt", true) else {
+            return;
+        };
+        let owner = claims.get("client_id").and_then(Value::as_str);
+        let jti = claims.get("jti").and_then(Value::as_str);
+        let expires_at = claims.get("exp").and_then(Value::as_i64);
+        match (owner, jti, expires_at) {
+            (Some(owner), Some(jti), Some(expires_at)) if owner == client_id => {
+                self.store().revoke_jwt(jti, client_id, expires_at);
+            }
+            _ => tracing::debug!(client_id, "a client may not revoke another client's token"),
+        }
     }
 
     fn mint(&self, spec: &TokenSpec) -> String {
@@ -438,14 +791,15 @@ impl Shared {
     }
 
     fn endpoint(&self, path: &str) -> Option<Endpoint> {
-        if path == self.discovery_path {
-            Some(Endpoint::Discovery)
-        } else if path == self.jwks_path {
-            Some(Endpoint::Jwks)
-        } else if path == self.token_path {
-            Some(Endpoint::Token)
-        } else {
-            None
+        match path.strip_prefix(self.issuer_path.as_str())? {
+            DISCOVERY_PATH => Some(Endpoint::Discovery),
+            JWKS_PATH => Some(Endpoint::Jwks),
+            TOKEN_PATH => Some(Endpoint::Token),
+            AUTHORIZE_PATH => Some(Endpoint::Authorize),
+            INTROSPECTION_PATH => Some(Endpoint::Introspection),
+            REVOCATION_PATH => Some(Endpoint::Revocation),
+            END_SESSION_PATH => Some(Endpoint::EndSession),
+            _ => None,
         }
     }
 
@@ -464,21 +818,33 @@ impl Shared {
             Endpoint::Discovery => self.discovery_document().to_string(),
             Endpoint::Jwks => self.jwks().to_string(),
             Endpoint::Token => {
-                let (token, lifetime) = self.access_token("malformed", DEFAULT_SYSTEM_USER, &[]);
+                let claims = AccessTokenClaims {
+                    issuer: &self.issuer,
+                    audiences: &self.audiences,
+                    client_id: "malformed",
+                    subject: Subject::Service {
+                        system_user: DEFAULT_SYSTEM_USER,
+                    },
+                    scopes: &[],
+                    now: jwt::now(),
+                    lifetime_secs: self.lifetime_secs(),
+                };
                 serde_json::json!({
-                    "access_token": token,
-                    "expires_in": lifetime,
+                    "access_token": self.sign_access_token(&claims.to_object()),
+                    "expires_in": claims.lifetime_secs,
                     "token_type": "Bearer",
                     "scope": "",
                 })
                 .to_string()
             }
+            Endpoint::Introspection => serde_json::json!({ "active": false }).to_string(),
+            Endpoint::Authorize | Endpoint::EndSession => end_session::SIGNED_OUT_PAGE.to_owned(),
+            Endpoint::Revocation => String::new(),
         }
     }
 
     /// Counts the request and carries out the next queued failure of `endpoint`, if any.
     async fn before(&self, endpoint: Endpoint, connection: &ConnectionControl) -> Injected {
-        self.counters[endpoint.index()].fetch_add(1, Ordering::SeqCst);
         let failure = lock(&self.failures)[endpoint.index()].pop_front();
         match failure {
             Some(failure) => {
@@ -487,6 +853,41 @@ impl Shared {
             }
             None => Injected::Proceed,
         }
+    }
+
+    fn count(&self, endpoint: Endpoint) {
+        self.counters[endpoint.index()].fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn count_grant(&self, request: &FormRequest) {
+        if let Some(grant_type) = request
+            .form
+            .as_ref()
+            .ok()
+            .and_then(|form| form.get("grant_type"))
+        {
+            *lock(&self.grant_counters)
+                .entry(grant_type.to_owned())
+                .or_default() += 1;
+        }
+    }
+}
+
+/// Seconds in `duration`, saturating.
+fn whole_secs(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// `given`, or `default()` when nothing was given.
+fn or_default<T>(given: Vec<T>, default: impl FnOnce() -> Vec<T>) -> Vec<T> {
+    if given.is_empty() { default() } else { given }
+}
+
+/// Replaces the item that `same` matches with `item`, or appends `item`.
+fn replace_or_push<T>(items: &mut Vec<T>, item: T, same: impl Fn(&T, &T) -> bool) {
+    match items.iter_mut().find(|known| same(known, &item)) {
+        Some(known) => *known = item,
+        None => items.push(item),
     }
 }
 
@@ -510,22 +911,67 @@ async fn dispatch(
     let Some(endpoint) = shared.endpoint(request.uri().path()) else {
         return status(StatusCode::NOT_FOUND);
     };
-    if let Injected::Respond(response) = shared.before(endpoint, &connection).await {
-        return response;
-    }
-    match endpoint {
-        // IdentityServer answers 405 to anything but GET on its discovery endpoints.
-        Endpoint::Discovery | Endpoint::Jwks if request.method() != Method::GET => {
-            let mut response = status(StatusCode::METHOD_NOT_ALLOWED);
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET"));
-            response
+    shared.count(endpoint);
+    // Back-channel forms are read before failure injection, so that grant types are counted
+    // for every request.
+    let form = match endpoint {
+        Endpoint::Token | Endpoint::Introspection | Endpoint::Revocation => {
+            let form = backchannel::read(request).await;
+            if endpoint == Endpoint::Token {
+                shared.count_grant(&form);
+            }
+            Incoming::Form(form)
         }
-        Endpoint::Discovery => json(&shared.discovery_document()),
-        Endpoint::Jwks => json(&shared.jwks()),
-        Endpoint::Token => token_endpoint::handle(&shared, request).await,
+        _ => Incoming::Request(request),
+    };
+    let injected = match shared.before(endpoint, &connection).await {
+        Injected::Respond(response) => return response,
+        Injected::Proceed => None,
+        Injected::OAuthError(code) => Some(code),
+    };
+    match (endpoint, form, injected) {
+        (Endpoint::Authorize | Endpoint::EndSession, Incoming::Request(request), injected) => {
+            if request.method() != Method::GET {
+                return method_not_allowed();
+            }
+            let query = request.uri().query();
+            if endpoint == Endpoint::Authorize {
+                authorize::handle(&shared, query, injected)
+            } else {
+                end_session::handle(&shared, query, injected)
+            }
+        }
+        (_, _, Some(code)) => backchannel::error_response(&code, None),
+        // IdentityServer answers 405 to anything but GET on its discovery endpoints.
+        (Endpoint::Discovery | Endpoint::Jwks, Incoming::Request(request), None)
+            if request.method() != Method::GET =>
+        {
+            method_not_allowed()
+        }
+        (Endpoint::Discovery, _, None) => json(&shared.discovery_document()),
+        (Endpoint::Jwks, _, None) => json(&shared.jwks()),
+        (Endpoint::Token, Incoming::Form(form), None) => token_endpoint::handle(&shared, form),
+        (Endpoint::Introspection, Incoming::Form(form), None) => {
+            introspection::handle(&shared, form)
+        }
+        (Endpoint::Revocation, Incoming::Form(form), None) => revocation::handle(&shared, form),
+        // Every endpoint is above with the kind of request it reads.
+        _ => status(StatusCode::NOT_FOUND),
     }
+}
+
+/// A request as the endpoint takes it: back-channel endpoints read the form up front.
+enum Incoming {
+    Request(Request),
+    Form(FormRequest),
+}
+
+fn method_not_allowed() -> Response {
+    let mut response = status(StatusCode::METHOD_NOT_ALLOWED);
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET"));
+    response
 }
 
 fn status(code: StatusCode) -> Response {

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::client::{DEFAULT_CLIENT_ID, DEFAULT_SYSTEM_USER};
-use crate::jwt::{self, AccessTokenClaims, Object};
+use crate::jwt::{self, AccessTokenClaims, Object, Subject};
 
 /// How a minted token is signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -273,7 +273,9 @@ impl TokenSpec {
                     issuer: defaults.issuer,
                     audiences: defaults.audiences,
                     client_id: DEFAULT_CLIENT_ID,
-                    system_user: DEFAULT_SYSTEM_USER,
+                    subject: Subject::Service {
+                        system_user: DEFAULT_SYSTEM_USER,
+                    },
                     scopes: &scopes,
                     now: defaults.now,
                     lifetime_secs: defaults.lifetime_secs,

@@ -155,7 +155,9 @@ async fn unknown_paths_are_404_and_not_counted() {
     for path in [
         "/.well-known/openid-configuration",
         "/id/.well-known/openid-configuration/",
-        "/id/connect/authorize",
+        "/id/connect/userinfo",
+        "/id/connect/authorize/",
+        "/connect/token",
         "/",
     ] {
         let response = http::send(idp.addr(), "GET", path, &[], b"").await;
@@ -164,6 +166,7 @@ async fn unknown_paths_are_404_and_not_counted() {
     assert_eq!(idp.requests(Endpoint::Discovery), 0);
     assert_eq!(idp.requests(Endpoint::Jwks), 0);
     assert_eq!(idp.requests(Endpoint::Token), 0);
+    assert_eq!(idp.requests(Endpoint::Authorize), 0);
 }
 
 #[tokio::test]

@@ -2,16 +2,21 @@
 
 #![allow(unreachable_pub, missing_docs)]
 
+mod code_flow;
 mod discovery;
 mod failures;
 mod http;
+mod introspection;
+mod oauth;
+mod refresh;
+mod revocation;
 mod token_endpoint;
 mod tokens;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use erpnet_auth_testkit::MockIdentity;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use serde_json::Value;
 
 /// Header, claims and signature of a compact JWT, decoded without verification.
@@ -34,29 +39,12 @@ pub fn parts(token: &str) -> (Value, Value, String) {
     (header, claims, signature)
 }
 
-/// The JWKS, fetched over HTTP as a validator would.
-pub async fn fetch_jwks(idp: &MockIdentity) -> Value {
-    let response = http::get(idp.addr(), &idp.jwks_uri()).await;
-    assert_eq!(response.status, 200);
-    response.json()
-}
+pub use oauth::fetch_jwks;
 
 /// Verifies `token` as a resource server would: key by kid from the JWKS, RS256 only,
 /// issuer and audience checked.
 pub async fn verify(idp: &MockIdentity, token: &str) -> jsonwebtoken::errors::Result<Value> {
-    let jwks = fetch_jwks(idp).await;
-    let header = jsonwebtoken::decode_header(token)?;
-    let kid = header.kid.expect("the token has a kid");
-    let jwk = jwks["keys"]
-        .as_array()
-        .expect("keys is an array")
-        .iter()
-        .find(|key| key["kid"] == kid.as_str())
-        .ok_or(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)?;
-    let key = DecodingKey::from_rsa_components(
-        jwk["n"].as_str().expect("n"),
-        jwk["e"].as_str().expect("e"),
-    )?;
+    let key = oauth::jwks_key(idp, token).await?;
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_issuer(&[idp.issuer()]);
     validation.set_audience(&["DomainAPI"]);

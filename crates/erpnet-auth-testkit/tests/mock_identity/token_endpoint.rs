@@ -6,6 +6,7 @@ use erpnet_auth_testkit::{
 use serde_json::json;
 
 use crate::http::{self, RawResponse};
+use crate::oauth::assert_oauth_error;
 use crate::{parts, verify};
 
 async fn token_post(idp: &MockIdentity, form: &[(&str, &str)]) -> RawResponse {
@@ -26,12 +27,6 @@ async fn token_basic(
         &[("Authorization", authorization.as_str())],
     )
     .await
-}
-
-fn assert_error(response: &RawResponse, code: &str) {
-    assert_eq!(response.status, 400, "{}", response.text());
-    assert_eq!(response.json()["error"], json!(code), "{}", response.text());
-    assert_eq!(response.header("cache-control"), Some("no-store"));
 }
 
 #[tokio::test]
@@ -167,7 +162,7 @@ async fn client_secret_basic_handles_reserved_characters_in_the_secret() {
         ],
     )
     .await;
-    assert_error(&response, "invalid_client");
+    assert_oauth_error(&response, "invalid_client");
 }
 
 #[tokio::test]
@@ -186,7 +181,7 @@ async fn basic_without_urlencoding_is_refused_when_the_id_needs_it() {
         &[("Authorization", authorization.as_str())],
     )
     .await;
-    assert_error(&response, "invalid_client");
+    assert_oauth_error(&response, "invalid_client");
     assert_eq!(idp.last_token_request().expect("recorded").client_id, "a");
 }
 
@@ -202,7 +197,7 @@ async fn bad_credentials_are_invalid_client() {
         ],
     )
     .await;
-    assert_error(&wrong_secret, "invalid_client");
+    assert_oauth_error(&wrong_secret, "invalid_client");
     let unknown = token_basic(
         &idp,
         "nobody/app",
@@ -210,9 +205,9 @@ async fn bad_credentials_are_invalid_client() {
         &[("grant_type", "client_credentials")],
     )
     .await;
-    assert_error(&unknown, "invalid_client");
+    assert_oauth_error(&unknown, "invalid_client");
     let no_credentials = token_post(&idp, &[("grant_type", "client_credentials")]).await;
-    assert_error(&no_credentials, "invalid_client");
+    assert_oauth_error(&no_credentials, "invalid_client");
     let id_only = token_post(
         &idp,
         &[
@@ -221,7 +216,7 @@ async fn bad_credentials_are_invalid_client() {
         ],
     )
     .await;
-    assert_error(&id_only, "invalid_client");
+    assert_oauth_error(&id_only, "invalid_client");
     let garbage = http::post_form(
         idp.addr(),
         &idp.token_endpoint(),
@@ -229,7 +224,7 @@ async fn bad_credentials_are_invalid_client() {
         &[("Authorization", "Basic %%%")],
     )
     .await;
-    assert_error(&garbage, "invalid_client");
+    assert_oauth_error(&garbage, "invalid_client");
     assert_eq!(idp.requests(Endpoint::Token), 5);
 }
 
@@ -247,7 +242,7 @@ async fn two_authentication_methods_at_once_are_invalid_request() {
         ],
     )
     .await;
-    assert_error(&response, "invalid_request");
+    assert_oauth_error(&response, "invalid_request");
     // A client_id in the form beside Basic is fine when it matches.
     let response = token_basic(
         &idp,
@@ -267,7 +262,7 @@ async fn two_authentication_methods_at_once_are_invalid_request() {
         &[("grant_type", "client_credentials"), ("client_id", "other")],
     )
     .await;
-    assert_error(&response, "invalid_request");
+    assert_oauth_error(&response, "invalid_request");
 }
 
 #[tokio::test]
@@ -293,11 +288,11 @@ async fn scopes_are_checked_against_the_client() {
             .await
         }
     };
-    assert_error(&ask("update").await, "invalid_scope");
-    assert_error(&ask("read update").await, "invalid_scope");
-    assert_error(&ask("read openid").await, "invalid_scope");
-    assert_error(&ask("offline_access").await, "invalid_scope");
-    assert_error(&ask("profile").await, "invalid_scope");
+    assert_oauth_error(&ask("update").await, "invalid_scope");
+    assert_oauth_error(&ask("read update").await, "invalid_scope");
+    assert_oauth_error(&ask("read openid").await, "invalid_scope");
+    assert_oauth_error(&ask("offline_access").await, "invalid_scope");
+    assert_oauth_error(&ask("profile").await, "invalid_scope");
     let ok = ask("read").await;
     assert_eq!(ok.status, 200);
     let (_, claims, _) = parts(ok.json()["access_token"].as_str().expect("token"));
@@ -349,15 +344,20 @@ async fn other_grants_and_malformed_requests_are_refused() {
         form.extend_from_slice(&credentials);
         form
     };
-    assert_error(
+    assert_oauth_error(
         &token_post(&idp, &with("password")).await,
         "unsupported_grant_type",
     );
-    assert_error(
+    // Known grants the client is not allowed: it has no offline_access, no code flow.
+    assert_oauth_error(
         &token_post(&idp, &with("refresh_token")).await,
-        "unsupported_grant_type",
+        "unauthorized_client",
     );
-    assert_error(&token_post(&idp, &credentials).await, "invalid_request");
+    assert_oauth_error(
+        &token_post(&idp, &with("authorization_code")).await,
+        "unauthorized_client",
+    );
+    assert_oauth_error(&token_post(&idp, &credentials).await, "invalid_request");
 
     let get = http::send(
         idp.addr(),
@@ -367,7 +367,7 @@ async fn other_grants_and_malformed_requests_are_refused() {
         b"",
     )
     .await;
-    assert_error(&get, "invalid_request");
+    assert_oauth_error(&get, "invalid_request");
     let json_body = http::send(
         idp.addr(),
         "POST",
@@ -376,7 +376,7 @@ async fn other_grants_and_malformed_requests_are_refused() {
         br#"{"grant_type":"client_credentials"}"#,
     )
     .await;
-    assert_error(&json_body, "invalid_request");
+    assert_oauth_error(&json_body, "invalid_request");
     let repeated = http::send(
         idp.addr(),
         "POST",
@@ -388,7 +388,7 @@ async fn other_grants_and_malformed_requests_are_refused() {
         b"grant_type=client_credentials&scope=read&scope=update&client_id=x&client_secret=y",
     )
     .await;
-    assert_error(&repeated, "invalid_request");
+    assert_oauth_error(&repeated, "invalid_request");
     let oversized = vec![b'a'; 100 * 1024];
     let huge = http::send(
         idp.addr(),
@@ -398,7 +398,7 @@ async fn other_grants_and_malformed_requests_are_refused() {
         &oversized,
     )
     .await;
-    assert_error(&huge, "invalid_request");
+    assert_oauth_error(&huge, "invalid_request");
 }
 
 #[tokio::test]
@@ -443,7 +443,7 @@ async fn register_client_replaces_a_client_with_the_same_id() {
         ],
     )
     .await;
-    assert_error(&old, "invalid_client");
+    assert_oauth_error(&old, "invalid_client");
     let new = token_basic(
         &idp,
         DEFAULT_CLIENT_ID,

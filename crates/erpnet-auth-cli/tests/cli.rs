@@ -1,0 +1,441 @@
+//! The real `erpnet-auth` binary against the mock ERP.net Identity.
+
+use std::process::{Output, Stdio};
+
+use erpnet_auth_testkit::{Alg, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, MockIdentity, TokenSpec};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_erpnet-auth");
+
+/// The binary with a clean environment: no ERPNET_* from the developer's shell.
+fn cli(identity: Option<&MockIdentity>) -> Command {
+    let mut command = Command::new(BIN);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("ERPNET_") || name == "NO_COLOR" {
+            command.env_remove(name);
+        }
+    }
+    if let Some(identity) = identity {
+        command
+            .env("ERPNET_AUTHORITY", identity.issuer())
+            .env("ERPNET_CLIENT_ID", DEFAULT_CLIENT_ID)
+            .env("ERPNET_SCOPES", "read update")
+            .env("ERPNET_CLIENT_SECRET", DEFAULT_CLIENT_SECRET);
+    }
+    command.stdin(Stdio::null()).kill_on_drop(true);
+    command
+}
+
+async fn run(mut command: Command, args: &[&str]) -> Output {
+    command.args(args).output().await.expect("the binary runs")
+}
+
+async fn run_with_stdin(mut command: Command, args: &[&str], input: &str) -> Output {
+    let mut child = command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input.as_bytes()).await.expect("write");
+    drop(stdin);
+    child.wait_with_output().await.expect("output")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_has_help_with_an_example() {
+    for command in [
+        "discover", "token", "inspect", "verify", "login", "refresh", "mock",
+    ] {
+        let output = run(cli(None), &[command, "--help"]).await;
+        assert!(output.status.success(), "{command}");
+        assert!(
+            stdout(&output).contains("Examples:"),
+            "{command} --help has no example"
+        );
+    }
+    let token_help = stdout(&run(cli(None), &["token", "--help"]).await);
+    let token_help = token_help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(token_help.contains("never from a command-line argument: arguments are visible"));
+    let usage = run(cli(None), &["frobnicate"]).await;
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discover_summarises_the_document_and_keys() {
+    let identity = MockIdentity::start().await;
+    let output = run(cli(None), &["discover", &identity.issuer()]).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains(&format!(
+        "token endpoint          {}",
+        identity.token_endpoint()
+    )));
+    assert!(text.contains("code challenge methods  plain, S256"));
+    assert!(text.contains(&format!("kid {}", identity.signing_kid())));
+    assert!(text.contains("2048 bits"));
+
+    let json = run(cli(None), &["discover", &identity.issuer(), "--json"]).await;
+    let document: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(document["discovery"]["issuer"], identity.issuer());
+    assert_eq!(document["jwks"]["keys"][0]["kid"], identity.signing_kid());
+
+    let insecure = run(cli(None), &["discover", "http://id.example.com/id"]).await;
+    assert_eq!(insecure.status.code(), Some(2));
+    assert!(stderr(&insecure).contains("loopback"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_prints_just_the_token_with_either_auth_method() {
+    let identity = MockIdentity::start().await;
+    for method in ["post", "basic"] {
+        let output = run(cli(Some(&identity)), &["token", "--auth-method", method]).await;
+        assert!(output.status.success(), "{}", stderr(&output));
+        let token = stdout(&output);
+        assert_eq!(token.lines().count(), 1);
+        assert_eq!(token.trim().split('.').count(), 3);
+    }
+    let json = run(cli(Some(&identity)), &["token", "--json"]).await;
+    let document: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(document["token_type"], "Bearer");
+    assert_eq!(document["scope"], "read update");
+    assert!(
+        document["expires_at"]
+            .as_str()
+            .expect("timestamp")
+            .contains('T')
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secret_comes_from_the_environment_a_file_or_stdin_only() {
+    let identity = MockIdentity::start().await;
+    let mut no_secret = cli(Some(&identity));
+    no_secret.env_remove("ERPNET_CLIENT_SECRET");
+    let output = run(no_secret, &["token"]).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("ERPNET_CLIENT_SECRET"));
+
+    let file = std::env::temp_dir().join(format!("erpnet-auth-cli-secret-{}", std::process::id()));
+    std::fs::write(&file, format!("{DEFAULT_CLIENT_SECRET}\n")).expect("write");
+    let mut from_file = cli(Some(&identity));
+    from_file.env_remove("ERPNET_CLIENT_SECRET");
+    let output = run(
+        from_file,
+        &[
+            "token",
+            "--client-secret-file",
+            file.to_str().expect("path"),
+        ],
+    )
+    .await;
+    std::fs::remove_file(&file).expect("remove");
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let mut from_stdin = cli(Some(&identity));
+    from_stdin.env_remove("ERPNET_CLIENT_SECRET");
+    let output = run_with_stdin(
+        from_stdin,
+        &["token", "--client-secret-stdin"],
+        DEFAULT_CLIENT_SECRET,
+    )
+    .await;
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let mut wrong = cli(Some(&identity));
+    wrong.env("ERPNET_CLIENT_SECRET", "wrong-secret-value-42");
+    let output = run(wrong, &["token"]).await;
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(message.contains("invalid_client"));
+    assert!(!message.contains("wrong-secret-value-42"));
+    assert!(stdout(&output).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspect_explains_tokens_without_sending_them() {
+    let identity = MockIdentity::start().await;
+    let token = identity.access_token_for(DEFAULT_CLIENT_ID, &["read"]);
+    let output = run(cli(None), &["inspect", &token]).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("access token (RFC 9068)"));
+    assert!(text.contains("expires in"));
+    assert!(text.contains("service token (client credentials)"));
+    assert!(text.contains("system user `api-user`"));
+
+    let expired = identity.mint(TokenSpec::access_token().expires_in(-3 * 3600));
+    let text = stdout(&run_with_stdin(cli(None), &["inspect", "-"], &expired).await);
+    assert!(text.contains("expired 3 h ago"), "{text}");
+
+    let user = identity.mint(
+        TokenSpec::access_token()
+            .subject("jdoe")
+            .claim("user_type", serde_json::json!("ExternalCommunityUser"))
+            .claim("is_admin", serde_json::json!("false")),
+    );
+    let text = stdout(&run(cli(None), &["inspect", &user]).await);
+    assert!(text.contains("user token: signed in as `jdoe`"), "{text}");
+    assert!(text.contains("external community user"));
+    assert!(text.contains("administrator     no"));
+
+    let reference = format!("enrt_{}", "0f".repeat(32));
+    let text = stdout(&run(cli(None), &["inspect", &reference]).await);
+    assert!(text.contains("ERP.net reference access token"));
+
+    let garbage = run(cli(None), &["inspect", "definitely-not-a-token"]).await;
+    assert_eq!(garbage.status.code(), Some(1));
+    assert!(stderr(&garbage).contains("not a JWT"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_every_failing_check() {
+    let identity = MockIdentity::start().await;
+    let valid = identity.access_token_for(DEFAULT_CLIENT_ID, &["read"]);
+    let args = ["verify", "--audience", "DomainAPI", "--scope", "read"];
+    let output = run(
+        cli(Some(&identity)),
+        &[&args[..], &[valid.as_str()]].concat(),
+    )
+    .await;
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert_eq!(stdout(&output).matches("pass ").count(), 11);
+
+    let cases = [
+        (
+            "signature",
+            identity.mint(TokenSpec::access_token().foreign_key()),
+        ),
+        (
+            "algorithm",
+            identity.mint(TokenSpec::access_token().alg(Alg::None)),
+        ),
+        (
+            "algorithm",
+            identity.mint(TokenSpec::access_token().alg(Alg::Hs256)),
+        ),
+        ("typ", identity.mint(TokenSpec::id_token())),
+        (
+            "issuer",
+            identity.mint(TokenSpec::access_token().issuer("https://evil.example/id")),
+        ),
+        (
+            "audience",
+            identity.mint(TokenSpec::access_token().audiences(["TableAPI"])),
+        ),
+        (
+            "expiry",
+            identity.mint(TokenSpec::access_token().expires_in(-600)),
+        ),
+        (
+            "not-before",
+            identity.mint(TokenSpec::access_token().not_before_offset(900)),
+        ),
+        (
+            "scopes",
+            identity.access_token_for(DEFAULT_CLIENT_ID, &["update"]),
+        ),
+        ("structure", "not.a.token".to_owned()),
+    ];
+    for (check, token) in cases {
+        let output = run(
+            cli(Some(&identity)),
+            &[&args[..], &[token.as_str()]].concat(),
+        )
+        .await;
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{check}: {}",
+            stdout(&output)
+        );
+        let text = stdout(&output);
+        let failing: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL")).collect();
+        assert_eq!(failing.len(), 1, "{text}");
+        assert!(
+            failing[0].starts_with(&format!("FAIL {check}")),
+            "{check}: {text}"
+        );
+    }
+
+    let no_audience = run(cli(Some(&identity)), &["verify", valid.as_str()]).await;
+    assert_eq!(no_audience.status.code(), Some(2));
+    let mut unset = cli(None);
+    unset.env_remove("ERPNET_AUTHORITY");
+    let no_authority = run(
+        unset,
+        &["verify", "--audience", "DomainAPI", valid.as_str()],
+    )
+    .await;
+    assert_eq!(no_authority.status.code(), Some(2));
+    let from_token = run(
+        cli(None),
+        &[
+            "verify",
+            "--trust-token-issuer",
+            "--audience",
+            "DomainAPI",
+            valid.as_str(),
+        ],
+    )
+    .await;
+    assert!(from_token.status.success(), "{}", stderr(&from_token));
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mock_starts_answers_and_stops_on_ctrl_c() {
+    let mut child = cli(None)
+        .args(["mock"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the mock announces itself")
+        .expect("read")
+        .expect("a line");
+    let issuer = first
+        .strip_prefix("mock ERP.net Identity at ")
+        .expect("issuer line")
+        .to_owned();
+    let mut rest = Vec::new();
+    for _ in 0..6 {
+        rest.push(lines.next_line().await.expect("read").expect("line"));
+    }
+    assert!(rest.iter().any(|l| l.contains(DEFAULT_CLIENT_ID)));
+    assert!(rest.iter().any(|l| l.trim_start().starts_with("curl ")));
+
+    // It really is a provider: our own CLI discovers it.
+    let discovered = run(cli(None), &["discover", &issuer]).await;
+    assert!(discovered.status.success(), "{}", stderr(&discovered));
+
+    let pid = child.id().expect("pid").to_string();
+    let signal = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
+    assert!(signal.success());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
+        .await
+        .expect("stops")
+        .expect("status");
+    assert!(status.success(), "{status:?}");
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_headless_saves_a_private_refresh_token_that_refresh_rotates() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let identity = MockIdentity::start().await;
+    let dir = std::env::temp_dir().join(format!("erpnet-auth-cli-login-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut child = cli(None)
+        .env("ERPNET_AUTH_CONFIG_DIR", &dir)
+        .args([
+            "login",
+            "--authority",
+            &identity.issuer(),
+            "--client-id",
+            erpnet_auth_testkit::DEFAULT_PUBLIC_CLIENT_ID,
+            "--no-browser",
+            "--save",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stderr_lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let line = tokio::time::timeout(std::time::Duration::from_secs(30), stderr_lines.next_line())
+        .await
+        .expect("prints the URL")
+        .expect("read")
+        .expect("a line");
+    let url = line
+        .strip_prefix("Open this URL to sign in: ")
+        .expect("the URL line")
+        .to_owned();
+    // Play the browser: the mock signs its test user in and redirects to the
+    // CLI's loopback listener.
+    reqwest::get(url).await.expect("browser");
+    let output = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("finishes")
+        .expect("output");
+    assert!(output.status.success());
+    let signed_in: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(signed_in["subject"], "jdoe");
+    assert_eq!(
+        signed_in["access_token"]
+            .as_str()
+            .expect("token")
+            .split('.')
+            .count(),
+        3
+    );
+    let file = std::path::PathBuf::from(signed_in["refresh_token_file"].as_str().expect("saved"));
+    assert!(file.starts_with(&dir));
+    assert_eq!(
+        std::fs::metadata(&file).expect("file").permissions().mode() & 0o777,
+        0o600
+    );
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("JSON");
+    let first = saved["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
+
+    let refreshed = run(
+        {
+            let mut command = cli(None);
+            command.env("ERPNET_AUTH_CONFIG_DIR", &dir);
+            command
+        },
+        &["refresh", "--json"],
+    )
+    .await;
+    assert!(refreshed.status.success(), "{}", stderr(&refreshed));
+    let document: serde_json::Value = serde_json::from_slice(&refreshed.stdout).expect("JSON");
+    assert_ne!(document["access_token"], signed_in["access_token"]);
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("JSON");
+    assert_ne!(
+        saved["refresh_token"].as_str().expect("rotated"),
+        first,
+        "the rotated token replaced the old one"
+    );
+    assert_eq!(
+        std::fs::metadata(&file).expect("file").permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(identity.requests_for_grant("refresh_token"), 1);
+    let leftovers: Vec<_> = std::fs::read_dir(file.parent().expect("dir"))
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary file is left behind");
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
