@@ -4,6 +4,7 @@
 //! tower layer merges, `tower.rs` proves the same behind the layer.
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -72,13 +73,20 @@ async fn guarded(validator: &JwtValidator, headers: &HeaderMap, scope: &str) -> 
     }
 }
 
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+}
+
 #[tokio::test]
 async fn the_peers_tokens_open_the_api_and_the_answers_are_200_403_401() {
     let peer = peer_or_skip!();
     let api = start_api(peer.validator(JWT_API)).await;
     let grant = peer.client_credentials(CC_BASIC, &["read"], JWT_API);
     let (counting, token_requests) = Counting::new(grant);
-    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+    let client = reqwest_middleware::ClientBuilder::new(http_client())
         .with(BearerAuth::new(CachedTokenSource::new(counting)).allow_origin(&api))
         .build();
 
@@ -110,7 +118,7 @@ async fn the_peers_tokens_open_the_api_and_the_answers_are_200_403_401() {
         "a 403 is no reason for a new token"
     );
 
-    let response = reqwest::Client::new()
+    let response = http_client()
         .get(format!("{api}/contacts"))
         .send()
         .await

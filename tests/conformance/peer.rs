@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -196,8 +196,14 @@ fn unavailable(reason: &str) -> Option<Peer> {
         panic!("{message}\nCI is set, so the peer tests must run.");
     }
     // Written to the real stderr, past the test harness's output capture, so
-    // that a skip is seen even when every test passes.
-    let _ = writeln!(std::io::stderr(), "\n*** PEER TEST SKIPPED: {message}\n");
+    // that a skip is seen even when every test passes; in full once.
+    static SAID: AtomicBool = AtomicBool::new(false);
+    let message = if SAID.swap(true, Ordering::SeqCst) {
+        "the conformance peer is unavailable (see above)".to_owned()
+    } else {
+        format!("\n{message}\n")
+    };
+    let _ = writeln!(std::io::stderr(), "*** PEER TEST SKIPPED: {message}");
     None
 }
 
