@@ -13,7 +13,14 @@ use std::time::Duration;
 use erpnet_auth::{
     Authority, CachedTokenSource, ClientAuthMethod, ClientCredentials, Discovery, TokenSource,
 };
-use erpnet_auth_testkit::{Client, Endpoint, Failure, MockIdentity};
+use erpnet_auth::{
+    AuthorizationCodeFlow, Introspector, LoopbackRedirect, PendingAuthorization, Url,
+};
+use erpnet_auth_testkit::{
+    Client, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_RESOURCE_ID, DEFAULT_RESOURCE_SECRET, Endpoint,
+    Failure, MockIdentity,
+};
+use secrecy::ExposeSecret;
 
 const SECRET: &str = "n0t-f0r-l0gs-7f3a9c";
 
@@ -43,15 +50,18 @@ async fn no_secret_reaches_logs_debug_or_errors() {
     let identity = MockIdentity::builder()
         .token_lifetime(Duration::from_secs(2))
         .client(Client::new("my.trusted.app/logs", SECRET).scopes(["read", "update"]))
+        .client(Client::default_public_client())
         .start()
         .await;
     let authority = Authority::parse(&identity.issuer()).expect("authority");
     let mut shown: Vec<String> = Vec::new();
     let mut tokens_seen = Vec::new();
 
-    let discovery = Discovery::fetch(&identity.issuer())
-        .await
-        .expect("discovery");
+    let discovery = std::sync::Arc::new(
+        Discovery::fetch(&identity.issuer())
+            .await
+            .expect("discovery"),
+    );
     shown.push(format!("{discovery:?}"));
 
     for method in [
@@ -100,9 +110,83 @@ async fn no_secret_reaches_logs_debug_or_errors() {
     let error = grant.token().await.expect_err("malformed");
     shown.push(format!("{error} {error:?}"));
 
+    // The interactive half: a sign-in (code, PKCE verifier, ID token, refresh
+    // token), a rotation, introspection and revocation.
+    let flow = AuthorizationCodeFlow::builder(discovery.clone(), DEFAULT_PUBLIC_CLIENT_ID)
+        .scopes(["openid", "profile", "offline_access", "read"])
+        .build()
+        .expect("flow");
+    let listener = LoopbackRedirect::bind().await.expect("bind");
+    let pending = flow
+        .authorization_request(listener.redirect_uri())
+        .build()
+        .expect("request");
+    shown.push(format!("{pending:?} {flow:?}"));
+    let url = pending.url().clone();
+    tokio::spawn(async move { reqwest::get(url).await });
+    let callback = listener
+        .wait(Duration::from_secs(30))
+        .await
+        .expect("callback");
+    let code = callback
+        .query_pairs()
+        .find(|(name, _)| name == "code")
+        .map(|(_, value)| value.into_owned())
+        .expect("code");
+    let parts = pending.into_parts();
+    let verifier = parts.code_verifier.expose_secret().to_owned();
+    shown.push(format!("{parts:?}"));
+    let signed_in = flow
+        .complete(PendingAuthorization::from_parts(parts), &callback)
+        .await
+        .expect("signed in");
+    shown.push(format!("{signed_in:?} {signed_in:#?}"));
+    let refresh_token = signed_in.refresh_token.clone().expect("refresh token");
+    let id_token = signed_in.id_token.clone().expect("ID token");
+    let grant = flow
+        .refresh_grant(refresh_token.clone())
+        .build()
+        .expect("grant");
+    shown.push(format!("{grant:?}"));
+    let refreshed = grant.token().await.expect("refreshed");
+    let rotated = grant.refresh_token().await;
+    let replay = flow
+        .refresh_grant(refresh_token.clone())
+        .build()
+        .expect("grant");
+    let error = replay.token().await.expect_err("rotated token replayed");
+    shown.push(format!("{error} {error:?}"));
+    let introspector = Introspector::builder(
+        identity
+            .introspection_endpoint()
+            .parse::<Url>()
+            .expect("url"),
+        DEFAULT_RESOURCE_ID,
+    )
+    .client_secret(DEFAULT_RESOURCE_SECRET)
+    .build()
+    .expect("introspector");
+    let _ = introspector
+        .introspect(signed_in.access_token.expose_secret())
+        .await;
+    shown.push(format!("{introspector:?}"));
+    for secret in [
+        code,
+        verifier,
+        refresh_token.expose_secret().to_owned(),
+        rotated.expose_secret().to_owned(),
+        id_token.expose_secret().to_owned(),
+        signed_in.access_token.expose_secret().to_owned(),
+        refreshed.expose_secret().to_owned(),
+        DEFAULT_RESOURCE_SECRET.to_owned(),
+    ] {
+        tokens_seen.push(secret);
+    }
+
     let logs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
     assert!(logs.contains("token issued"), "the run was logged:\n{logs}");
-    assert!(tokens_seen.len() >= 4);
+    assert!(tokens_seen.len() >= 12);
+    assert!(logs.contains("signed in"), "the sign-in was logged");
     for secret in std::iter::once(SECRET.to_owned()).chain(tokens_seen) {
         assert!(!logs.contains(&secret), "a secret reached the logs");
         for text in &shown {

@@ -41,21 +41,12 @@ pub(crate) async fn run(args: Args) -> Outcome {
 
     let metadata = serde_json::to_value(discovery.metadata()).unwrap_or(Value::Null);
     let list = |name: &str| -> String {
-        metadata
-            .get(name)
-            .and_then(Value::as_array)
-            .map(|items| {
-                items
-                    .iter()
-                    .map(|v| {
-                        v.as_str()
-                            .map(str::to_owned)
-                            .unwrap_or_else(|| v.to_string())
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_else(|| "(not listed)".into())
+        let items = output::strings(metadata.get(name));
+        if items.is_empty() {
+            "(not listed)".to_owned()
+        } else {
+            items.join(", ")
+        }
     };
     let endpoint =
         |url: Option<&erpnet_auth_core::Url>| url.map_or("(none)".to_owned(), |u| u.to_string());

@@ -49,21 +49,6 @@ pub(crate) fn decode(token: &str) -> Result<Decoded, String> {
     })
 }
 
-fn strings(value: Option<&Value>) -> Vec<String> {
-    match value {
-        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| v.to_string())
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn text<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     claims.get(name).and_then(Value::as_str)
 }
@@ -115,8 +100,14 @@ pub(crate) async fn run(args: Args) -> Outcome {
     if let Some(iss) = text(claims, "iss") {
         println!("issuer      {iss}");
     }
-    println!("audiences   {}", strings(claims.get("aud")).join(", "));
-    println!("scopes      {}", strings(claims.get("scope")).join(" "));
+    println!(
+        "audiences   {}",
+        output::strings(claims.get("aud")).join(", ")
+    );
+    println!(
+        "scopes      {}",
+        output::strings(claims.get("scope")).join(" ")
+    );
     for (name, label) in [
         ("iat", "issued"),
         ("nbf", "not before"),

@@ -164,17 +164,13 @@ pub(crate) async fn refresh(args: RefreshArgs) -> Outcome {
 
 fn print_token(token: &AccessToken, subject: Option<&str>, saved: Option<&Path>, json: bool) {
     if json {
-        let expires_in = token.expires_in().map(|d| d.as_secs() as i64);
-        let document = json!({
-            "access_token": token.expose_secret(),
-            "token_type": token.token_type(),
-            "expires_in": expires_in,
-            "expires_at": expires_in.map(|s| output::rfc3339(output::now() + s)),
-            "scope": token.scopes().join(" "),
-            "subject": subject,
-            "refresh_token_file": saved.map(|p| p.display().to_string()),
-        });
-        println!("{}", output::json(&document));
+        let mut extra = serde_json::Map::new();
+        extra.insert("subject".into(), json!(subject));
+        extra.insert(
+            "refresh_token_file".into(),
+            json!(saved.map(|p| p.display().to_string())),
+        );
+        println!("{}", output::json(&output::token_json(token, extra)));
     } else {
         if let Some(subject) = subject {
             eprintln!("signed in as {subject}");

@@ -74,6 +74,44 @@ pub(crate) fn relative(at: i64) -> String {
     }
 }
 
+/// The items of a JSON string (split on whitespace, as `scope` is) or array
+/// (as `aud` may be), as text.
+pub(crate) fn strings(value: Option<&serde_json::Value>) -> Vec<String> {
+    use serde_json::Value;
+    match value {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string())
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// An access token as JSON for scripts: stable field names, the expiry as an
+/// RFC 3339 timestamp, and any extra fields.
+pub(crate) fn token_json(
+    token: &erpnet_auth_core::AccessToken,
+    extra: serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Value {
+    let expires_in = token.expires_in().map(|d| d.as_secs() as i64);
+    let mut document = serde_json::json!({
+        "access_token": token.expose_secret(),
+        "token_type": token.token_type(),
+        "expires_in": expires_in,
+        "expires_at": expires_in.map(|s| rfc3339(now() + s)),
+        "scope": token.scopes().join(" "),
+    });
+    if let Some(fields) = document.as_object_mut() {
+        fields.extend(extra);
+    }
+    document
+}
+
 /// Pretty JSON, never failing.
 pub(crate) fn json(value: &serde_json::Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())

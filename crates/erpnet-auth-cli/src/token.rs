@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use erpnet_auth_core::{ClientAuthMethod, ClientCredentials, TokenSource};
-use serde_json::json;
 use tokio::io::AsyncReadExt;
 
 use crate::settings::{Provider, scopes};
@@ -107,14 +106,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
         .build()?;
     let token = grant.token().await?;
     if args.json {
-        let expires_in = token.expires_in().map(|d| d.as_secs() as i64);
-        let document = json!({
-            "access_token": token.expose_secret(),
-            "token_type": token.token_type(),
-            "expires_in": expires_in,
-            "expires_at": expires_in.map(|s| output::rfc3339(output::now() + s)),
-            "scope": token.scopes().join(" "),
-        });
+        let document = output::token_json(&token, serde_json::Map::new());
         println!("{}", output::json(&document));
     } else {
         println!("{}", token.expose_secret());

@@ -133,18 +133,13 @@ pub(crate) async fn run(args: Args) -> Outcome {
     let validator = builder.build()?;
     let result = validator.validate(&token).await;
 
-    let list = |value: Option<Value>| match value {
-        Some(Value::String(s)) => s,
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| v.to_string())
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => "(none)".into(),
+    let list = |value: Option<Value>| {
+        let items = output::strings(value.as_ref());
+        if items.is_empty() {
+            "(none)".to_owned()
+        } else {
+            items.join(" ")
+        }
     };
     let details = [
         format!("compact JWS, {} bytes", token.len()),

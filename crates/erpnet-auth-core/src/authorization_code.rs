@@ -27,7 +27,7 @@ use crate::id_token::{self, IdToken, IdTokenCheck};
 use crate::jwks::JwksCache;
 use crate::jwt::Algorithm;
 use crate::refresh_token::{RefreshTokenGrant, RefreshTokenGrantBuilder};
-use crate::token::AccessToken;
+use crate::token::{AccessToken, constant_time_eq};
 use crate::token_endpoint::{ClientAuth, ClientAuthMethod, request_token};
 use crate::validator::DEFAULT_LEEWAY;
 
@@ -619,11 +619,6 @@ fn exchange_form<'a>(code: &'a str, pending: &'a PendingAuthorization) -> Vec<(&
     ];
     form.extend(pending.resources.iter().map(|r| ("resource", r.as_str())));
     form
-}
-
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Default time a sign-in may take before the loopback helper gives up.

@@ -32,6 +32,18 @@ impl TokenEndpoint {
     }
 }
 
+impl TokenEndpoint {
+    /// The HTTP client a grant uses: the one given, else the discovery cache's,
+    /// else a new one.
+    pub(crate) fn http_or_default(&self, given: Option<HttpClient>) -> HttpClient {
+        match (given, self) {
+            (Some(http), _) => http,
+            (None, TokenEndpoint::Discover(cache)) => cache.http().clone(),
+            (None, TokenEndpoint::Url(_)) => HttpClient::new(),
+        }
+    }
+}
+
 impl From<Url> for TokenEndpoint {
     fn from(url: Url) -> Self {
         Self::Url(url)
@@ -202,11 +214,7 @@ impl ClientCredentialsBuilder {
         if let TokenEndpoint::Url(url) = &self.endpoint {
             check_url(url)?;
         }
-        let http = match (&self.http, &self.endpoint) {
-            (Some(http), _) => http.clone(),
-            (None, TokenEndpoint::Discover(cache)) => cache.http().clone(),
-            (None, TokenEndpoint::Url(_)) => HttpClient::new(),
-        };
+        let http = self.endpoint.http_or_default(self.http.clone());
         Ok(ClientCredentials {
             endpoint: self.endpoint,
             auth: ClientAuth {

@@ -102,11 +102,29 @@ impl HttpClient {
     /// redirects, `https` except loopback), for tools that show raw provider
     /// documents such as a key set.
     pub async fn get_json(&self, url: &Url) -> Result<serde_json::Value, Error> {
+        let response = self.get_json_document(url, "application/json").await?;
+        serde_json::from_slice(&response.body).map_err(|e| Error::InvalidResponse {
+            endpoint: endpoint_name(url),
+            reason: format!(
+                "malformed JSON ({:?} error at line {}, column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ),
+        })
+    }
+
+    /// GETs a document that must come back 2xx with a JSON media type.
+    pub(crate) async fn get_json_document(
+        &self,
+        url: &Url,
+        accept: &'static str,
+    ) -> Result<HttpResponse, Error> {
         let endpoint = endpoint_name(url);
         let request = self
             .client
             .get(url.clone())
-            .header(http::header::ACCEPT, "application/json")
+            .header(http::header::ACCEPT, accept)
             .build()
             .map_err(|e| Error::Config(format!("cannot build a request to {endpoint}: {e}")))?;
         let response = self.execute(request).await?;
@@ -120,20 +138,12 @@ impl HttpClient {
             return Err(Error::InvalidResponse {
                 endpoint,
                 reason: format!(
-                    "expected JSON, got content type `{}`",
+                    "expected a JSON document, got content type `{}`",
                     media_type(&response.headers).unwrap_or_default()
                 ),
             });
         }
-        serde_json::from_slice(&response.body).map_err(|e| Error::InvalidResponse {
-            endpoint,
-            reason: format!(
-                "malformed JSON ({:?} error at line {}, column {})",
-                e.classify(),
-                e.line(),
-                e.column()
-            ),
-        })
+        Ok(response)
     }
 
     /// Sends a request under the policy and reads the whole answer.

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::claims::{ErpNetClaims, parse_audiences, parse_numeric_date};
 use crate::jwks::JwksCache;
 use crate::jwt::{self, Algorithm};
+use crate::token::constant_time_eq;
 use crate::validator::{ValidationError, allowed_algorithm, unix_now, verify_signature};
 
 /// A validated ID token: who signed in. The raw token is kept (for
@@ -194,11 +195,6 @@ fn token_hash(alg: Algorithm, token: &str) -> String {
     let hash = digest::digest(algorithm, token.as_bytes());
     let bytes = hash.as_ref();
     URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() / 2])
-}
-
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -318,11 +318,7 @@ impl IntrospectorBuilder {
         if self.method != ClientAuthMethod::None && self.secret.is_none() {
             return Err(Error::Config(format!("`{}` has no secret", self.client_id)));
         }
-        let http = match (&self.http, &self.endpoint) {
-            (Some(http), _) => http.clone(),
-            (None, TokenEndpoint::Discover(cache)) => cache.http().clone(),
-            (None, TokenEndpoint::Url(_)) => HttpClient::new(),
-        };
+        let http = self.endpoint.http_or_default(self.http.clone());
         let auth = ClientAuth {
             client_id: self.client_id,
             secret: self.secret,

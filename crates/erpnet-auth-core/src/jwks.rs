@@ -33,7 +33,7 @@ use url::Url;
 
 use crate::discovery::DiscoveryCache;
 use crate::error::Error;
-use crate::http::{HttpClient, endpoint_name, is_json, media_type};
+use crate::http::{HttpClient, endpoint_name};
 use crate::jwt::{Algorithm, KeyFamily};
 
 /// Default minimum time between two fetches caused by unknown key ids.
@@ -494,32 +494,9 @@ impl fmt::Debug for JwksCache {
 }
 
 async fn fetch(http: &HttpClient, url: &Url) -> Result<(Vec<u8>, Option<Duration>), Error> {
-    let endpoint = endpoint_name(url);
-    let request = http
-        .reqwest_client()
-        .get(url.clone())
-        .header(
-            http::header::ACCEPT,
-            "application/jwk-set+json, application/json",
-        )
-        .build()
-        .map_err(|e| Error::Config(format!("cannot build a request to {endpoint}: {e}")))?;
-    let response = http.execute(request).await?;
-    if !response.status.is_success() {
-        return Err(Error::Status {
-            endpoint,
-            status: response.status.as_u16(),
-        });
-    }
-    if !is_json(&response.headers) {
-        return Err(Error::InvalidResponse {
-            endpoint,
-            reason: format!(
-                "expected a JSON key set, got content type `{}`",
-                media_type(&response.headers).unwrap_or_default()
-            ),
-        });
-    }
+    let response = http
+        .get_json_document(url, "application/jwk-set+json, application/json")
+        .await?;
     Ok((response.body, max_age(&response.headers)))
 }
 

@@ -311,11 +311,7 @@ impl RefreshTokenGrantBuilder {
                 self.client_id
             )));
         }
-        let http = match (&self.http, &self.endpoint) {
-            (Some(http), _) => http.clone(),
-            (None, TokenEndpoint::Discover(cache)) => cache.http().clone(),
-            (None, TokenEndpoint::Url(_)) => HttpClient::new(),
-        };
+        let http = self.endpoint.http_or_default(self.http.clone());
         Ok(RefreshTokenGrant {
             endpoint: self.endpoint,
             auth: ClientAuth {

@@ -174,7 +174,9 @@ impl PartialEq for AccessToken {
 
 impl Eq for AccessToken {}
 
-fn constant_time_eq(a: &str, b: &str) -> bool {
+/// Compares two secrets without an early exit that would reveal where they
+/// differ.
+pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
