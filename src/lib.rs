@@ -11,6 +11,8 @@
 //! | (always) | [`erpnet_auth_core`], re-exported at the top level: [`TokenSource`], [`CachedTokenSource`], [`ClientCredentials`], [`StaticToken`], [`Discovery`] |
 //! | `reqwest` | `erpnet_auth::reqwest` (the `erpnet-auth-reqwest` crate): `BearerAuth`, a reqwest-middleware that attaches tokens to outgoing requests |
 //! | `testkit` | `erpnet_auth::testkit` (the `erpnet-auth-testkit` crate): an in-process mock ERP.net Identity for your tests |
+//! | `tower` | `erpnet_auth::tower` (the `erpnet-auth-tower` crate): `ValidateBearerLayer` and `RequireScopesLayer` for APIs (axum, tonic), `AddBearerLayer` for tower clients |
+//! | `axum` | `tower`, plus the axum extractor `erpnet_auth::tower::Claims<T>` |
 //!
 //! ```
 //! use erpnet_auth::{Authority, CachedTokenSource, ClientCredentials, TokenSource};
@@ -40,6 +42,11 @@ pub use erpnet_auth_reqwest as reqwest;
 /// The mock ERP.net Identity server (feature `testkit`).
 #[cfg(feature = "testkit")]
 pub use erpnet_auth_testkit as testkit;
+
+/// Tower middleware: bearer validation, scopes, the axum extractor (feature
+/// `axum`) and the client-side bearer layer (feature `tower`).
+#[cfg(feature = "tower")]
+pub use erpnet_auth_tower as tower;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -6,8 +6,8 @@
 //! `Debug`/`Display` form of every value the run produced for the client secret
 //! and every access token issued.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod support;
+
 use std::time::Duration;
 
 use erpnet_auth::{
@@ -21,21 +21,9 @@ use erpnet_auth_testkit::{
     Failure, MockIdentity,
 };
 use secrecy::ExposeSecret;
+use support::Captured;
 
 const SECRET: &str = "n0t-f0r-l0gs-7f3a9c";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_logs_debug_or_errors() {
@@ -183,7 +171,7 @@ async fn no_secret_reaches_logs_debug_or_errors() {
         tokens_seen.push(secret);
     }
 
-    let logs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+    let logs = captured.text();
     assert!(logs.contains("token issued"), "the run was logged:\n{logs}");
     assert!(tokens_seen.len() >= 12);
     assert!(logs.contains("signed in"), "the sign-in was logged");

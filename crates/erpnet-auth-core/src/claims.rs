@@ -19,15 +19,13 @@ use crate::jwt::Algorithm;
 #[derive(Clone)]
 pub struct VerifiedToken(Arc<Data>);
 
+/// `iss`, `sub`, `jti` and `client_id` are read from `claims` when asked for,
+/// so that a validation allocates no copies of them.
 struct Data {
-    issuer: String,
-    subject: Option<String>,
     audiences: Vec<String>,
     expires_at: i64,
     not_before: Option<i64>,
     issued_at: Option<i64>,
-    jwt_id: Option<String>,
-    client_id: Option<String>,
     scopes: Vec<String>,
     key_id: Option<String>,
     algorithm: Option<Algorithm>,
@@ -37,7 +35,6 @@ struct Data {
 /// The parts of a token the validator has checked, handed to
 /// [`VerifiedToken::new`].
 pub(crate) struct Checked {
-    pub(crate) issuer: String,
     pub(crate) audiences: Vec<String>,
     pub(crate) expires_at: i64,
     pub(crate) not_before: Option<i64>,
@@ -50,18 +47,7 @@ pub(crate) struct Checked {
 
 impl VerifiedToken {
     pub(crate) fn new(checked: Checked) -> Self {
-        let text = |name: &str| {
-            checked
-                .claims
-                .get(name)
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
         Self(Arc::new(Data {
-            subject: text("sub"),
-            jwt_id: text("jti"),
-            client_id: text("client_id"),
-            issuer: checked.issuer,
             audiences: checked.audiences,
             expires_at: checked.expires_at,
             not_before: checked.not_before,
@@ -73,20 +59,27 @@ impl VerifiedToken {
         }))
     }
 
+    /// A claim that is a string.
+    fn text(&self, name: &str) -> Option<&str> {
+        self.0.claims.get(name).and_then(Value::as_str)
+    }
+
     /// `iss`.
     pub fn issuer(&self) -> &str {
-        &self.0.issuer
+        // Checked to be the configured issuer for validated tokens; for an
+        // introspected one, whatever the provider said (empty if nothing).
+        self.text("iss").unwrap_or_default()
     }
 
     /// `sub`: the user (ERP.net: the login name). Absent in service tokens
     /// (client credentials).
     pub fn subject(&self) -> Option<&str> {
-        self.0.subject.as_deref()
+        self.text("sub")
     }
 
     /// `client_id`: the application the token was issued to.
     pub fn client_id(&self) -> Option<&str> {
-        self.0.client_id.as_deref()
+        self.text("client_id")
     }
 
     /// The subject, or for service tokens the client id: who is calling.
@@ -127,7 +120,7 @@ impl VerifiedToken {
 
     /// `jti`, if present.
     pub fn jwt_id(&self) -> Option<&str> {
-        self.0.jwt_id.as_deref()
+        self.text("jti")
     }
 
     /// The `kid` of the key that verified the token.
@@ -144,7 +137,7 @@ impl VerifiedToken {
     /// Whether the token was issued to a service (no `sub`, as with client
     /// credentials) rather than to a user.
     pub fn is_service_token(&self) -> bool {
-        self.0.subject.is_none()
+        self.subject().is_none()
     }
 
     /// Any claim, as JSON.
@@ -159,7 +152,7 @@ impl VerifiedToken {
 
     /// The claims deserialized into a type of your own.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(&Value::Object(self.0.claims.clone()))
+        T::deserialize(&self.0.claims)
     }
 
     /// ERP.net's claims, typed. Claims a token lacks are `None`.
@@ -176,9 +169,9 @@ impl VerifiedToken {
 impl fmt::Debug for VerifiedToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VerifiedToken")
-            .field("issuer", &self.0.issuer)
-            .field("subject", &self.0.subject)
-            .field("client_id", &self.0.client_id)
+            .field("issuer", &self.issuer())
+            .field("subject", &self.subject())
+            .field("client_id", &self.client_id())
             .field("audiences", &self.0.audiences)
             .field("scopes", &self.0.scopes)
             .field("expires_at", &self.0.expires_at)

@@ -250,13 +250,7 @@ impl Introspector {
             .get("scope")
             .and_then(parse_scopes)
             .unwrap_or_default();
-        let issuer = claims
-            .get("iss")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
         Ok(Some(VerifiedToken::new(Checked {
-            issuer,
             audiences,
             expires_at,
             not_before: claims.get("nbf").and_then(parse_numeric_date),

@@ -144,7 +144,14 @@ fn the_verified_cache_is_bounded_and_honours_expiry_and_generation() {
     let now = unix_now();
     for i in 0..10_000u32 {
         let token = format!("token-{i}");
-        cache.insert(digest(&token), verified.clone(), now + 600, 1, now);
+        cache.insert(
+            cache.key(&token),
+            &token,
+            verified.clone(),
+            now + 600,
+            1,
+            now,
+        );
     }
     let total: usize = cache
         .shards
@@ -153,13 +160,53 @@ fn the_verified_cache_is_bounded_and_honours_expiry_and_generation() {
         .sum();
     assert!(total <= 64 + SHARDS, "bounded: {total}");
 
-    let key = digest("token-9999");
-    assert!(cache.get(&key, now, 1).is_some());
-    assert!(cache.get(&key, now, 2).is_none(), "the key set changed");
-    assert!(cache.get(&key, now + 600, 1).is_none(), "expired");
+    let key = cache.key("token-9999");
+    assert!(cache.get(key, "token-9999", now, 1).is_some());
+    assert!(
+        cache.get(key, "token-9999", now, 2).is_none(),
+        "the key set changed"
+    );
+    assert!(
+        cache.get(key, "token-9999", now + 600, 1).is_none(),
+        "expired"
+    );
+    // A colliding key (forced here) with another token is a miss.
+    assert!(cache.get(key, "token-9998", now, 1).is_none());
+    assert!(cache.get(key, "token-99990", now, 1).is_none());
 
     let off = VerifiedCache::new(0);
     assert!(!off.enabled());
+}
+
+#[test]
+fn the_token_hash_is_keyed_and_spreads_lengths_and_tails() {
+    let a = TokenHasher::new();
+    let b = TokenHasher::new();
+    let token = "x".repeat(900);
+    let hash = |h: &TokenHasher, bytes: &[u8]| h.hash(bytes, bytes.len());
+    assert_eq!(hash(&a, token.as_bytes()), hash(&a, token.as_bytes()));
+    assert_ne!(
+        hash(&a, token.as_bytes()),
+        hash(&b, token.as_bytes()),
+        "keyed"
+    );
+    let mut seen = std::collections::HashSet::new();
+    for len in 0..200 {
+        assert!(seen.insert(hash(&a, &vec![0u8; len])), "length {len}");
+        assert!(seen.insert(a.hash(&[1; 64], len)), "length {len} apart");
+    }
+    let mut last = token.into_bytes();
+    for i in 0..last.len() {
+        last[i] ^= 1;
+        assert!(seen.insert(hash(&a, &last)), "byte {i}");
+    }
+    // The cache keys only the length and the last 64 bytes.
+    let cache = VerifiedCache::new(16);
+    assert_eq!(
+        cache.key(&format!("a{}", "s".repeat(64))),
+        cache.key(&format!("b{}", "s".repeat(64)))
+    );
+    assert_ne!(cache.key(&"s".repeat(64)), cache.key(&"s".repeat(65)));
 }
 
 #[test]

@@ -1,0 +1,307 @@
+//! How a refused request is answered: RFC 6750 §3 for HTTP, a gRPC status in
+//! a trailers-only response for gRPC.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use erpnet_auth_core::ValidationError;
+use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use serde::Serialize;
+
+/// The default `realm` of `WWW-Authenticate` challenges.
+pub const DEFAULT_REALM: &str = "api";
+
+/// Why a request is refused.
+#[derive(Debug, Clone)]
+pub(crate) enum Refusal {
+    /// No bearer token: 401 with a challenge that names no error (RFC 6750 §3.1).
+    MissingToken,
+    /// A malformed `Authorization` header: 400 `invalid_request`.
+    InvalidRequest(&'static str),
+    /// The token was refused: 401 `invalid_token`, with a short reason.
+    InvalidToken(Cow<'static, str>),
+    /// A scope is missing: 403 `insufficient_scope`, with the scopes needed
+    /// (space-separated).
+    InsufficientScope {
+        scope: Arc<str>,
+        description: &'static str,
+    },
+    /// The signing keys cannot be loaded: 503.
+    Unavailable,
+    /// The middleware that should have run before did not: 500.
+    NotConfigured,
+}
+
+impl Refusal {
+    /// The answer to a token the validator refused. The reason comes from the
+    /// error's `Display`, which is written to be shown to callers.
+    pub(crate) fn from_validation(error: &ValidationError) -> Self {
+        match error {
+            e if e.is_unavailable() => Refusal::Unavailable,
+            ValidationError::InsufficientScope { required } => Refusal::InsufficientScope {
+                scope: required.join(" ").into(),
+                description: "the token lacks a scope this API requires",
+            },
+            e => Refusal::InvalidToken(e.to_string().into()),
+        }
+    }
+
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Refusal::MissingToken | Refusal::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Refusal::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Refusal::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The RFC 6750 (or, for 500 and 503, RFC 6749) error code.
+    fn code(&self) -> Option<&'static str> {
+        match self {
+            Refusal::MissingToken => None,
+            Refusal::InvalidRequest(_) => Some("invalid_request"),
+            Refusal::InvalidToken(_) => Some("invalid_token"),
+            Refusal::InsufficientScope { .. } => Some("insufficient_scope"),
+            Refusal::Unavailable => Some("temporarily_unavailable"),
+            Refusal::NotConfigured => Some("server_error"),
+        }
+    }
+
+    pub(crate) fn description(&self) -> &str {
+        match self {
+            Refusal::MissingToken => "a bearer token is required",
+            Refusal::InvalidRequest(description) => description,
+            Refusal::InvalidToken(description) => description,
+            Refusal::InsufficientScope { description, .. } => description,
+            Refusal::Unavailable => "signing keys unavailable; try again later",
+            Refusal::NotConfigured => "authentication is not configured for this route",
+        }
+    }
+
+    /// The gRPC status code: UNAUTHENTICATED, PERMISSION_DENIED, UNAVAILABLE
+    /// or INTERNAL.
+    fn grpc_status(&self) -> &'static str {
+        match self {
+            Refusal::MissingToken | Refusal::InvalidRequest(_) | Refusal::InvalidToken(_) => "16",
+            Refusal::InsufficientScope { .. } => "7",
+            Refusal::Unavailable => "14",
+            Refusal::NotConfigured => "13",
+        }
+    }
+
+    /// The answer: gRPC for gRPC requests, RFC 6750 otherwise.
+    pub(crate) fn response(&self, realm: &Realm, request: &HeaderMap) -> Response<Bytes> {
+        self.answer(realm, is_grpc(request))
+    }
+
+    /// The answer, gRPC or RFC 6750.
+    pub(crate) fn answer(&self, realm: &Realm, grpc: bool) -> Response<Bytes> {
+        if grpc {
+            self.grpc_response()
+        } else {
+            self.http_response(realm)
+        }
+    }
+
+    fn http_response(&self, realm: &Realm) -> Response<Bytes> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            error: Option<&'a str>,
+            error_description: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            scope: Option<&'a str>,
+        }
+        let scope = match self {
+            Refusal::InsufficientScope { scope, .. } => Some(&**scope),
+            _ => None,
+        };
+        let body = serde_json::to_vec(&Body {
+            error: self.code(),
+            error_description: self.description(),
+            scope,
+        })
+        .map(Bytes::from)
+        .unwrap_or_default();
+        let mut response = Response::new(body);
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        match self {
+            Refusal::MissingToken => {
+                headers.insert(WWW_AUTHENTICATE, realm.challenge.clone());
+            }
+            Refusal::InvalidRequest(_)
+            | Refusal::InvalidToken(_)
+            | Refusal::InsufficientScope { .. } => {
+                let mut challenge = String::from(realm.challenge_text());
+                let _ = write!(
+                    challenge,
+                    ", error=\"{}\", error_description=\"{}\"",
+                    self.code().unwrap_or_default(),
+                    quote(self.description())
+                );
+                if let Some(scope) = scope {
+                    let _ = write!(challenge, ", scope=\"{}\"", quote(scope));
+                }
+                if let Ok(value) = HeaderValue::try_from(challenge) {
+                    headers.insert(WWW_AUTHENTICATE, value);
+                }
+            }
+            Refusal::Unavailable | Refusal::NotConfigured => {}
+        }
+        response
+    }
+
+    /// A trailers-only gRPC response: HTTP 200 with the status in the headers
+    /// and no body, which gRPC clients read as the call's final status.
+    fn grpc_response(&self) -> Response<Bytes> {
+        let mut response = Response::new(Bytes::new());
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        headers.insert("grpc-status", HeaderValue::from_static(self.grpc_status()));
+        if let Ok(message) = HeaderValue::try_from(percent_encode(self.description())) {
+            headers.insert("grpc-message", message);
+        }
+        response
+    }
+}
+
+/// Whether the request is a gRPC call (`content-type: application/grpc…`).
+pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// The `realm` of challenges, checked and quoted once.
+#[derive(Debug, Clone)]
+pub(crate) struct Realm {
+    /// `Bearer realm="…"`, the challenge when no token was sent.
+    challenge: HeaderValue,
+}
+
+impl Realm {
+    pub(crate) fn new(realm: &str) -> Self {
+        let challenge = HeaderValue::try_from(format!("Bearer realm=\"{}\"", quote(realm)))
+            .unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"api\""));
+        Self { challenge }
+    }
+
+    fn challenge_text(&self) -> &str {
+        self.challenge.to_str().unwrap_or("Bearer")
+    }
+}
+
+impl Default for Realm {
+    fn default() -> Self {
+        Self::new(DEFAULT_REALM)
+    }
+}
+
+/// The content of an RFC 9110 quoted-string: `"` and `\` escaped with a
+/// backslash, anything but visible ASCII and space replaced by `?` (header
+/// values must not carry it, and RFC 6750 allows no more).
+fn quote(value: &str) -> Cow<'_, str> {
+    let plain = |c: char| (c == ' ' || c.is_ascii_graphic()) && c != '"' && c != '\\';
+    if value.chars().all(plain) {
+        return Cow::Borrowed(value);
+    }
+    let mut quoted = String::with_capacity(value.len() + 8);
+    for c in value.chars() {
+        match c {
+            '"' | '\\' => {
+                quoted.push('\\');
+                quoted.push(c);
+            }
+            c if plain(c) => quoted.push(c),
+            _ => quoted.push('?'),
+        }
+    }
+    Cow::Owned(quoted)
+}
+
+/// gRPC's `grpc-message` encoding: bytes outside space..`~`, and `%`, as `%XX`.
+fn percent_encode(message: &str) -> String {
+    let mut encoded = String::with_capacity(message.len());
+    for &b in message.as_bytes() {
+        if (b' '..=b'~').contains(&b) && b != b'%' {
+            encoded.push(b as char);
+        } else {
+            let _ = write!(encoded, "%{b:02X}");
+        }
+    }
+    encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_escapes_and_replaces() {
+        assert_eq!(quote("plain text"), "plain text");
+        assert_eq!(quote(r#"a "b" \c"#), r#"a \"b\" \\c"#);
+        assert_eq!(quote("tab\there é"), "tab?here ?");
+        assert_eq!(
+            Realm::new("my \"api\"").challenge,
+            r#"Bearer realm="my \"api\"""#
+        );
+    }
+
+    #[test]
+    fn grpc_messages_are_percent_encoded() {
+        assert_eq!(percent_encode("token expired"), "token expired");
+        assert_eq!(percent_encode("50% é\n"), "50%25 %C3%A9%0A");
+    }
+
+    #[test]
+    fn challenges_follow_rfc_6750() {
+        let realm = Realm::new("orders");
+        let headers = HeaderMap::new();
+        let missing = Refusal::MissingToken.response(&realm, &headers);
+        assert_eq!(missing.status(), 401);
+        assert_eq!(
+            missing.headers()[WWW_AUTHENTICATE],
+            r#"Bearer realm="orders""#
+        );
+        assert_eq!(
+            missing.body(),
+            r#"{"error_description":"a bearer token is required"}"#
+        );
+
+        let scope = Refusal::InsufficientScope {
+            scope: "read update".into(),
+            description: "the token lacks a scope this API requires",
+        }
+        .response(&realm, &headers);
+        assert_eq!(scope.status(), 403);
+        assert_eq!(
+            scope.headers()[WWW_AUTHENTICATE],
+            r#"Bearer realm="orders", error="insufficient_scope", error_description="the token lacks a scope this API requires", scope="read update""#
+        );
+
+        let unavailable = Refusal::Unavailable.response(&realm, &headers);
+        assert_eq!(unavailable.status(), 503);
+        assert!(!unavailable.headers().contains_key(WWW_AUTHENTICATE));
+    }
+
+    #[test]
+    fn grpc_requests_get_a_trailers_only_status() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc+proto"),
+        );
+        let response =
+            Refusal::InvalidToken("token expired".into()).response(&Realm::default(), &headers);
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["grpc-status"], "16");
+        assert_eq!(response.headers()["grpc-message"], "token expired");
+        assert!(response.body().is_empty());
+    }
+}

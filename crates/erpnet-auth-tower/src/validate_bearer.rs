@@ -1,0 +1,345 @@
+//! [`ValidateBearerLayer`]: validates the bearer token of every request and
+//! puts the [`VerifiedToken`] into the request's extensions.
+
+use std::fmt;
+use std::future::Future;
+use std::mem;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use erpnet_auth_core::{JwtValidator, ValidationError, VerifiedToken, looks_like_jwt};
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
+
+use crate::bearer;
+use crate::body::ResponseBody;
+use crate::refusal::{Realm, Refusal};
+
+/// Validates `Authorization: Bearer` tokens with a [`JwtValidator`] and puts
+/// the [`VerifiedToken`] into the request's extensions, where
+/// [`RequireScopes`](crate::RequireScopes) and the `Claims` extractor (feature
+/// `axum`) find it.
+///
+/// Named for what it does in both of its modes: by default a request without
+/// a valid token is refused; [`optional`](Self::optional) lets requests with
+/// no token at all through (a token that is present must still be valid).
+///
+/// | the request has | HTTP answer | gRPC status |
+/// |---|---|---|
+/// | a valid token | the inner service's | the inner service's |
+/// | no bearer token (no `Authorization`, or another scheme) | 401, `WWW-Authenticate: Bearer realm="api"` | 16 UNAUTHENTICATED |
+/// | two `Authorization` headers, a malformed value | 400 `invalid_request` | 16 UNAUTHENTICATED |
+/// | an invalid, expired, foreign or wrong-audience token, an ID token, a reference token (`enrt_…`) | 401 `invalid_token` | 16 UNAUTHENTICATED |
+/// | a token without the scopes the validator requires | 403 `insufficient_scope` | 7 PERMISSION_DENIED |
+/// | a token while the signing keys cannot be loaded | 503 | 14 UNAVAILABLE |
+///
+/// HTTP refusals carry a small JSON body
+/// (`{"error":"invalid_token","error_description":"token expired"}`); gRPC
+/// refusals are trailers-only responses (`grpc-status`, `grpc-message`), which
+/// gRPC clients read as the call's status. A request is gRPC when its
+/// `content-type` starts with `application/grpc`.
+///
+/// Put a CORS layer outside this one: browsers send preflight requests
+/// without credentials.
+///
+/// The accepted path does not wait and allocates nothing but the extensions:
+/// [`JwtValidator::validate_now`] answers from the verified-token cache or
+/// with the keys at hand. Only a token signed by a key not yet loaded waits
+/// for the key set ([`JwtValidator::validate`], one boxed future).
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use erpnet_auth_core::{Authority, JwtValidator};
+/// use erpnet_auth_tower::ValidateBearerLayer;
+///
+/// # fn main() -> Result<(), erpnet_auth_core::Error> {
+/// let validator = JwtValidator::builder(Authority::parse("myinstance")?)
+///     .audience("DomainAPI")
+///     .build()?;
+/// let app: Router = Router::new()
+///     .route("/orders", get(|| async { "orders" }))
+///     .layer(ValidateBearerLayer::new(validator).realm("orders"));
+/// # let _ = app; Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ValidateBearerLayer {
+    validator: JwtValidator,
+    settings: Arc<Settings>,
+}
+
+/// What the layer was configured with; also put into the extensions of every
+/// request it lets through, so that later middleware can answer in the same
+/// realm and tell an anonymous request from a missing layer.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Settings {
+    pub(crate) realm: Realm,
+    optional: bool,
+}
+
+/// The mark [`ValidateBearer`] leaves on every request it lets through.
+#[derive(Debug, Clone)]
+pub(crate) struct Validated(pub(crate) Arc<Settings>);
+
+impl ValidateBearerLayer {
+    /// Refuses requests without a valid bearer token.
+    pub fn new(validator: JwtValidator) -> Self {
+        Self {
+            validator,
+            settings: Arc::default(),
+        }
+    }
+
+    /// The `realm` named in `WWW-Authenticate` challenges (default `"api"`).
+    /// Quotes and backslashes are escaped; characters a header cannot carry
+    /// are replaced by `?`.
+    pub fn realm(mut self, realm: impl AsRef<str>) -> Self {
+        Arc::make_mut(&mut self.settings).realm = Realm::new(realm.as_ref());
+        self
+    }
+
+    /// Optional authentication: a request with no bearer token passes through
+    /// without a [`VerifiedToken`] (handlers see `Option<Claims<T>>` as
+    /// `None`); a request with a token is validated as usual, and refused if
+    /// the token is invalid.
+    pub fn optional(mut self) -> Self {
+        Arc::make_mut(&mut self.settings).optional = true;
+        self
+    }
+
+    /// The validator.
+    pub fn validator(&self) -> &JwtValidator {
+        &self.validator
+    }
+}
+
+impl<S> Layer<S> for ValidateBearerLayer {
+    type Service = ValidateBearer<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ValidateBearer {
+            inner,
+            validator: self.validator.clone(),
+            settings: self.settings.clone(),
+        }
+    }
+}
+
+/// The service of [`ValidateBearerLayer`]; see there.
+#[derive(Debug, Clone)]
+pub struct ValidateBearer<S> {
+    inner: S,
+    validator: JwtValidator,
+    settings: Arc<Settings>,
+}
+
+impl<S> ValidateBearer<S> {
+    /// Wraps `inner`; the same as `ValidateBearerLayer::new(validator).layer(inner)`.
+    pub fn new(inner: S, validator: JwtValidator) -> Self {
+        ValidateBearerLayer::new(validator).layer(inner)
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+/// What to do with a request, decided without holding on to its headers.
+enum Decision {
+    Pass(Option<VerifiedToken>),
+    /// The token names a key not yet loaded: validate after fetching keys.
+    Fetch(String),
+    Refuse(Refusal),
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ValidateBearer<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let decision = match bearer::token(request.headers()) {
+            Ok(Some(token)) => match self.validator.validate_now(token) {
+                Ok(verified) => Decision::Pass(Some(verified)),
+                // A key id was read, so the token is a well-formed JWS.
+                Err(ValidationError::UnknownKey) => Decision::Fetch(token.to_owned()),
+                Err(error) => Decision::Refuse(match bearer::malformed(token) {
+                    Some(malformed) => invalid_request(malformed),
+                    None => refusal(&error, token),
+                }),
+            },
+            Ok(None) if self.settings.optional => Decision::Pass(None),
+            Ok(None) => {
+                tracing::debug!("request refused: no bearer token");
+                Decision::Refuse(Refusal::MissingToken)
+            }
+            Err(malformed) => Decision::Refuse(invalid_request(malformed)),
+        };
+        let state = match decision {
+            Decision::Pass(verified) => {
+                let extensions = request.extensions_mut();
+                if let Some(verified) = verified {
+                    extensions.insert(verified);
+                }
+                extensions.insert(Validated(self.settings.clone()));
+                State::Called {
+                    future: self.inner.call(request),
+                }
+            }
+            Decision::Fetch(token) => {
+                let validator = self.validator.clone();
+                // The inner service was made ready by `poll_ready`: take that
+                // one along and leave a clone for the next request.
+                let clone = self.inner.clone();
+                State::Validating {
+                    validation: Box::pin(async move {
+                        validator
+                            .validate(&token)
+                            .await
+                            .map_err(|error| refusal(&error, &token))
+                    }),
+                    pending: Some(Box::new(Pending {
+                        service: mem::replace(&mut self.inner, clone),
+                        request,
+                        settings: self.settings.clone(),
+                    })),
+                }
+            }
+            Decision::Refuse(refusal) => State::Refused {
+                response: Some(Box::new(
+                    refusal.response(&self.settings.realm, request.headers()),
+                )),
+            },
+        };
+        ResponseFuture { state }
+    }
+}
+
+/// The refusal of a malformed `Authorization` header, logged.
+fn invalid_request(malformed: bearer::Malformed) -> Refusal {
+    tracing::debug!(
+        reason = malformed.description(),
+        "request refused: malformed Authorization header"
+    );
+    Refusal::InvalidRequest(malformed.description())
+}
+
+/// The refusal of a token the validator did not accept, logged (without the
+/// token).
+fn refusal(error: &ValidationError, token: &str) -> Refusal {
+    if matches!(error, ValidationError::Malformed(_)) && !looks_like_jwt(token) {
+        // An opaque reference token (ERP.net `enrt_…`): nothing here can
+        // check it, as no introspection is configured.
+        tracing::debug!("request refused: a reference token, not a JWT");
+        return Refusal::InvalidToken("reference tokens are not accepted here".into());
+    }
+    if error.is_unavailable() {
+        tracing::warn!(%error, source = ?std::error::Error::source(error).map(ToString::to_string), "request refused: no signing keys to validate tokens with");
+    } else {
+        tracing::debug!(reason = %error, "request refused: invalid bearer token");
+    }
+    Refusal::from_validation(error)
+}
+
+type Validation = Pin<Box<dyn Future<Output = Result<VerifiedToken, Refusal>> + Send>>;
+
+struct Pending<S, ReqBody> {
+    service: S,
+    request: Request<ReqBody>,
+    settings: Arc<Settings>,
+}
+
+pin_project! {
+    /// The response future of [`ValidateBearer`].
+    pub struct ResponseFuture<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        #[pin]
+        state: State<S, ReqBody>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        /// Accepted (or anonymous, when optional): the inner service runs.
+        Called { #[pin] future: S::Future },
+        // The cold states are boxed, so that the future stays small on the
+        // accepted path (it is moved and boxed by the layers around it).
+        /// Waiting for the key set, then validating again.
+        Validating { validation: Validation, pending: Option<Box<Pending<S, ReqBody>>> },
+        Refused { response: Option<Box<Response<Bytes>>> },
+    }
+}
+
+impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProj::Called { future } => {
+                    let response = ready!(future.poll(cx))?;
+                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
+                }
+                StateProj::Refused { response } => {
+                    let response = response.take().expect("polled after completion");
+                    return Poll::Ready(Ok((*response).map(ResponseBody::refusal)));
+                }
+                StateProj::Validating {
+                    validation,
+                    pending,
+                } => {
+                    let result = ready!(validation.as_mut().poll(cx));
+                    let Pending {
+                        mut service,
+                        mut request,
+                        settings,
+                    } = *pending.take().expect("polled after completion");
+                    let next = match result {
+                        Ok(verified) => {
+                            request.extensions_mut().insert(verified);
+                            request.extensions_mut().insert(Validated(settings));
+                            State::Called {
+                                future: service.call(request),
+                            }
+                        }
+                        Err(refusal) => State::Refused {
+                            response: Some(Box::new(
+                                refusal.response(&settings.realm, request.headers()),
+                            )),
+                        },
+                    };
+                    state.set(next);
+                }
+            }
+        }
+    }
+}
+
+impl<S, ReqBody> fmt::Debug for ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
