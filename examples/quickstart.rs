@@ -1,5 +1,6 @@
 //! The quick start: obtain a token with client credentials through the cache,
-//! and see it reused and refreshed.
+//! see it reused and refreshed, then the whole loop: a protected axum API
+//! (validating layer, scopes) called through the reqwest middleware.
 //!
 //! With no configuration it starts the embedded mock ERP.net Identity on
 //! 127.0.0.1 (no network needed):
@@ -12,13 +13,19 @@
 //! - `ERPNET_AUTHORITY`: an ERP.net instance name (`myinstance`) or an issuer URL;
 //! - `ERPNET_CLIENT_ID`, `ERPNET_CLIENT_SECRET`;
 //! - `ERPNET_SCOPES`: space-separated, e.g. `read update`;
-//! - optionally `ERPNET_AUTH_METHOD`: `post` (default) or `basic`.
+//! - optionally `ERPNET_AUTH_METHOD`: `post` (default) or `basic`;
+//! - optionally `ERPNET_AUDIENCE`: the audience the local API accepts (default
+//!   `DomainAPI`, which ERP.net tokens name).
 
 use std::time::Duration;
 
+use axum::Router;
+use axum::routing::get;
+use erpnet_auth::reqwest::BearerAuth;
+use erpnet_auth::tower::{Claims, RequireScopesLayer, ValidateBearerLayer};
 use erpnet_auth::{
     AccessToken, Authority, CachedTokenSource, ClientAuthMethod, ClientCredentials, Discovery,
-    Error,
+    Error, JwtValidator,
 };
 use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, MockIdentity};
 
@@ -179,8 +186,67 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         },
         token_requests()
     );
+    // 6. The whole loop: our own API, protected by the validating layer, called
+    //    through the reqwest middleware with the cached token.
+    let audience = std::env::var("ERPNET_AUDIENCE").unwrap_or_else(|_| "DomainAPI".to_owned());
+    let validator = JwtValidator::builder(authority.clone())
+        .audience(audience)
+        .build()?;
+    let api = Router::new()
+        .route(
+            "/whoami",
+            get(whoami).route_layer(RequireScopesLayer::all(["read"])),
+        )
+        .route(
+            "/admin",
+            get(whoami).route_layer(RequireScopesLayer::all(["admin"])),
+        )
+        .layer(ValidateBearerLayer::new(validator));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let origin = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, api).await });
+    println!("6. a protected API at {origin} (ValidateBearerLayer, keys from the provider's JWKS)");
+
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(BearerAuth::new(tokens.clone()).allow_origin(&origin))
+        .build();
+    let whoami = client.get(format!("{origin}/whoami")).send().await?;
+    let status = whoami.status();
+    let body = whoami.text().await?;
+    println!(
+        "   GET /whoami through BearerAuth: {} {body}",
+        status.as_u16()
+    );
+    let admin = client.get(format!("{origin}/admin")).send().await?;
+    let challenge = admin
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    println!(
+        "   GET /admin (needs scope `admin`): {} {challenge}",
+        admin.status().as_u16()
+    );
+    let anonymous = reqwest::get(format!("{origin}/whoami")).await?;
+    println!(
+        "   GET /whoami without a token: {}",
+        anonymous.status().as_u16()
+    );
+    if status != 200 || admin.status() != 403 || anonymous.status() != 401 {
+        return Err("the protected API did not answer 200 / 403 / 401".into());
+    }
     println!("done");
     Ok(())
+}
+
+/// Who is calling, from the verified token's claims.
+async fn whoami(claims: Claims) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({
+        "caller": claims.token.caller(),
+        "scopes": claims.token.scopes(),
+        "system_user": claims.client_system_user,
+    }))
 }
 
 async fn wait_for_new_token(

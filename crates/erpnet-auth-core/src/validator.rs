@@ -235,6 +235,20 @@ impl JwtValidator {
         &self.inner.issuer
     }
 
+    /// The audiences accepted (empty with [`JwtValidatorBuilder::accept_any_audience`]).
+    pub fn audiences(&self) -> &[String] {
+        if self.inner.any_audience {
+            &[]
+        } else {
+            &self.inner.audiences
+        }
+    }
+
+    /// The scopes every token must carry.
+    pub fn required_scopes(&self) -> &[String] {
+        &self.inner.required_scopes
+    }
+
     /// Validates a token, fetching the key set if the token names a key not
     /// yet known (at most once per cooldown; see [`JwksCache`]).
     pub async fn validate(&self, token: &str) -> Result<VerifiedToken, ValidationError> {

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use erpnet_auth_core::{JwtValidator, ValidationError, VerifiedToken, looks_like_jwt};
+use erpnet_auth_core::{
+    Introspector, JwtValidator, ValidationError, VerifiedToken, looks_like_jwt,
+};
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
@@ -77,6 +79,7 @@ pub struct ValidateBearerLayer {
 pub(crate) struct Settings {
     pub(crate) realm: Realm,
     optional: bool,
+    introspector: Option<Introspector>,
 }
 
 /// The mark [`ValidateBearer`] leaves on every request it lets through.
@@ -106,6 +109,19 @@ impl ValidateBearerLayer {
     /// the token is invalid.
     pub fn optional(mut self) -> Self {
         Arc::make_mut(&mut self.settings).optional = true;
+        self
+    }
+
+    /// Checks tokens that are not JWTs (ERP.net's `enrt_…` reference tokens,
+    /// opaque tokens of other providers) with RFC 7662 introspection instead of
+    /// refusing them; JWTs are still validated locally. The validator's
+    /// audiences (when the provider names one) and required scopes apply to
+    /// introspected tokens too. A provider that cannot be asked answers 503.
+    ///
+    /// ERP.net documents no public introspection endpoint; this is for
+    /// providers that have one.
+    pub fn introspect_opaque_tokens(mut self, introspector: Introspector) -> Self {
+        Arc::make_mut(&mut self.settings).introspector = Some(introspector);
         self
     }
 
@@ -150,8 +166,9 @@ impl<S> ValidateBearer<S> {
 /// What to do with a request, decided without holding on to its headers.
 enum Decision {
     Pass(Option<VerifiedToken>),
-    /// The token names a key not yet loaded: validate after fetching keys.
-    Fetch(String),
+    /// The answer needs the network: the key set (a key not yet loaded) or
+    /// the introspection endpoint (an opaque token).
+    Wait(Validation),
     Refuse(Refusal),
 }
 
@@ -169,10 +186,27 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let decision = match bearer::token(request.headers()) {
+            Ok(Some(token)) if self.settings.introspector.is_some() && !looks_like_jwt(token) => {
+                let (validator, introspector) =
+                    (self.validator.clone(), self.settings.introspector.clone());
+                let token = token.to_owned();
+                Decision::Wait(Box::pin(async move {
+                    introspect(introspector, &validator, &token).await
+                }))
+            }
             Ok(Some(token)) => match self.validator.validate_now(token) {
                 Ok(verified) => Decision::Pass(Some(verified)),
                 // A key id was read, so the token is a well-formed JWS.
-                Err(ValidationError::UnknownKey) => Decision::Fetch(token.to_owned()),
+                Err(ValidationError::UnknownKey) => {
+                    let validator = self.validator.clone();
+                    let token = token.to_owned();
+                    Decision::Wait(Box::pin(async move {
+                        validator
+                            .validate(&token)
+                            .await
+                            .map_err(|error| refusal(&error, &token))
+                    }))
+                }
                 Err(error) => Decision::Refuse(match bearer::malformed(token) {
                     Some(malformed) => invalid_request(malformed),
                     None => refusal(&error, token),
@@ -196,18 +230,12 @@ where
                     future: self.inner.call(request),
                 }
             }
-            Decision::Fetch(token) => {
-                let validator = self.validator.clone();
+            Decision::Wait(validation) => {
                 // The inner service was made ready by `poll_ready`: take that
                 // one along and leave a clone for the next request.
                 let clone = self.inner.clone();
                 State::Validating {
-                    validation: Box::pin(async move {
-                        validator
-                            .validate(&token)
-                            .await
-                            .map_err(|error| refusal(&error, &token))
-                    }),
+                    validation,
                     pending: Some(Box::new(Pending {
                         service: mem::replace(&mut self.inner, clone),
                         request,
@@ -223,6 +251,47 @@ where
         };
         ResponseFuture { state }
     }
+}
+
+/// Introspects an opaque token and applies the validator's audience and scope
+/// rules to the answer.
+async fn introspect(
+    introspector: Option<Introspector>,
+    validator: &JwtValidator,
+    token: &str,
+) -> Result<VerifiedToken, Refusal> {
+    let Some(introspector) = introspector else {
+        return Err(Refusal::InvalidToken(
+            "reference tokens are not accepted here".into(),
+        ));
+    };
+    let active = match introspector.introspect(token).await {
+        Ok(Some(active)) => active,
+        Ok(None) => {
+            tracing::debug!("request refused: the token is not active (introspection)");
+            return Err(Refusal::InvalidToken("token is not active".into()));
+        }
+        Err(error) => {
+            tracing::warn!(%error, "request refused: the token could not be introspected");
+            return Err(Refusal::Unavailable);
+        }
+    };
+    let audiences = validator.audiences();
+    if !audiences.is_empty()
+        && !active.audiences().is_empty()
+        && !active.audiences().iter().any(|a| audiences.contains(a))
+    {
+        return Err(Refusal::from_validation(&ValidationError::WrongAudience));
+    }
+    let required = validator.required_scopes();
+    if !required.iter().all(|s| active.has_scope(s)) {
+        return Err(Refusal::from_validation(
+            &ValidationError::InsufficientScope {
+                required: required.to_vec(),
+            },
+        ));
+    }
+    Ok(active)
 }
 
 /// The refusal of a malformed `Authorization` header, logged.

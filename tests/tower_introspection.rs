@@ -1,0 +1,154 @@
+//! The validating layer with introspection for opaque tokens: ERP.net-style
+//! reference tokens (`enrt_…`) from the mock identity, next to JWTs.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::routing::get;
+use erpnet_auth::tower::{Claims, RequireScopesLayer, ValidateBearerLayer};
+use erpnet_auth::{Authority, Introspector, JwtValidator, Revocation, TokenTypeHint, Url};
+use erpnet_auth_testkit::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_RESOURCE_ID, DEFAULT_RESOURCE_SECRET,
+    Endpoint, MockIdentity,
+};
+use secrecy::SecretString;
+use tower::ServiceExt;
+
+fn app(identity: &MockIdentity, introspection: bool) -> Router {
+    let validator = JwtValidator::builder(Authority::parse(&identity.issuer()).expect("authority"))
+        .audience("DomainAPI")
+        .require_scopes(["read"])
+        .build()
+        .expect("validator");
+    let introspector = Introspector::builder(
+        identity
+            .introspection_endpoint()
+            .parse::<Url>()
+            .expect("url"),
+        DEFAULT_RESOURCE_ID,
+    )
+    .client_secret(DEFAULT_RESOURCE_SECRET)
+    .cache_ttl(Duration::ZERO)
+    .build()
+    .expect("introspector");
+    let mut layer = ValidateBearerLayer::new(validator);
+    if introspection {
+        layer = layer.introspect_opaque_tokens(introspector);
+    }
+    Router::new()
+        .route("/whoami", get(|claims: Claims| async move { claims.token.caller().unwrap_or_default().to_owned() }))
+        .route(
+            "/admin",
+            get(|| async { "admin" }).route_layer(RequireScopesLayer::all(["update"])),
+        )
+        .layer(layer)
+}
+
+async fn call(app: &Router, path: &str, token: &str) -> (StatusCode, String, String) {
+    let response = app
+        .clone()
+        .oneshot(
+            Request::get(path)
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    let status = response.status();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .expect("body");
+    (
+        status,
+        challenge,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reference_tokens_are_introspected_and_jwts_validated_locally() {
+    let identity = MockIdentity::start().await;
+    let app = app(&identity, true);
+
+    let reference =
+        identity.mint_reference_token(DEFAULT_CLIENT_ID, &["read"], Duration::from_secs(600));
+    let (status, _, body) = call(&app, "/whoami", &reference).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, DEFAULT_CLIENT_ID);
+    assert_eq!(identity.requests(Endpoint::Introspection), 1);
+
+    // Scopes still apply: RequireScopesLayer, and the validator's own.
+    let (status, challenge, _) = call(&app, "/admin", &reference).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(challenge.contains("insufficient_scope"));
+    let update_only =
+        identity.mint_reference_token(DEFAULT_CLIENT_ID, &["update"], Duration::from_secs(600));
+    let (status, challenge, _) = call(&app, "/whoami", &update_only).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the validator requires `read`"
+    );
+    assert!(challenge.contains("scope=\"read\""));
+
+    // Unknown and revoked reference tokens are refused with invalid_token.
+    let unknown = format!("enrt_{}", "cd".repeat(32));
+    let (status, challenge, _) = call(&app, "/whoami", &unknown).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.contains("invalid_token"));
+    let revocation = Revocation::builder(
+        identity.revocation_endpoint().parse::<Url>().expect("url"),
+        DEFAULT_CLIENT_ID,
+    )
+    .client_secret(DEFAULT_CLIENT_SECRET)
+    .build_revocation()
+    .expect("revocation");
+    revocation
+        .revoke(
+            &SecretString::from(reference.clone()),
+            TokenTypeHint::AccessToken,
+        )
+        .await
+        .expect("revoked");
+    let (status, _, _) = call(&app, "/whoami", &reference).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked");
+
+    // JWTs never reach the introspection endpoint.
+    let before = identity.requests(Endpoint::Introspection);
+    let jwt = identity.access_token_for(DEFAULT_CLIENT_ID, &["read"]);
+    let (status, _, _) = call(&app, "/whoami", &jwt).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(identity.requests(Endpoint::Introspection), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_introspection_reference_tokens_get_401_and_a_dead_endpoint_503() {
+    let identity = MockIdentity::start().await;
+    let reference =
+        identity.mint_reference_token(DEFAULT_CLIENT_ID, &["read"], Duration::from_secs(600));
+    let (status, challenge, _) = call(&app(&identity, false), "/whoami", &reference).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.contains("invalid_token"));
+
+    let app = app(&identity, true);
+    identity.fail_next(
+        Endpoint::Introspection,
+        1,
+        erpnet_auth_testkit::Failure::Status(503),
+    );
+    let (status, _, _) = call(&app, "/whoami", &reference).await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the provider could not be asked"
+    );
+}
