@@ -8,14 +8,16 @@ use std::time::Duration;
 
 use erpnet_auth::{
     AuthorizationCodeFlow, CachedTokenSource, Discovery, Error, Introspector, LoopbackOptions,
-    LoopbackRedirect, OAuthErrorCode, PendingAuthorization, Revocation, SignIn, TokenSource,
-    TokenTypeHint, Url, refresh_token_store_fn, sign_in_with_loopback,
+    LoopbackRedirect, PendingAuthorization, Revocation, SignIn, TokenSource, TokenTypeHint, Url,
+    refresh_token_store_fn, sign_in_with_loopback,
 };
 use erpnet_auth_testkit::{
     DEFAULT_CLIENT_ID, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_RESOURCE_ID, DEFAULT_RESOURCE_SECRET,
     DEFAULT_USER, Endpoint, MockIdentity,
 };
 use secrecy::{ExposeSecret, SecretString};
+
+mod support;
 
 const SCOPES: [&str; 5] = ["openid", "profile", "offline_access", "read", "update"];
 
@@ -179,20 +181,7 @@ async fn forged_or_failed_callbacks_are_typed_errors() {
 
     // A replayed code fails, and the provider revokes what it had issued.
     let (pending, callback) = callback_for(&flow).await;
-    let parts = pending.into_parts();
-    let first = flow
-        .complete(PendingAuthorization::from_parts(parts.clone()), &callback)
-        .await
-        .expect("first use");
-    let error = flow
-        .complete(PendingAuthorization::from_parts(parts), &callback)
-        .await
-        .expect_err("replayed code");
-    assert_eq!(
-        error.oauth_code(),
-        Some(&OAuthErrorCode::InvalidGrant),
-        "{error}"
-    );
+    let first = support::complete_twice(&flow, pending.into_parts(), &callback).await;
     let introspector = introspector(&identity);
     assert!(
         introspector

@@ -9,6 +9,8 @@
 
 mod browser;
 mod peer;
+#[path = "../support/mod.rs"]
+mod support;
 
 mod bearer_auth;
 mod client_credentials;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use erpnet_auth::{
     AccessToken, AuthorizationCodeFlow, CachedTokenSource, Discovery, Error, JwtValidator,
-    LoopbackOptions, OAuthErrorCode, PendingAuthorization, PendingParts, RefreshTokenGrant,
+    LoopbackOptions, PendingAuthorization, PendingParts, RefreshTokenGrant,
     RefreshTokenGrantBuilder, SignIn, TokenSource, Url, ValidationError, refresh_token_store_fn,
     sign_in_with_loopback,
 };
@@ -16,6 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::browser::Browser;
 use crate::peer::{ACCOUNT, Counting, JWT_API, NATIVE_APP, Peer, peer_or_skip, same_token_for_all};
+use crate::support::complete_twice;
 
 const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -166,19 +167,7 @@ async fn a_wrong_nonce_and_a_reused_code_are_refused() {
     // A fresh sign-in completes once; the same code a second time is refused
     // by the peer, which then revokes the grant (RFC 6749 §4.1.2).
     let (parts, callback) = web_sign_in(&flow, &redirect).await;
-    let first = flow
-        .complete(PendingAuthorization::from_parts(parts.clone()), &callback)
-        .await
-        .expect("first completion");
-    let error = flow
-        .complete(PendingAuthorization::from_parts(parts), &callback)
-        .await
-        .expect_err("the code was used");
-    assert_eq!(
-        error.oauth_code(),
-        Some(&OAuthErrorCode::InvalidGrant),
-        "{error}"
-    );
+    let first = complete_twice(&flow, parts, &callback).await;
     let revoked = refresh_grant(&flow, first.refresh_token.expect("refresh token"))
         .build()
         .expect("grant");

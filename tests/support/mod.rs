@@ -6,6 +6,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use erpnet_auth::{
+    AuthorizationCodeFlow, OAuthErrorCode, PendingAuthorization, PendingParts, SignIn, Url,
+};
+
 /// A `tracing-subscriber` writer that keeps everything written to it.
 #[derive(Clone, Default)]
 pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -46,4 +50,27 @@ pub(crate) fn example_binary(name: &str) -> PathBuf {
         binary.display()
     );
     binary
+}
+
+/// Completes a sign-in, then tries the same code once more: the provider must
+/// refuse it (`invalid_grant`, RFC 6749 §4.1.2). Returns the first sign-in.
+pub(crate) async fn complete_twice(
+    flow: &AuthorizationCodeFlow,
+    parts: PendingParts,
+    callback: &Url,
+) -> SignIn {
+    let first = flow
+        .complete(PendingAuthorization::from_parts(parts.clone()), callback)
+        .await
+        .expect("first use of the code");
+    let error = flow
+        .complete(PendingAuthorization::from_parts(parts), callback)
+        .await
+        .expect_err("the code was used");
+    assert_eq!(
+        error.oauth_code(),
+        Some(&OAuthErrorCode::InvalidGrant),
+        "{error}"
+    );
+    first
 }
