@@ -2,8 +2,8 @@
 //! loopback helper with a headless "browser", the code exchange, ID tokens,
 //! rotating refresh tokens, introspection and revocation.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use erpnet_auth::{
@@ -205,20 +205,7 @@ fn introspector(identity: &MockIdentity) -> Introspector {
 async fn refresh_tokens_rotate_and_a_thousand_callers_cause_one_refresh() {
     let identity = MockIdentity::start().await;
     let (flow, signed_in) = sign_in(&identity).await;
-    let saved: Arc<Mutex<Vec<String>>> = Arc::default();
-    let store = {
-        let saved = saved.clone();
-        refresh_token_store_fn(move |token: SecretString| {
-            let saved = saved.clone();
-            async move {
-                saved
-                    .lock()
-                    .expect("lock")
-                    .push(token.expose_secret().to_owned());
-                Ok(())
-            }
-        })
-    };
+    let (store, saved) = support::recording_store();
     let original = signed_in.refresh_token.clone().expect("refresh token");
     let grant = flow
         .refresh_grant(original.clone())

@@ -2,21 +2,20 @@
 //! played headless, the ID token validated, then rotating refresh tokens under
 //! concurrency, and the replay of a rotated refresh token.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use erpnet_auth::{
     AccessToken, AuthorizationCodeFlow, CachedTokenSource, Discovery, Error, JwtValidator,
     LoopbackOptions, PendingAuthorization, PendingParts, RefreshTokenGrant,
-    RefreshTokenGrantBuilder, SignIn, TokenSource, Url, ValidationError, refresh_token_store_fn,
-    sign_in_with_loopback,
+    RefreshTokenGrantBuilder, SignIn, TokenSource, Url, ValidationError, sign_in_with_loopback,
 };
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::browser::Browser;
 use crate::peer::{ACCOUNT, Counting, JWT_API, NATIVE_APP, Peer, peer_or_skip, same_token_for_all};
-use crate::support::complete_twice;
+use crate::support::{complete_twice, recording_store};
 
 const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -182,20 +181,7 @@ async fn concurrent_callers_share_one_refresh_and_a_replayed_refresh_token_ends_
     let (sign_in, _) = sign_in(&flow).await;
     let original = sign_in.refresh_token.clone().expect("refresh token");
 
-    let saved: Arc<Mutex<Vec<String>>> = Arc::default();
-    let store = {
-        let saved = saved.clone();
-        refresh_token_store_fn(move |token: SecretString| {
-            let saved = saved.clone();
-            async move {
-                saved
-                    .lock()
-                    .expect("store")
-                    .push(token.expose_secret().to_owned());
-                Ok(())
-            }
-        })
-    };
+    let (store, saved) = recording_store();
     let grant = refresh_grant(&flow, original.clone())
         .store(store)
         .build()

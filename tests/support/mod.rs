@@ -7,8 +7,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use erpnet_auth::{
-    AuthorizationCodeFlow, OAuthErrorCode, PendingAuthorization, PendingParts, SignIn, Url,
+    AuthorizationCodeFlow, OAuthErrorCode, PendingAuthorization, PendingParts, RefreshTokenStore,
+    SignIn, Url, refresh_token_store_fn,
 };
+use secrecy::{ExposeSecret, SecretString};
 
 /// A `tracing-subscriber` writer that keeps everything written to it.
 #[derive(Clone, Default)]
@@ -73,4 +75,22 @@ pub(crate) async fn complete_twice(
         "{error}"
     );
     first
+}
+
+/// A `RefreshTokenStore` that keeps every refresh token saved to it, in the
+/// returned list.
+pub(crate) fn recording_store() -> (impl RefreshTokenStore, Arc<Mutex<Vec<String>>>) {
+    let saved: Arc<Mutex<Vec<String>>> = Arc::default();
+    let list = saved.clone();
+    let store = refresh_token_store_fn(move |token: SecretString| {
+        let saved = saved.clone();
+        async move {
+            saved
+                .lock()
+                .expect("lock")
+                .push(token.expose_secret().to_owned());
+            Ok(())
+        }
+    });
+    (store, list)
 }
