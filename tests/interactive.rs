@@ -101,20 +101,10 @@ async fn native_sign_in_through_the_loopback_helper() {
         .authorization_request(&Url::parse("http://127.0.0.1:9/callback").expect("url"))
         .build()
         .expect("request");
-    let query: Vec<(String, String)> = pending
-        .url()
-        .query_pairs()
-        .map(|(n, v)| (n.into_owned(), v.into_owned()))
-        .collect();
-    let param = |name: &str| {
-        query
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
-    assert_eq!(param("code_challenge_method"), Some("S256"));
-    assert_eq!(param("response_type"), Some("code"));
-    assert_eq!(param("prompt"), Some("consent"));
+    let param = |name: &str| support::query_param(pending.url(), name);
+    assert_eq!(param("code_challenge_method").as_deref(), Some("S256"));
+    assert_eq!(param("response_type").as_deref(), Some("code"));
+    assert_eq!(param("prompt").as_deref(), Some("consent"));
     assert!(param("state").is_some_and(|s| s.len() >= 16));
     assert!(param("nonce").is_some());
     let logout = flow
@@ -223,18 +213,8 @@ async fn refresh_tokens_rotate_and_a_thousand_callers_cause_one_refresh() {
 
     // The API rejected the access token: a thousand callers at once.
     tokens.report_rejected(&signed_in.access_token);
-    let callers: Vec<_> = (0..1000)
-        .map(|_| {
-            let tokens = tokens.clone();
-            tokio::spawn(async move { tokens.token().await })
-        })
-        .collect();
-    let mut results = Vec::new();
-    for caller in callers {
-        results.push(caller.await.expect("task").expect("refreshed"));
-    }
-    assert!(results.windows(2).all(|w| w[0] == w[1]));
-    assert_ne!(results[0], signed_in.access_token);
+    let refreshed = support::same_token_for_all(&tokens, 1000).await;
+    assert_ne!(refreshed, signed_in.access_token);
     assert_eq!(
         identity.requests_for_grant("refresh_token"),
         1,
@@ -245,7 +225,7 @@ async fn refresh_tokens_rotate_and_a_thousand_callers_cause_one_refresh() {
     assert_ne!(rotated[0], original.expose_secret(), "and it is a new one");
 
     // Once more: the grant uses the newest refresh token.
-    tokens.report_rejected(&results[0]);
+    tokens.report_rejected(&refreshed);
     tokens.token().await.expect("second refresh");
     assert_eq!(identity.requests_for_grant("refresh_token"), 2);
 

@@ -5,9 +5,8 @@ use std::sync::atomic::Ordering;
 
 use erpnet_auth::{CachedTokenSource, Error, OAuthErrorCode, TokenSource};
 
-use crate::peer::{
-    CC_BASIC, CC_POST, Confidential, Counting, JWT_API, peer_or_skip, same_token_for_all,
-};
+use crate::peer::{CC_BASIC, CC_POST, Confidential, Counting, JWT_API, peer_or_skip};
+use crate::support::same_token_for_all;
 
 #[tokio::test]
 async fn both_authentication_methods_get_a_jwt_for_the_resource() {

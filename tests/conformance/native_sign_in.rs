@@ -14,8 +14,8 @@ use erpnet_auth::{
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::browser::Browser;
-use crate::peer::{ACCOUNT, Counting, JWT_API, NATIVE_APP, Peer, peer_or_skip, same_token_for_all};
-use crate::support::{complete_twice, recording_store};
+use crate::peer::{ACCOUNT, Counting, JWT_API, NATIVE_APP, Peer, peer_or_skip};
+use crate::support::{complete_twice, query_param, recording_store, same_token_for_all};
 
 const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -104,20 +104,14 @@ async fn loopback_sign_in_with_pkce_yields_a_validated_id_token_and_an_api_token
     let flow = flow(&peer).await;
     let (sign_in, url) = sign_in(&flow).await;
 
-    let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    let param = |name: &str| {
-        query
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
-    assert_eq!(param("code_challenge_method"), Some("S256"));
+    let param = |name: &str| query_param(&url, name);
+    assert_eq!(param("code_challenge_method").as_deref(), Some("S256"));
     assert_eq!(
-        param("prompt"),
+        param("prompt").as_deref(),
         Some("consent"),
         "offline_access asks consent"
     );
-    assert_eq!(param("resource"), Some(JWT_API));
+    assert_eq!(param("resource").as_deref(), Some(JWT_API));
     assert!(param("nonce").is_some() && param("state").is_some());
 
     let id_token = sign_in.id_token.as_ref().expect("openid: an ID token");

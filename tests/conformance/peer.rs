@@ -23,8 +23,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use erpnet_auth::{
-    AccessToken, Authority, CachedTokenSource, ClientAuthMethod, ClientCredentials, Error,
-    JwtValidator, TokenSource, async_trait,
+    AccessToken, Authority, ClientAuthMethod, ClientCredentials, Error, JwtValidator, TokenSource,
+    async_trait,
 };
 
 /// A resource whose access tokens are JWTs (RS256, `typ: at+jwt`, `aud` = the
@@ -402,24 +402,4 @@ impl<S: TokenSource> TokenSource for Counting<S> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.inner.token().await
     }
-}
-
-/// Calls `tokens.token()` from `callers` tasks at once; every caller must get
-/// the same token, which is returned.
-pub(crate) async fn same_token_for_all<S: TokenSource>(
-    tokens: &CachedTokenSource<S>,
-    callers: usize,
-) -> AccessToken {
-    let tasks: Vec<_> = (0..callers)
-        .map(|_| {
-            let tokens = tokens.clone();
-            tokio::spawn(async move { tokens.token().await })
-        })
-        .collect();
-    let mut seen = Vec::new();
-    for task in tasks {
-        seen.push(task.await.expect("task").expect("token"));
-    }
-    assert!(seen.windows(2).all(|w| w[0] == w[1]), "one token for all");
-    seen.swap_remove(0)
 }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use erpnet_auth::{
-    AuthorizationCodeFlow, OAuthErrorCode, PendingAuthorization, PendingParts, RefreshTokenStore,
-    SignIn, Url, refresh_token_store_fn,
+    AccessToken, AuthorizationCodeFlow, CachedTokenSource, OAuthErrorCode, PendingAuthorization,
+    PendingParts, RefreshTokenStore, SignIn, TokenSource, Url, refresh_token_store_fn,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -93,4 +93,31 @@ pub(crate) fn recording_store() -> (impl RefreshTokenStore, Arc<Mutex<Vec<String
         }
     });
     (store, list)
+}
+
+/// Calls `tokens.token()` from `callers` tasks at once; every caller must get
+/// the same token, which is returned.
+pub(crate) async fn same_token_for_all<S: TokenSource>(
+    tokens: &CachedTokenSource<S>,
+    callers: usize,
+) -> AccessToken {
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let tokens = tokens.clone();
+            tokio::spawn(async move { tokens.token().await })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for task in tasks {
+        seen.push(task.await.expect("task").expect("token"));
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "one token for all");
+    seen.swap_remove(0)
+}
+
+/// The value of the query parameter `name` of `url`, if it has one.
+pub(crate) fn query_param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.into_owned())
 }
