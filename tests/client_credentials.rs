@@ -10,6 +10,8 @@ use erpnet_auth_testkit::{
     AuthMethodUsed, Client, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, MockIdentity,
 };
 
+mod support;
+
 fn grant(identity: &MockIdentity, method: ClientAuthMethod) -> ClientCredentials {
     let authority = Authority::parse(&identity.issuer()).expect("loopback issuer");
     ClientCredentials::builder(authority, DEFAULT_CLIENT_ID)
@@ -114,24 +116,14 @@ async fn extra_parameters_are_sent() {
 async fn the_cache_reuses_the_token_and_discovers_once() {
     let identity = MockIdentity::start().await;
     let tokens = CachedTokenSource::new(grant(&identity, ClientAuthMethod::ClientSecretPost));
-    let callers: Vec<_> = (0..200)
-        .map(|_| {
-            let tokens = tokens.clone();
-            tokio::spawn(async move { tokens.token().await })
-        })
-        .collect();
-    let mut values = Vec::new();
-    for caller in callers {
-        values.push(caller.await.expect("task").expect("token"));
-    }
-    assert!(values.windows(2).all(|w| w[0] == w[1]));
+    let token = support::same_token_for_all(&tokens, 200).await;
     assert_eq!(identity.requests(Endpoint::Token), 1);
     assert_eq!(identity.requests(Endpoint::Discovery), 1);
 
     // A rejected token is replaced by a new one.
-    tokens.report_rejected(&values[0]);
+    tokens.report_rejected(&token);
     let fresh = tokens.token().await.expect("token");
-    assert_ne!(fresh, values[0]);
+    assert_ne!(fresh, token);
     assert_eq!(identity.requests(Endpoint::Token), 2);
     assert_eq!(identity.requests(Endpoint::Discovery), 1);
 }

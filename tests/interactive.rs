@@ -2,20 +2,22 @@
 //! loopback helper with a headless "browser", the code exchange, ID tokens,
 //! rotating refresh tokens, introspection and revocation.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use erpnet_auth::{
     AuthorizationCodeFlow, CachedTokenSource, Discovery, Error, Introspector, LoopbackOptions,
-    LoopbackRedirect, OAuthErrorCode, PendingAuthorization, Revocation, SignIn, TokenSource,
-    TokenTypeHint, Url, refresh_token_store_fn, sign_in_with_loopback,
+    LoopbackRedirect, PendingAuthorization, Revocation, SignIn, TokenSource, TokenTypeHint, Url,
+    refresh_token_store_fn, sign_in_with_loopback,
 };
 use erpnet_auth_testkit::{
     DEFAULT_CLIENT_ID, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_RESOURCE_ID, DEFAULT_RESOURCE_SECRET,
     DEFAULT_USER, Endpoint, MockIdentity,
 };
 use secrecy::{ExposeSecret, SecretString};
+
+mod support;
 
 const SCOPES: [&str; 5] = ["openid", "profile", "offline_access", "read", "update"];
 
@@ -99,20 +101,10 @@ async fn native_sign_in_through_the_loopback_helper() {
         .authorization_request(&Url::parse("http://127.0.0.1:9/callback").expect("url"))
         .build()
         .expect("request");
-    let query: Vec<(String, String)> = pending
-        .url()
-        .query_pairs()
-        .map(|(n, v)| (n.into_owned(), v.into_owned()))
-        .collect();
-    let param = |name: &str| {
-        query
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
-    assert_eq!(param("code_challenge_method"), Some("S256"));
-    assert_eq!(param("response_type"), Some("code"));
-    assert_eq!(param("prompt"), Some("consent"));
+    let param = |name: &str| support::query_param(pending.url(), name);
+    assert_eq!(param("code_challenge_method").as_deref(), Some("S256"));
+    assert_eq!(param("response_type").as_deref(), Some("code"));
+    assert_eq!(param("prompt").as_deref(), Some("consent"));
     assert!(param("state").is_some_and(|s| s.len() >= 16));
     assert!(param("nonce").is_some());
     let logout = flow
@@ -179,20 +171,7 @@ async fn forged_or_failed_callbacks_are_typed_errors() {
 
     // A replayed code fails, and the provider revokes what it had issued.
     let (pending, callback) = callback_for(&flow).await;
-    let parts = pending.into_parts();
-    let first = flow
-        .complete(PendingAuthorization::from_parts(parts.clone()), &callback)
-        .await
-        .expect("first use");
-    let error = flow
-        .complete(PendingAuthorization::from_parts(parts), &callback)
-        .await
-        .expect_err("replayed code");
-    assert_eq!(
-        error.oauth_code(),
-        Some(&OAuthErrorCode::InvalidGrant),
-        "{error}"
-    );
+    let first = support::complete_twice(&flow, pending.into_parts(), &callback).await;
     let introspector = introspector(&identity);
     assert!(
         introspector
@@ -216,20 +195,7 @@ fn introspector(identity: &MockIdentity) -> Introspector {
 async fn refresh_tokens_rotate_and_a_thousand_callers_cause_one_refresh() {
     let identity = MockIdentity::start().await;
     let (flow, signed_in) = sign_in(&identity).await;
-    let saved: Arc<Mutex<Vec<String>>> = Arc::default();
-    let store = {
-        let saved = saved.clone();
-        refresh_token_store_fn(move |token: SecretString| {
-            let saved = saved.clone();
-            async move {
-                saved
-                    .lock()
-                    .expect("lock")
-                    .push(token.expose_secret().to_owned());
-                Ok(())
-            }
-        })
-    };
+    let (store, saved) = support::recording_store();
     let original = signed_in.refresh_token.clone().expect("refresh token");
     let grant = flow
         .refresh_grant(original.clone())
@@ -247,18 +213,8 @@ async fn refresh_tokens_rotate_and_a_thousand_callers_cause_one_refresh() {
 
     // The API rejected the access token: a thousand callers at once.
     tokens.report_rejected(&signed_in.access_token);
-    let callers: Vec<_> = (0..1000)
-        .map(|_| {
-            let tokens = tokens.clone();
-            tokio::spawn(async move { tokens.token().await })
-        })
-        .collect();
-    let mut results = Vec::new();
-    for caller in callers {
-        results.push(caller.await.expect("task").expect("refreshed"));
-    }
-    assert!(results.windows(2).all(|w| w[0] == w[1]));
-    assert_ne!(results[0], signed_in.access_token);
+    let refreshed = support::same_token_for_all(&tokens, 1000).await;
+    assert_ne!(refreshed, signed_in.access_token);
     assert_eq!(
         identity.requests_for_grant("refresh_token"),
         1,
@@ -269,7 +225,7 @@ async fn refresh_tokens_rotate_and_a_thousand_callers_cause_one_refresh() {
     assert_ne!(rotated[0], original.expose_secret(), "and it is a new one");
 
     // Once more: the grant uses the newest refresh token.
-    tokens.report_rejected(&results[0]);
+    tokens.report_rejected(&refreshed);
     tokens.token().await.expect("second refresh");
     assert_eq!(identity.requests_for_grant("refresh_token"), 2);
 

@@ -90,6 +90,7 @@ pub struct PendingAuthorization {
     nonce: SecretString,
     verifier: SecretString,
     openid: bool,
+    resources: Vec<String>,
 }
 
 /// The parts of a [`PendingAuthorization`], for storing between the redirect
@@ -108,6 +109,9 @@ pub struct PendingParts {
     pub redirect_uri: Url,
     /// Whether `openid` was requested (an ID token is then required).
     pub openid: bool,
+    /// The RFC 8707 `resource` indicators the request named; the code
+    /// exchange names them again.
+    pub resources: Vec<String>,
 }
 
 /// What a sign-in yields.
@@ -245,12 +249,7 @@ impl AuthorizationCodeFlow {
             client_id = %inner.auth.client_id,
         );
         let started = tokio::time::Instant::now();
-        let form = [
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", pending.redirect_uri.as_str()),
-            ("code_verifier", pending.verifier.expose_secret()),
-        ];
+        let form = exchange_form(code, &pending);
         let response = tracing::Instrument::instrument(
             request_token(&inner.http, endpoint, &inner.auth, &form, &inner.scopes),
             span.clone(),
@@ -299,7 +298,9 @@ impl AuthorizationCodeFlow {
     }
 
     /// A [`RefreshTokenGrant`] for the same client, to keep the session's access
-    /// token fresh with the sign-in's refresh token.
+    /// token fresh with the sign-in's refresh token. If the sign-in named a
+    /// `resource`, name it again with
+    /// [`RefreshTokenGrantBuilder::resource`].
     pub fn refresh_grant(&self, refresh_token: SecretString) -> RefreshTokenGrantBuilder {
         let inner = &*self.inner;
         let mut builder = RefreshTokenGrant::builder(
@@ -476,7 +477,10 @@ impl AuthorizationRequestBuilder<'_> {
         self
     }
 
-    /// An RFC 8707 `resource` indicator. May be repeated.
+    /// An RFC 8707 `resource` indicator: the API the access token is for. May
+    /// be repeated. The code exchange names the same resources again (RFC 8707
+    /// §2.2); a provider that issues one audience per token (oidc-provider)
+    /// accepts only one there.
     pub fn resource(mut self, resource: impl Into<String>) -> Self {
         self.resources.push(resource.into());
         self
@@ -559,6 +563,7 @@ impl AuthorizationRequestBuilder<'_> {
             nonce: SecretString::from(nonce.secret().clone()),
             verifier: SecretString::from(PkceCodeVerifier::secret(&verifier).clone()),
             openid: true,
+            resources: self.resources,
         })
     }
 }
@@ -582,6 +587,7 @@ impl PendingAuthorization {
             code_verifier: self.verifier,
             redirect_uri: self.redirect_uri,
             openid: self.openid,
+            resources: self.resources,
         }
     }
 
@@ -595,8 +601,24 @@ impl PendingAuthorization {
             nonce: parts.nonce,
             verifier: parts.code_verifier,
             openid: parts.openid,
+            resources: parts.resources,
         }
     }
+}
+
+/// The code exchange's form (RFC 6749 §4.1.3, RFC 7636 §4.5). The `resource`
+/// indicators of the authorization request are named again (RFC 8707 §2.2):
+/// without them some providers (oidc-provider among them) issue the access
+/// token for their own userinfo endpoint instead of the API.
+fn exchange_form<'a>(code: &'a str, pending: &'a PendingAuthorization) -> Vec<(&'a str, &'a str)> {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", pending.redirect_uri.as_str()),
+        ("code_verifier", pending.verifier.expose_secret()),
+    ];
+    form.extend(pending.resources.iter().map(|r| ("resource", r.as_str())));
+    form
 }
 
 /// Default time a sign-in may take before the loopback helper gives up.
@@ -637,6 +659,7 @@ impl fmt::Debug for PendingAuthorization {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PendingAuthorization")
             .field("redirect_uri", &self.redirect_uri)
+            .field("resources", &self.resources)
             .field("state", &"[redacted]")
             .field("nonce", &"[redacted]")
             .field("code_verifier", &"[redacted]")
@@ -662,5 +685,44 @@ impl fmt::Debug for SignIn {
             )
             .field("id_token", &self.id_token)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_code_exchange_names_the_requested_resources_again() {
+        let parts = PendingParts {
+            state: SecretString::from("state"),
+            nonce: SecretString::from("nonce"),
+            code_verifier: SecretString::from("verifier"),
+            redirect_uri: Url::parse("http://127.0.0.1:8400/callback").expect("url"),
+            openid: true,
+            resources: vec!["https://api.example.com".into()],
+        };
+        let pending = PendingAuthorization::from_parts(parts);
+        assert_eq!(
+            exchange_form("the-code", &pending),
+            [
+                ("grant_type", "authorization_code"),
+                ("code", "the-code"),
+                ("redirect_uri", "http://127.0.0.1:8400/callback"),
+                ("code_verifier", "verifier"),
+                ("resource", "https://api.example.com"),
+            ]
+        );
+        let parts = pending.into_parts();
+        assert_eq!(parts.resources, ["https://api.example.com"]);
+        let without = PendingAuthorization::from_parts(PendingParts {
+            resources: Vec::new(),
+            ..parts
+        });
+        assert!(
+            exchange_form("c", &without)
+                .iter()
+                .all(|(name, _)| *name != "resource")
+        );
     }
 }

@@ -273,6 +273,9 @@ pub enum OAuthErrorCode {
     UnsupportedGrantType,
     /// `invalid_scope`: a requested scope is unknown or not allowed for the client.
     InvalidScope,
+    /// `invalid_target` (RFC 8707): a requested `resource` is unknown or not
+    /// allowed for the client.
+    InvalidTarget,
     /// `temporarily_unavailable` (transient).
     TemporarilyUnavailable,
     /// `slow_down` (transient).
@@ -291,6 +294,7 @@ impl OAuthErrorCode {
             "unauthorized_client" => Self::UnauthorizedClient,
             "unsupported_grant_type" => Self::UnsupportedGrantType,
             "invalid_scope" => Self::InvalidScope,
+            "invalid_target" => Self::InvalidTarget,
             "temporarily_unavailable" => Self::TemporarilyUnavailable,
             "slow_down" => Self::SlowDown,
             other => Self::Other(other.to_owned()),
@@ -306,6 +310,7 @@ impl OAuthErrorCode {
             Self::UnauthorizedClient => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
+            Self::InvalidTarget => "invalid_target",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::SlowDown => "slow_down",
             Self::Other(code) => code,

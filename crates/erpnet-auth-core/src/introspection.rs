@@ -213,10 +213,7 @@ impl Introspector {
         )?;
         let response = inner.http.execute(request).await?;
         if !response.status.is_success() {
-            return Err(Error::Status {
-                endpoint: name,
-                status: response.status.as_u16(),
-            });
+            return Err(error_answer(&name, &response));
         }
         let invalid = |reason: String| Error::InvalidResponse {
             endpoint: name.clone(),
@@ -401,14 +398,27 @@ impl Revocation {
             tracing::info!(endpoint = %endpoint_name(&url), hint, "token revoked");
             return Ok(());
         }
-        crate::token_endpoint::parse_token_response(
-            &endpoint_name(&url),
-            response.status.as_u16(),
-            &response.headers,
-            &response.body,
-            &[],
-        )
-        .map(|_| ())
+        Err(error_answer(&endpoint_name(&url), &response))
+    }
+}
+
+/// An unsuccessful answer as an error: the RFC 6749 §5.2 error document when
+/// there is one (`invalid_client` from an introspection or revocation
+/// endpoint, RFC 7662 §2.3, RFC 7009 §2.2.1), the status otherwise.
+fn error_answer(endpoint: &str, response: &crate::http::HttpResponse) -> Error {
+    let status = response.status.as_u16();
+    match crate::token_endpoint::parse_token_response(
+        endpoint,
+        status,
+        &response.headers,
+        &response.body,
+        &[],
+    ) {
+        Err(error) => error,
+        Ok(_) => Error::Status {
+            endpoint: endpoint.to_owned(),
+            status,
+        },
     }
 }
 
@@ -438,5 +448,49 @@ impl fmt::Debug for Revocation {
             .field("endpoint", &self.endpoint)
             .field("auth", &self.auth)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::OAuthErrorCode;
+    use crate::http::HttpResponse;
+
+    fn answer(status: u16, content_type: &str, body: &str) -> HttpResponse {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_str(content_type).expect("header"),
+        );
+        HttpResponse {
+            status: http::StatusCode::from_u16(status).expect("status"),
+            headers,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn an_error_document_is_a_typed_oauth_error_and_anything_else_a_status() {
+        let error = error_answer(
+            "https://id/introspect",
+            &answer(401, "application/json", r#"{"error":"invalid_client"}"#),
+        );
+        assert_eq!(error.oauth_code(), Some(&OAuthErrorCode::InvalidClient));
+        assert!(!error.is_transient());
+        let error = error_answer("https://id/introspect", &answer(503, "text/html", "down"));
+        assert!(
+            matches!(error, Error::Status { status: 503, .. }),
+            "{error}"
+        );
+        assert!(error.is_transient());
+        let error = error_answer(
+            "https://id/introspect",
+            &answer(400, "application/json", r#"{"unexpected":true}"#),
+        );
+        assert!(
+            matches!(error, Error::Status { status: 400, .. }),
+            "{error}"
+        );
     }
 }

@@ -163,7 +163,8 @@ pub struct LoopbackOptions {
     pub timeout: Duration,
     /// `login_hint`, if any.
     pub login_hint: Option<String>,
-    /// RFC 8707 `resource` indicators.
+    /// RFC 8707 `resource` indicators, named in the authorization request and
+    /// again in the code exchange.
     pub resources: Vec<String>,
 }
 

@@ -93,6 +93,7 @@ pub struct RefreshTokenGrant {
     endpoint: TokenEndpoint,
     auth: ClientAuth,
     scopes: Option<String>,
+    resources: Vec<String>,
     http: HttpClient,
     store: Option<Arc<dyn RefreshTokenStore>>,
     state: tokio::sync::Mutex<State>,
@@ -114,6 +115,7 @@ pub struct RefreshTokenGrantBuilder {
     method: ClientAuthMethod,
     refresh_token: SecretString,
     scopes: Option<Vec<String>>,
+    resources: Vec<String>,
     http: Option<HttpClient>,
     store: Option<Arc<dyn RefreshTokenStore>>,
 }
@@ -133,6 +135,7 @@ impl RefreshTokenGrant {
             method: ClientAuthMethod::ClientSecretPost,
             refresh_token,
             scopes: None,
+            resources: Vec::new(),
             http: None,
             store: None,
         }
@@ -158,13 +161,7 @@ impl RefreshTokenGrant {
             endpoint = %endpoint_name(&endpoint),
             client_id = %self.auth.client_id,
         );
-        let mut params = vec![
-            ("grant_type", "refresh_token"),
-            ("refresh_token", state.refresh_token.expose_secret()),
-        ];
-        if let Some(scope) = &self.scopes {
-            params.push(("scope", scope));
-        }
+        let params = self.form(state.refresh_token.expose_secret());
         let started = tokio::time::Instant::now();
         let result = tracing::Instrument::instrument(
             request_token(&self.http, &endpoint, &self.auth, &params, &[]),
@@ -207,6 +204,19 @@ impl RefreshTokenGrant {
             self.save(state).await?;
         }
         Ok(response.access_token)
+    }
+
+    /// The refresh request's form (RFC 6749 §6, RFC 8707 §2.2).
+    fn form<'a>(&'a self, refresh_token: &'a str) -> Vec<(&'a str, &'a str)> {
+        let mut form = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
+        if let Some(scope) = &self.scopes {
+            form.push(("scope", scope));
+        }
+        form.extend(self.resources.iter().map(|r| ("resource", r.as_str())));
+        form
     }
 
     /// Saves the current refresh token; on success forgets the pending access
@@ -266,6 +276,15 @@ impl RefreshTokenGrantBuilder {
         self
     }
 
+    /// An RFC 8707 `resource` indicator: the API the refreshed access token is
+    /// for. May be repeated. Name the resource of the sign-in again: without
+    /// one, some providers (oidc-provider among them) issue the refreshed
+    /// token for their own userinfo endpoint instead of the API.
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.resources.push(resource.into());
+        self
+    }
+
     /// Where every new refresh token is saved.
     pub fn store(mut self, store: impl RefreshTokenStore) -> Self {
         self.store = Some(Arc::new(store));
@@ -301,6 +320,7 @@ impl RefreshTokenGrantBuilder {
                 method: self.method,
             },
             scopes: self.scopes.map(|s| s.join(" ")),
+            resources: self.resources,
             http,
             store: self.store,
             state: tokio::sync::Mutex::new(State {
@@ -318,6 +338,7 @@ impl fmt::Debug for RefreshTokenGrant {
             .field("endpoint", &self.endpoint)
             .field("auth", &self.auth)
             .field("scopes", &self.scopes)
+            .field("resources", &self.resources)
             .field("refresh_token", &"[redacted]")
             .finish()
     }
@@ -331,5 +352,39 @@ impl fmt::Debug for RefreshTokenGrantBuilder {
             .field("method", &self.method)
             .field("refresh_token", &"[redacted]")
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_refresh_request_names_scopes_and_resources_when_set() {
+        let endpoint = url::Url::parse("https://id.example.com/token").expect("url");
+        let plain = RefreshTokenGrant::builder(endpoint.clone(), "app", SecretString::from("rt"))
+            .auth_method(ClientAuthMethod::None)
+            .build()
+            .expect("grant");
+        assert_eq!(
+            plain.form("rt"),
+            [("grant_type", "refresh_token"), ("refresh_token", "rt")]
+        );
+        let narrowed = RefreshTokenGrant::builder(endpoint, "app", SecretString::from("rt"))
+            .auth_method(ClientAuthMethod::None)
+            .scopes(["read"])
+            .resource("https://api.example.com")
+            .build()
+            .expect("grant");
+        assert_eq!(
+            narrowed.form("rt2"),
+            [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "rt2"),
+                ("scope", "read"),
+                ("resource", "https://api.example.com"),
+            ]
+        );
+        assert!(!format!("{narrowed:?}").contains("rt2"));
     }
 }

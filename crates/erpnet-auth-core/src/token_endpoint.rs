@@ -357,6 +357,12 @@ mod tests {
         let err = parse(200, r#"{"error":"invalid_scope"}"#).expect_err("200 carrying an error");
         assert_eq!(err.oauth_code(), Some(&OAuthErrorCode::InvalidScope));
 
+        // RFC 8707: an unknown `resource`.
+        let err = parse(400, r#"{"error":"invalid_target"}"#).expect_err("unknown resource");
+        assert_eq!(err.oauth_code(), Some(&OAuthErrorCode::InvalidTarget));
+        assert_eq!(OAuthErrorCode::InvalidTarget.as_str(), "invalid_target");
+        assert!(!err.is_transient());
+
         let err = parse(503, "<html>down</html>").expect_err("status");
         assert!(matches!(err, Error::Status { status: 503, .. }));
         assert!(err.is_transient());

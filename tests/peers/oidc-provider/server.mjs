@@ -1,0 +1,200 @@
+// A certified OpenID provider (panva/oidc-provider, pinned in package.json) on
+// 127.0.0.1, configured for erpnet-auth's conformance tests (tests/peer/).
+//
+// Started by the Rust harness as `node server.mjs` with a piped stdin: it
+// listens on a random port, prints `ISSUER http://127.0.0.1:PORT` once ready,
+// and exits when its stdin closes, so it never outlives the test process.
+//
+// What it offers (the constants below are mirrored in tests/peer/mod.rs):
+// - clients `cc-basic` and `cc-post`: confidential, client credentials, one
+//   registered for each authentication method (the provider accepts either
+//   secret method from both);
+// - client `native-app`: public (`none`), native, loopback redirect
+//   `http://127.0.0.1/callback` (any port, RFC 8252), authorization code with
+//   PKCE, rotating refresh tokens;
+// - client `resource-server`: confidential, no grants, may introspect;
+// - resource `urn:erpnet-auth:peer:jwt-api`: JWT access tokens (RS256,
+//   `typ: at+jwt`, `aud` = the resource, scopes `read update`);
+// - resource `urn:erpnet-auth:peer:opaque-api`: opaque access tokens (the
+//   provider introspects only opaque ones), scopes `read update`;
+// - a headless interaction: GET /interaction/:uid signs in the fixed account
+//   `alice` and grants what the client asked for, then redirects on;
+// - GET /__test/rotate?keep=true|false: a new signing key; the old ones stay
+//   published (keep=true) or are dropped (keep=false). Answers the kids.
+
+import * as crypto from 'node:crypto';
+import * as http from 'node:http';
+
+import Provider, { errors } from 'oidc-provider';
+// Internals of the pinned version, used only to swap the key set at run time
+// (the provider reads `jwks` once, at construction).
+import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js';
+
+const JWT_API = 'urn:erpnet-auth:peer:jwt-api';
+const OPAQUE_API = 'urn:erpnet-auth:peer:opaque-api';
+const ACCOUNT = 'alice';
+const NO_GRANTS = { grant_types: [], response_types: [], redirect_uris: [] };
+
+function newSigningKey() {
+  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return {
+    ...privateKey.export({ format: 'jwk' }),
+    kid: crypto.randomBytes(8).toString('hex'),
+    alg: 'RS256',
+    use: 'sig',
+  };
+}
+
+// Newest first: the provider signs with the first key that fits.
+let signingKeys = [newSigningKey()];
+
+const server = http.createServer();
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+const issuer = `http://127.0.0.1:${server.address().port}`;
+
+const resourceServers = {
+  [JWT_API]: {
+    scope: 'read update',
+    audience: JWT_API,
+    accessTokenTTL: 3600,
+    accessTokenFormat: 'jwt',
+    jwt: { sign: { alg: 'RS256' } },
+  },
+  [OPAQUE_API]: {
+    scope: 'read update',
+    audience: OPAQUE_API,
+    accessTokenTTL: 3600,
+    accessTokenFormat: 'opaque',
+  },
+};
+
+const provider = new Provider(issuer, {
+  clients: [
+    {
+      client_id: 'cc-basic',
+      client_secret: 'cc-basic-secret',
+      token_endpoint_auth_method: 'client_secret_basic',
+      ...NO_GRANTS,
+      grant_types: ['client_credentials'],
+    },
+    {
+      client_id: 'cc-post',
+      client_secret: 'cc-post-secret',
+      token_endpoint_auth_method: 'client_secret_post',
+      ...NO_GRANTS,
+      grant_types: ['client_credentials'],
+    },
+    {
+      client_id: 'native-app',
+      token_endpoint_auth_method: 'none',
+      application_type: 'native',
+      redirect_uris: ['http://127.0.0.1/callback'],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      scope: 'openid profile email offline_access',
+    },
+    {
+      client_id: 'resource-server',
+      client_secret: 'resource-server-secret',
+      token_endpoint_auth_method: 'client_secret_basic',
+      ...NO_GRANTS,
+    },
+  ],
+  jwks: { keys: signingKeys },
+  cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
+  scopes: ['openid', 'offline_access', 'profile', 'email'],
+  claims: { profile: ['name'], email: ['email', 'email_verified'] },
+  async findAccount(_ctx, sub) {
+    return {
+      accountId: sub,
+      async claims() {
+        return {
+          sub, name: 'Alice Tester', email: 'alice@example.test', email_verified: true,
+        };
+      },
+    };
+  },
+  features: {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    introspection: { enabled: true },
+    revocation: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      async defaultResource(_ctx, _client, oneOf) {
+        return oneOf;
+      },
+      async getResourceServerInfo(_ctx, resource) {
+        const info = resourceServers[resource];
+        if (!info) throw new errors.InvalidTarget();
+        return info;
+      },
+    },
+  },
+  pkce: { required: () => true },
+  rotateRefreshToken: true,
+  clientBasedCORS: () => false,
+  ttl: {
+    AccessToken: 3600,
+    ClientCredentials: 3600,
+    IdToken: 300,
+    RefreshToken: 24 * 3600,
+    Grant: 24 * 3600,
+    Session: 24 * 3600,
+    Interaction: 600,
+    AuthorizationCode: 60,
+  },
+});
+
+// The headless browser part: every interaction (login, then consent) is
+// completed at once for ACCOUNT, granting what the client asked for.
+async function interaction(ctx) {
+  const details = await provider.interactionDetails(ctx.req, ctx.res);
+  const { prompt, params, session } = details;
+  let result;
+  if (prompt.name === 'login') {
+    result = { login: { accountId: ACCOUNT } };
+  } else if (prompt.name === 'consent') {
+    const grant = details.grantId
+      ? await provider.Grant.find(details.grantId)
+      : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+    const missing = prompt.details;
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [resource, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+      grant.addResourceScope(resource, scopes.join(' '));
+    }
+    result = { consent: { grantId: await grant.save() } };
+  } else {
+    result = { error: 'access_denied', error_description: `unexpected prompt ${prompt.name}` };
+  }
+  const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, {
+    mergeWithLastSubmission: false,
+  });
+  ctx.status = 303;
+  ctx.set('Location', returnTo);
+  ctx.body = '';
+}
+
+function rotate(ctx) {
+  const keep = ctx.query.keep === 'true';
+  signingKeys = [newSigningKey(), ...(keep ? signingKeys : [])];
+  initializeKeystore.call(provider, { keys: signingKeys });
+  ctx.body = { kids: signingKeys.map((k) => k.kid) };
+}
+
+provider.use(async (ctx, next) => {
+  const interactionUid = ctx.method === 'GET' && ctx.path.match(/^\/interaction\/([\w-]+)$/);
+  if (interactionUid) return interaction(ctx);
+  if (ctx.method === 'GET' && ctx.path === '/__test/rotate') return rotate(ctx);
+  return next();
+});
+
+server.on('request', provider.callback());
+
+// Die with the test process: the harness holds our stdin open.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('close', () => process.exit(0));
+process.stdin.resume();
+
+console.log(`ISSUER ${issuer}`);
