@@ -14,7 +14,9 @@
 //! - `ERPNET_AUTHORITY`: an ERP.net instance name (`myinstance`) or an issuer URL;
 //! - `ERPNET_CLIENT_ID`, `ERPNET_CLIENT_SECRET`: the trusted application;
 //! - `ERPNET_SCOPES`: space-separated, e.g. `read update`;
-//! - optionally `ERPNET_AUTH_METHOD`: `post` (default) or `basic`.
+//! - optionally `ERPNET_AUTH_METHOD`: `post` (default) or `basic`;
+//! - optionally `ERPNET_RESOURCE`: an RFC 8707 `resource` indicator, for
+//!   providers that issue API tokens per resource (ERP.net does not need it).
 //!
 //! Prints the HTTP status code on the first line and the body after it, and
 //! exits 0 whenever the request was answered, whatever the status. Exits 1 with
@@ -74,12 +76,14 @@ async fn run() -> Result<(), Stop> {
     let authority: Authority = authority
         .parse()
         .map_err(|e| config_error(format!("ERPNET_AUTHORITY: {e}")))?;
-    let grant = ClientCredentials::builder(authority, var("ERPNET_CLIENT_ID")?)
+    let mut grant = ClientCredentials::builder(authority, var("ERPNET_CLIENT_ID")?)
         .client_secret(var("ERPNET_CLIENT_SECRET")?)
         .auth_method(method)
-        .scopes(var("ERPNET_SCOPES")?.split_whitespace())
-        .build()
-        .map_err(|e| config_error(e.to_string()))?;
+        .scopes(var("ERPNET_SCOPES")?.split_whitespace());
+    if let Ok(resource) = std::env::var("ERPNET_RESOURCE") {
+        grant = grant.param("resource", resource);
+    }
+    let grant = grant.build().map_err(|e| config_error(e.to_string()))?;
     let tokens = CachedTokenSource::new(grant);
 
     // The token goes to the URL's origin only (https, or http to loopback).
