@@ -1,8 +1,8 @@
 //! `BearerAuth` calling a small local API with the peer's tokens.
 //!
 //! The API validates with `JwtValidator` by hand, in its handlers, so that
-//! this proves the client side alone; `tower.rs` is the place for the same
-//! behind the tower layer.
+//! this proves the client side alone; `tower.rs` does the same behind the
+//! tower layer.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
