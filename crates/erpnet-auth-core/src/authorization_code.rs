@@ -403,15 +403,7 @@ impl AuthorizationCodeFlowBuilder {
 
     /// Checks the configuration and builds the flow.
     pub fn build(self) -> Result<AuthorizationCodeFlow, Error> {
-        if self.client_id.trim().is_empty() {
-            return Err(Error::Config("the client id is empty".into()));
-        }
-        if self.method != ClientAuthMethod::None && self.secret.is_none() {
-            return Err(Error::Config(format!(
-                "client `{}` has no client secret; set one or use ClientAuthMethod::None for a public client",
-                self.client_id
-            )));
-        }
+        let auth = ClientAuth::checked(self.client_id, self.secret, self.method)?;
         if self.algorithms.is_empty() {
             return Err(Error::Config(
                 "no ID token signature algorithm allowed".into(),
@@ -438,11 +430,7 @@ impl AuthorizationCodeFlowBuilder {
         Ok(AuthorizationCodeFlow {
             inner: Arc::new(Inner {
                 discovery: self.discovery,
-                auth: ClientAuth {
-                    client_id: self.client_id,
-                    secret: self.secret,
-                    method: self.method,
-                },
+                auth,
                 scopes: self.scopes,
                 http,
                 jwks,

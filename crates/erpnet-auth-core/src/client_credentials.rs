@@ -181,15 +181,7 @@ impl ClientCredentialsBuilder {
 
     /// Checks the configuration and builds the grant.
     pub fn build(self) -> Result<ClientCredentials, Error> {
-        if self.client_id.trim().is_empty() {
-            return Err(Error::Config("the client id is empty".into()));
-        }
-        if self.method != ClientAuthMethod::None && self.secret.is_none() {
-            return Err(Error::Config(format!(
-                "client `{}` has no client secret; set one or use ClientAuthMethod::None for a public client",
-                self.client_id
-            )));
-        }
+        let auth = ClientAuth::checked(self.client_id, self.secret, self.method)?;
         let scopes: Vec<String> = self
             .scopes
             .iter()
@@ -217,11 +209,7 @@ impl ClientCredentialsBuilder {
         let http = self.endpoint.http_or_default(self.http.clone());
         Ok(ClientCredentials {
             endpoint: self.endpoint,
-            auth: ClientAuth {
-                client_id: self.client_id,
-                secret: self.secret,
-                method: self.method,
-            },
+            auth,
             scope_param: scopes.join(" "),
             scopes,
             params: self.params,

@@ -306,18 +306,8 @@ impl IntrospectorBuilder {
     }
 
     fn parts(self) -> Result<(TokenEndpoint, ClientAuth, HttpClient, Duration, usize), Error> {
-        if self.client_id.trim().is_empty() {
-            return Err(Error::Config("the client id is empty".into()));
-        }
-        if self.method != ClientAuthMethod::None && self.secret.is_none() {
-            return Err(Error::Config(format!("`{}` has no secret", self.client_id)));
-        }
+        let auth = ClientAuth::checked(self.client_id, self.secret, self.method)?;
         let http = self.endpoint.http_or_default(self.http.clone());
-        let auth = ClientAuth {
-            client_id: self.client_id,
-            secret: self.secret,
-            method: self.method,
-        };
         Ok((self.endpoint, auth, http, self.ttl, self.capacity))
     }
 

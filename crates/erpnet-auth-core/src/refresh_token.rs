@@ -299,26 +299,14 @@ impl RefreshTokenGrantBuilder {
 
     /// Checks the configuration and builds the grant.
     pub fn build(self) -> Result<RefreshTokenGrant, Error> {
-        if self.client_id.trim().is_empty() {
-            return Err(Error::Config("the client id is empty".into()));
-        }
+        let auth = ClientAuth::checked(self.client_id, self.secret, self.method)?;
         if self.refresh_token.expose_secret().is_empty() {
             return Err(Error::Config("the refresh token is empty".into()));
-        }
-        if self.method != ClientAuthMethod::None && self.secret.is_none() {
-            return Err(Error::Config(format!(
-                "client `{}` has no client secret; set one or use ClientAuthMethod::None for a public client",
-                self.client_id
-            )));
         }
         let http = self.endpoint.http_or_default(self.http.clone());
         Ok(RefreshTokenGrant {
             endpoint: self.endpoint,
-            auth: ClientAuth {
-                client_id: self.client_id,
-                secret: self.secret,
-                method: self.method,
-            },
+            auth,
             scopes: self.scopes.map(|s| s.join(" ")),
             resources: self.resources,
             http,

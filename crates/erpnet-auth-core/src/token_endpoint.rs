@@ -65,6 +65,28 @@ fn form_encode(value: &str) -> String {
 }
 
 impl ClientAuth {
+    /// Checks a client's configuration: a non-empty id, and a secret unless the
+    /// client is public.
+    pub(crate) fn checked(
+        client_id: String,
+        secret: Option<SecretString>,
+        method: ClientAuthMethod,
+    ) -> Result<Self, Error> {
+        if client_id.trim().is_empty() {
+            return Err(Error::Config("the client id is empty".into()));
+        }
+        if method != ClientAuthMethod::None && secret.is_none() {
+            return Err(Error::Config(format!(
+                "client `{client_id}` has no client secret; set one or use ClientAuthMethod::None for a public client"
+            )));
+        }
+        Ok(Self {
+            client_id,
+            secret,
+            method,
+        })
+    }
+
     /// Builds the request: form body with the grant's parameters and the client
     /// authentication the method calls for.
     pub(crate) fn request(
