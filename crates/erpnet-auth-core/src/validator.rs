@@ -277,13 +277,15 @@ impl JwtValidator {
             return Err(ValidationError::TooLong);
         }
         let now = unix_now();
+        // Read once: it checks a remembered result, and dates a new one to the
+        // key set it was verified with.
+        let generation = inner.jwks.generation();
         let key = inner.verified.enabled().then(|| inner.verified.key(token));
         if let Some(key) = key
-            && let Some(hit) = inner.verified.get(key, token, now, inner.jwks.generation())
+            && let Some(hit) = inner.verified.get(key, token, now, generation)
         {
             return Ok(hit);
         }
-        let generation = inner.jwks.generation();
         let verified = self.validate_cold(token, now)?;
         if let Some(key) = key {
             inner.verified.insert(
