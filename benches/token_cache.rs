@@ -4,7 +4,9 @@
 //! Rows (per thread, one token read per iteration):
 //! - `arcswap_load_full`: a bare `ArcSwap::load_full` with no clock read: the limit.
 //! - `arcswap_load_full_now`: the same plus `Instant::now()`, the naive freshness check.
-//! - `cached_token_source`: `CachedTokenSource::token().await` on a fresh token.
+//! - `cached_token`: `CachedTokenSource::cached_token()` on a fresh token: the
+//!   hit path, which the reqwest middleware and the tower client layer take.
+//! - `token_await`: the same cache through `CachedTokenSource::token().await`.
 //! - `tokio_rwlock`: a cache behind `tokio::sync::RwLock` with a clock check.
 //! - `std_mutex`: a cache behind `std::sync::Mutex` with a clock check (Go's
 //!   `ReuseTokenSource` style).

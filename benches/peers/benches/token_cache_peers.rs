@@ -3,7 +3,9 @@
 //!
 //! Rows (per thread, one token read per iteration):
 //! - `arcswap_load_full`: a bare `ArcSwap::load_full`: the limit.
-//! - `cached_token_source`: `CachedTokenSource::token().await` on a fresh token.
+//! - `cached_token`: `CachedTokenSource::cached_token()` on a fresh token: the
+//!   hit path, which the reqwest middleware and the tower client layer take.
+//! - `token_await`: the same cache through `CachedTokenSource::token().await`.
 //! - `aliri_token_watcher_borrow`: `aliri_tokens::TokenWatcher::token()`, the
 //!   borrow its docs recommend (a read lock on a `tokio::sync::watch` channel),
 //!   reading the token's length.

@@ -2,11 +2,21 @@
 //!
 //! # How it stays fast
 //!
-//! The current token lives in an [`ArcSwapOption`] together with an atomic state
-//! (fresh, due, expired). A hit is one arc-swap load, one atomic load and one
-//! reference-count increment: no lock, no allocation, no clock read.
+//! The current token lives in an [`ArcSwapOption`]; next to it one atomic word,
+//! the *status*, holds the entry's generation and its state (fresh, due,
+//! expired). Each thread keeps a few slots in thread-local storage that remember
+//! the status under which it last found a cache's token fresh, with a weak
+//! handle on the token. A hit is one atomic load of the status, a comparison
+//! with the thread's slot and one reference-count increment to hand out an
+//! owned token: no lock, no allocation, no clock read, not even the arc-swap
+//! load. A thread whose slot does not match (first read, new token, the token
+//! became due) takes the arc-swap load instead and refills its slot.
 //!
-//! Under load from several threads that one reference count would become the
+//! The slots hold weak handles, so a thread that read a token keeps no copy of
+//! it alive: the secret is wiped as soon as the cache replaces the token or is
+//! dropped.
+//!
+//! Under load from several threads one reference count would become the
 //! bottleneck (its cache line bounces between cores), so each entry keeps one
 //! copy of the token per core and a thread clones "its" copy. The state is
 //! advanced by a timer task spawned when the token is stored, which sleeps until
@@ -34,8 +44,10 @@
 
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
@@ -46,7 +58,7 @@ use tokio::time::Instant;
 
 use crate::error::Error;
 use crate::source::TokenSource;
-use crate::token::AccessToken;
+use crate::token::{AccessToken, WeakToken};
 
 /// Default time before expiry at which a token is due for refresh.
 pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
@@ -65,6 +77,21 @@ const DUE: u8 = 1;
 /// so that `fetch_max` never moves an entry backwards.
 const CHECK_CLOCK: u8 = 2;
 const EXPIRED: u8 = 3;
+
+/// `Shared::status` packs an entry's generation and its state: the state in the
+/// low bits, the generation above them.
+const STATE_BITS: u32 = 2;
+const STATE_MASK: u64 = (1 << STATE_BITS) - 1;
+/// The status before the first token: generation 0, expired.
+const NO_ENTRY: u64 = EXPIRED as u64;
+
+/// Generations are unique across every cache of the process, so a status value
+/// names one entry of one cache (see [`recent`]).
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+fn pack(generation: u64, state: u8) -> u64 {
+    generation << STATE_BITS | u64::from(state)
+}
 
 /// Wraps any [`TokenSource`] with a lock-free cache, early refresh and
 /// single-flight fetching.
@@ -130,6 +157,9 @@ struct Shared<S> {
     source: S,
     config: Config,
     current: ArcSwapOption<Entry>,
+    /// The generation of the current entry and its state (fresh, due, check the
+    /// clock, expired), in one word so that a hit reads one atomic.
+    status: AtomicU64,
     flight: Mutex<Flight>,
     proactive_task: OnceLock<AbortOnDrop>,
     random: AtomicU64,
@@ -150,11 +180,15 @@ struct Entry {
     copies: Box<[AccessToken]>,
     due_at: Option<Instant>,
     usable_until: Option<Instant>,
-    state: AtomicU8,
+    /// Which generation of `Shared::status` describes this entry.
+    generation: u64,
     /// A background refresh was started for this entry (or is backing off).
     refreshing: AtomicBool,
     timer: OnceLock<AbortOnDrop>,
 }
+
+/// A pending [`Shared::fetch`], boxed so that the future of a hit stays small.
+type Fetch<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, Error>> + Send + 'a>>;
 
 struct AbortOnDrop(AbortHandle);
 
@@ -220,6 +254,7 @@ impl<S: TokenSource> CacheBuilder<S> {
             source: self.source,
             config: self.config,
             current: ArcSwapOption::empty(),
+            status: AtomicU64::new(NO_ENTRY),
             flight: Mutex::new(Flight::default()),
             proactive_task: OnceLock::new(),
             random: AtomicU64::new(seed),
@@ -268,12 +303,18 @@ impl<S: TokenSource> CachedTokenSource<S> {
     }
 
     /// A usable token: from the cache when possible, otherwise from the single
-    /// in-flight refresh.
-    pub async fn token(&self) -> Result<AccessToken, Error> {
-        match self.shared.cached_token() {
-            Some(token) => Ok(token),
-            None => self.shared.fetch().await,
-        }
+    /// in-flight refresh. The cache is consulted when the future is first
+    /// polled; a hit is ready at once, without allocating.
+    pub fn token(&self) -> impl Future<Output = Result<AccessToken, Error>> + Send + '_ {
+        let mut fetch = None;
+        std::future::poll_fn(move |cx| {
+            if fetch.is_none()
+                && let Some(token) = self.shared.cached_token()
+            {
+                return Poll::Ready(Ok(token));
+            }
+            self.shared.poll_fetch(&mut fetch, cx)
+        })
     }
 
     /// Drops `token` if it is still the current one, so the next call fetches a
@@ -310,12 +351,45 @@ impl<S: fmt::Debug> fmt::Debug for CachedTokenSource<S> {
     }
 }
 
+impl<S> Shared<S> {
+    /// The state of `entry`; an entry that is not (or not yet) the one the status
+    /// describes is judged by the clock.
+    fn state_of(&self, entry: &Entry) -> u8 {
+        let status = self.status.load(Ordering::Acquire);
+        if status >> STATE_BITS == entry.generation {
+            // The mask keeps two bits, so the cast is exact.
+            (status & STATE_MASK) as u8
+        } else {
+            CHECK_CLOCK
+        }
+    }
+
+    /// Moves the entry of `generation` forward to `state`, never backwards, and
+    /// only while it is the current one. Returns whether the state changed.
+    fn advance(&self, generation: u64, state: u8) -> bool {
+        self.status
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |status| {
+                (status >> STATE_BITS == generation && status & STATE_MASK < u64::from(state))
+                    .then_some(pack(generation, state))
+            })
+            .is_ok()
+    }
+}
+
 impl<S: TokenSource> Shared<S> {
     fn cached_token(self: &Arc<Self>) -> Option<AccessToken> {
+        let status = self.status.load(Ordering::Acquire);
+        if let Some(token) = recent::get(status) {
+            return Some(token);
+        }
         let guard = self.current.load();
         let entry = guard.as_ref()?;
-        match entry.state.load(Ordering::Acquire) {
-            FRESH => Some(entry.local_token()),
+        match self.state_of(entry) {
+            FRESH => {
+                let token = entry.local_token();
+                recent::remember(pack(entry.generation, FRESH), &token);
+                Some(token)
+            }
             DUE => {
                 self.refresh_in_background(entry);
                 Some(entry.local_token())
@@ -336,7 +410,7 @@ impl<S: TokenSource> Shared<S> {
     fn usable_now(&self) -> Option<AccessToken> {
         let guard = self.current.load();
         let entry = guard.as_ref()?;
-        if entry.state.load(Ordering::Acquire) == EXPIRED {
+        if self.state_of(entry) == EXPIRED {
             return None;
         }
         (entry.clock_state(Instant::now()) != EXPIRED).then(|| entry.local_token())
@@ -354,6 +428,20 @@ impl<S: TokenSource> Shared<S> {
         }
         let mut flight = self.lock_flight();
         self.begin(&mut flight);
+    }
+
+    /// The miss path of [`CachedTokenSource::token`], kept out of line so that
+    /// the hit stays small enough to inline.
+    #[inline(never)]
+    fn poll_fetch<'a>(
+        self: &'a Arc<Self>,
+        fetch: &mut Option<Fetch<'a>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<AccessToken, Error>> {
+        fetch
+            .get_or_insert_with(|| Box::pin(self.fetch()))
+            .as_mut()
+            .poll(cx)
     }
 
     async fn fetch(self: &Arc<Self>) -> Result<AccessToken, Error> {
@@ -468,8 +556,7 @@ impl<S: TokenSource> Shared<S> {
             }
             if shared.config.proactive {
                 let needs_token = shared.current.load().as_ref().is_none_or(|entry| {
-                    entry.clock_state(Instant::now()) != FRESH
-                        || entry.state.load(Ordering::Acquire) != FRESH
+                    entry.clock_state(Instant::now()) != FRESH || shared.state_of(entry) != FRESH
                 });
                 if needs_token {
                     let mut flight = shared.lock_flight();
@@ -499,24 +586,32 @@ impl<S: TokenSource> Shared<S> {
         let copies = std::iter::once(token.clone())
             .chain((1..copies_per_entry()).map(|_| token.duplicate()))
             .collect();
+        let generation = GENERATIONS.fetch_add(1, Ordering::Relaxed);
         let entry = Arc::new(Entry {
             token: token.clone(),
             copies,
             due_at,
             usable_until,
-            state: AtomicU8::new(FRESH),
+            generation,
             refreshing: AtomicBool::new(false),
             timer: OnceLock::new(),
         });
-        if due_at.is_some() {
-            match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => {
-                    let task =
-                        runtime.spawn(run_timer(Arc::downgrade(&entry), Arc::downgrade(self)));
-                    let _ = entry.timer.set(AbortOnDrop(task.abort_handle()));
-                }
-                Err(_) => entry.state.store(CHECK_CLOCK, Ordering::Release),
-            }
+        let deadlines = due_at.zip(usable_until);
+        let runtime = deadlines.and_then(|_| tokio::runtime::Handle::try_current().ok());
+        let state = if deadlines.is_some() && runtime.is_none() {
+            CHECK_CLOCK
+        } else {
+            FRESH
+        };
+        // The status first, so that a timer that fires at once finds its
+        // generation; until the entry is stored, readers judge the old one by
+        // the clock.
+        self.status
+            .store(pack(generation, state), Ordering::Release);
+        if let (Some(runtime), Some((due_at, usable_until))) = (runtime, deadlines) {
+            let timer = run_timer(Arc::downgrade(self), generation, due_at, usable_until);
+            let task = runtime.spawn(timer);
+            let _ = entry.timer.set(AbortOnDrop(task.abort_handle()));
         }
         self.current.store(Some(entry));
     }
@@ -525,11 +620,9 @@ impl<S: TokenSource> Shared<S> {
         let guard = self.current.load();
         if let Some(entry) = guard.as_ref()
             && entry.token == *token
+            && self.advance(entry.generation, EXPIRED)
         {
-            let before = entry.state.fetch_max(EXPIRED, Ordering::AcqRel);
-            if before != EXPIRED {
-                tracing::info!("token cache: token rejected by a resource server; dropping it");
-            }
+            tracing::info!("token cache: token rejected by a resource server; dropping it");
         }
     }
 
@@ -627,44 +720,118 @@ impl Entry {
     }
 }
 
-/// Advances an entry's state at its deadlines. If the task is dropped before it
-/// finishes (its runtime shut down), the entry falls back to reading the clock.
-async fn run_timer<S: TokenSource>(entry: Weak<Entry>, shared: Weak<Shared<S>>) {
-    struct FallBackToClock(Weak<Entry>, bool);
-    impl Drop for FallBackToClock {
+/// Advances the state of the entry of `generation` at its deadlines. If the
+/// task is dropped before it finishes (its runtime shut down), the entry falls
+/// back to reading the clock.
+async fn run_timer<S: TokenSource>(
+    shared: Weak<Shared<S>>,
+    generation: u64,
+    due_at: Instant,
+    usable_until: Instant,
+) {
+    struct FallBackToClock<S> {
+        shared: Weak<Shared<S>>,
+        generation: u64,
+        finished: bool,
+    }
+    impl<S> Drop for FallBackToClock<S> {
         fn drop(&mut self) {
-            if !self.1
-                && let Some(entry) = self.0.upgrade()
+            if !self.finished
+                && let Some(shared) = self.shared.upgrade()
             {
-                entry.state.fetch_max(CHECK_CLOCK, Ordering::AcqRel);
+                shared.advance(self.generation, CHECK_CLOCK);
             }
         }
     }
-    let mut guard = FallBackToClock(entry.clone(), false);
-    let Some((due_at, usable_until)) = entry.upgrade().and_then(|e| e.due_at.zip(e.usable_until))
-    else {
-        guard.1 = true;
-        return;
+    let mut guard = FallBackToClock {
+        shared: shared.clone(),
+        generation,
+        finished: false,
     };
 
     tokio::time::sleep_until(due_at).await;
-    let Some(current) = entry.upgrade() else {
-        guard.1 = true;
+    let Some(current) = shared.upgrade() else {
+        guard.finished = true;
         return;
     };
-    current.state.fetch_max(DUE, Ordering::AcqRel);
-    if let Some(shared) = shared.upgrade()
-        && shared.config.proactive
+    current.advance(generation, DUE);
+    if current.config.proactive
+        && let Some(entry) = current.current.load_full()
+        && entry.generation == generation
     {
-        shared.refresh_in_background(&current);
+        current.refresh_in_background(&entry);
     }
     drop(current);
 
     tokio::time::sleep_until(usable_until).await;
-    if let Some(current) = entry.upgrade() {
-        current.state.fetch_max(EXPIRED, Ordering::AcqRel);
+    if let Some(current) = shared.upgrade() {
+        current.advance(generation, EXPIRED);
     }
-    guard.1 = true;
+    guard.finished = true;
+}
+
+/// The thread-local front of the hit path: each thread remembers, per cache, the
+/// status value under which it last found the token fresh, with a weak handle on
+/// its copy of the token. While the cache's status still equals that value (same
+/// cache, same entry, still fresh), a hit is one atomic load and one upgrade of
+/// the weak handle, without touching the arc-swap.
+///
+/// The handles are weak, so a thread that stops asking keeps no secret alive:
+/// the token is wiped when its entry is replaced or the cache is dropped.
+mod recent {
+    use std::cell::RefCell;
+
+    use super::{STATE_BITS, WeakToken};
+    use crate::token::AccessToken;
+
+    /// Caches a thread can use at once without evicting each other (mostly).
+    const SLOTS: usize = 8;
+
+    struct Slot {
+        status: u64,
+        token: WeakToken,
+    }
+
+    thread_local! {
+        static RECENT: RefCell<[Slot; SLOTS]> = const {
+            RefCell::new([const { Slot { status: 0, token: WeakToken::EMPTY } }; SLOTS])
+        };
+    }
+
+    #[inline]
+    fn index(status: u64) -> usize {
+        // The remainder is below `SLOTS`, so the cast is exact.
+        ((status >> STATE_BITS) % SLOTS as u64) as usize
+    }
+
+    /// The token this thread found fresh under exactly `status`, if any.
+    #[inline]
+    pub(super) fn get(status: u64) -> Option<AccessToken> {
+        RECENT
+            .try_with(|slots| {
+                let slots = slots.try_borrow().ok()?;
+                let slot = &slots[index(status)];
+                if slot.status == status {
+                    slot.token.upgrade()
+                } else {
+                    None
+                }
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// Remembers that `token` is fresh under `status` (a fresh status).
+    pub(super) fn remember(status: u64, token: &AccessToken) {
+        let _ = RECENT.try_with(|slots| {
+            if let Ok(mut slots) = slots.try_borrow_mut() {
+                slots[index(status)] = Slot {
+                    status,
+                    token: token.downgrade(),
+                };
+            }
+        });
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The access token a [`TokenSource`](crate::TokenSource) hands out.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -162,6 +162,26 @@ impl AccessToken {
     /// Whether both handles share one allocation (a cheap identity check).
     pub(crate) fn ptr_eq(&self, other: &AccessToken) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// A handle that does not keep the token (and its secret) alive.
+    pub(crate) fn downgrade(&self) -> WeakToken {
+        WeakToken(Arc::downgrade(&self.0))
+    }
+}
+
+/// A weak handle on an [`AccessToken`]: once every strong handle is dropped the
+/// secret is wiped, whatever weak handles remain.
+pub(crate) struct WeakToken(Weak<Inner>);
+
+impl WeakToken {
+    /// A handle that never upgrades.
+    pub(crate) const EMPTY: WeakToken = WeakToken(Weak::new());
+
+    /// The token, if a strong handle still exists.
+    #[inline]
+    pub(crate) fn upgrade(&self) -> Option<AccessToken> {
+        self.0.upgrade().map(AccessToken)
     }
 }
 

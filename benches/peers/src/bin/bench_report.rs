@@ -48,8 +48,12 @@ const TOKEN_CACHE: Table = Table {
             "the same plus `Instant::now()` (the naive freshness check)",
         ),
         (
-            "cached_token_source",
-            "**ours: `CachedTokenSource::token().await`, fresh token**",
+            "cached_token",
+            "**ours: `CachedTokenSource::cached_token()`, fresh token: the hit path**",
+        ),
+        (
+            "token_await",
+            "ours through `CachedTokenSource::token().await` (hit or wait for a refresh)",
         ),
         (
             "tokio_rwlock",
@@ -61,7 +65,7 @@ const TOKEN_CACHE: Table = Table {
         ),
     ],
     limit: "arcswap_load_full",
-    ours: "cached_token_source",
+    ours: "cached_token",
 };
 
 const TOKEN_CACHE_PEERS: Table = Table {
@@ -76,8 +80,12 @@ const TOKEN_CACHE_PEERS: Table = Table {
             "bare `ArcSwap::load_full`: **the limit**",
         ),
         (
-            "cached_token_source",
-            "**ours: `CachedTokenSource::token().await`**",
+            "cached_token",
+            "**ours: `CachedTokenSource::cached_token()`, the hit path**",
+        ),
+        (
+            "token_await",
+            "ours through `CachedTokenSource::token().await`",
         ),
         (
             "aliri_token_watcher_borrow",
@@ -89,7 +97,7 @@ const TOKEN_CACHE_PEERS: Table = Table {
         ),
     ],
     limit: "arcswap_load_full",
-    ours: "cached_token_source",
+    ours: "cached_token",
 };
 
 const MIDDLEWARE: Table = Table {
@@ -524,22 +532,36 @@ fn goals(medians: &Figures, storm: &Value, memory: &[Value]) -> Result<String, S
     };
     for threads in [1, 2] {
         let group = format!("token_cache_hit/{threads}_threads");
-        let ours = m(&format!("{group}/cached_token_source"))?;
+        let ours = m(&format!("{group}/cached_token"))?;
         let limit = m(&format!("{group}/arcswap_load_full"))?;
+        let rwlock = m(&format!("{group}/tokio_rwlock"))?;
+        let awaited = m(&format!("{group}/token_await"))?;
+        let word = threads_word(threads);
         goal(
-            format!(
-                "cache hit, {threads} {}: ours ≤ 1.5x the bare `load_full`",
-                threads_word(threads)
-            ),
+            format!("cache hit, {threads} {word}: ours ≤ 1.5x the bare `load_full`"),
             ratio(ours / limit),
             ours / limit <= 1.5,
+        );
+        goal(
+            format!(
+                "cache hit, {threads} {word}: ours ≥ 5x faster than the `tokio::sync::RwLock` cache"
+            ),
+            ahead(rwlock, ours),
+            rwlock / ours >= 5.0,
+        );
+        goal(
+            format!(
+                "… through `token().await`, {threads} {word}: ≥ 5x faster than the `tokio::sync::RwLock` cache"
+            ),
+            ahead(rwlock, awaited),
+            rwlock / awaited >= 5.0,
         );
         let mut others = Vec::new();
         for other in ["arcswap_load_full_now", "tokio_rwlock", "std_mutex"] {
             others.push((other, m(&format!("{group}/{other}"))?));
         }
         let peers = format!("token_cache_peers/{threads}_threads");
-        let ours_there = m(&format!("{peers}/cached_token_source"))?;
+        let ours_there = m(&format!("{peers}/cached_token"))?;
         for other in ["aliri_token_watcher_borrow", "aliri_token_watcher_owned"] {
             // Scaled to this group's run of our row, so both sides are of one run.
             others.push((other, m(&format!("{peers}/{other}"))? / ours_there * ours));
@@ -551,8 +573,7 @@ fn goals(medians: &Figures, storm: &Value, memory: &[Value]) -> Result<String, S
             .ok_or("no rows")?;
         goal(
             format!(
-                "cache hit, {threads} {}: ours ahead of every other row (nearest: `{nearest_name}`)",
-                threads_word(threads)
+                "cache hit, {threads} {word}: ours ahead of every other row (nearest: `{nearest_name}`)"
             ),
             ahead(nearest, ours),
             nearest > ours,
@@ -596,7 +617,7 @@ fn goals(medians: &Figures, storm: &Value, memory: &[Value]) -> Result<String, S
     };
     let (off, bounded, all) = (peak(0)?, peak(10_000)?, peak(100_000)?);
     goal(
-        "memory: the 10,000-entry cache costs a tenth of one that holds all 100,000 tokens"
+        "memory: the 10,000-entry cache costs at most a fifth of one that holds all 100,000 tokens"
             .to_owned(),
         format!(
             "{:+.1} MiB vs {:+.1} MiB",

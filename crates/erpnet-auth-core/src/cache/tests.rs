@@ -415,3 +415,87 @@ async fn short_lived_tokens_get_proportional_margins() {
     settle().await;
     assert_eq!(provider.requests(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_thread_that_read_a_token_keeps_no_copy_once_it_is_replaced_or_dropped() {
+    let provider = Provider::new(Some(HOUR));
+    let tokens = cache(&provider);
+    // The second read comes from this thread's slot, which holds a weak handle.
+    tokens.token().await.expect("token");
+    let weak = tokens.cached_token().expect("hit").downgrade();
+    let first = weak.upgrade().expect("the cache holds the token");
+    tokens.report_rejected(&first);
+    drop(first);
+    let second = tokens.token().await.expect("new token");
+    assert_eq!(second.expose_secret(), "token-2");
+    assert!(
+        weak.upgrade().is_none(),
+        "the replaced token is wiped although this thread read it"
+    );
+
+    let weak = tokens.cached_token().expect("hit").downgrade();
+    drop((second, tokens));
+    assert!(
+        weak.upgrade().is_none(),
+        "dropping the cache wipes its token"
+    );
+    assert_eq!(provider.requests(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn more_caches_than_thread_slots_each_serve_their_own_token() {
+    let caches: Vec<_> = (0..3 * 8)
+        .map(|i| {
+            let token = AccessToken::new(format!("token-{i}")).with_expires_in(HOUR);
+            CachedTokenSource::new(crate::StaticToken::from_token(token))
+        })
+        .collect();
+    for _round in 0..3 {
+        for (i, tokens) in caches.iter().enumerate() {
+            let token = tokens.token().await.expect("token");
+            assert_eq!(token.expose_secret(), format!("token-{i}"));
+            let hit = tokens.cached_token().expect("hit");
+            assert!(hit.eq(&token));
+        }
+    }
+}
+
+#[test]
+fn threads_that_read_a_token_see_its_rejection_and_replacement_at_once() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("runtime");
+    let provider = Provider::new(None);
+    let tokens = cache(&provider);
+    let first = runtime.block_on(tokens.token()).expect("token");
+    let steps = std::sync::Barrier::new(3);
+    let second = std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                steps.wait();
+                for _ in 0..3 {
+                    assert!(tokens.cached_token().expect("hit").eq(&first));
+                }
+                steps.wait();
+                steps.wait();
+                assert!(tokens.cached_token().is_none(), "rejected");
+                steps.wait();
+                steps.wait();
+                let second = tokens.cached_token().expect("the new token");
+                assert_eq!(second.expose_secret(), "token-2");
+            });
+        }
+        steps.wait();
+        steps.wait();
+        tokens.report_rejected(&first);
+        steps.wait();
+        steps.wait();
+        let second = runtime.block_on(tokens.token()).expect("new token");
+        steps.wait();
+        second
+    });
+    assert_eq!(second.expose_secret(), "token-2");
+    assert_eq!(provider.requests(), 2);
+}
