@@ -339,6 +339,31 @@ async fn no_keys_at_all_is_unavailable_not_unauthorized() {
 }
 
 #[tokio::test]
+async fn a_new_key_the_key_endpoint_cannot_serve_is_unavailable_not_unauthorized() {
+    let identity = MockIdentity::start().await;
+    let validator = validator(&identity);
+    let before = identity.access_token_for(DEFAULT_CLIENT_ID, &["read"]);
+    validator.validate(&before).await.expect("valid");
+
+    identity.rotate_keys(OldKey::Keep);
+    identity.fail_next(Endpoint::Jwks, 100, Failure::Status(503));
+    let rotated = identity.access_token_for(DEFAULT_CLIENT_ID, &["read"]);
+    let error = refused(&validator, &rotated).await;
+    assert!(
+        error.is_unavailable(),
+        "the refetch failed, so the token may well be valid: {error:?}"
+    );
+    // Within the cooldown nothing is fetched, and the answer stays the same.
+    let error = refused(&validator, &rotated).await;
+    assert!(error.is_unavailable(), "{error:?}");
+    assert_eq!(identity.requests(Endpoint::Jwks), 2);
+    validator
+        .validate(&before)
+        .await
+        .expect("tokens of the known key still validate");
+}
+
+#[tokio::test]
 async fn a_static_key_set_validates_offline() {
     let identity = MockIdentity::start().await;
     let body = reqwest_free_get(&identity.jwks_uri()).await;

@@ -521,6 +521,27 @@ async fn a_dead_key_endpoint_after_load_keeps_serving() {
 }
 
 #[tokio::test]
+async fn a_rotated_key_the_key_endpoint_cannot_serve_is_503_not_401() {
+    let identity = MockIdentity::start().await;
+    let app = api(validator(&identity));
+    let before = identity.access_token_for(DEFAULT_CLIENT_ID, &["read"]);
+    assert_eq!(
+        get_with(&app, "/whoami", &before).await.status,
+        StatusCode::OK
+    );
+
+    identity.rotate_keys(OldKey::Keep);
+    identity.fail_next(Endpoint::Jwks, 100, Failure::Status(503));
+    let rotated = identity.access_token_for(DEFAULT_CLIENT_ID, &["read"]);
+    let answer = get_with(&app, "/whoami", &rotated).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        answer.challenge, None,
+        "a 401 would make the client drop a token that may well be valid"
+    );
+}
+
+#[tokio::test]
 async fn no_signing_keys_at_all_is_503() {
     let identity = MockIdentity::start().await;
     identity.fail_next(Endpoint::Jwks, 100, Failure::Status(503));

@@ -84,20 +84,8 @@ pub(crate) async fn validate(
     jwks: &JwksCache,
     check: &IdTokenCheck<'_>,
 ) -> Result<IdToken, ValidationError> {
-    let seen = jwks.generation();
-    match validate_now(raw, jwks, check) {
-        Err(ValidationError::UnknownKey) => {}
-        other => return other,
-    }
-    let refreshed = jwks.refresh_for_unknown_key(seen).await;
-    match validate_now(raw, jwks, check) {
-        Err(ValidationError::UnknownKey) if refreshed.is_err() => Err(
-            ValidationError::KeysUnavailable(refreshed.err().unwrap_or_else(|| {
-                crate::Error::Config("the signing keys could not be loaded".into())
-            })),
-        ),
-        other => other,
-    }
+    jwks.check_with_refetch(|| validate_now(raw, jwks, check))
+        .await
 }
 
 fn validate_now(

@@ -35,6 +35,7 @@ use crate::discovery::DiscoveryCache;
 use crate::error::Error;
 use crate::http::{HttpClient, endpoint_name};
 use crate::jwt::{Algorithm, KeyFamily};
+use crate::validator::ValidationError;
 
 /// Default minimum time between two fetches caused by unknown key ids.
 pub const DEFAULT_JWKS_COOLDOWN: Duration = Duration::from_secs(30);
@@ -138,6 +139,8 @@ struct Inner {
 struct FetchState {
     last_attempt: Option<Instant>,
     last_unknown_kid_fetch: Option<Instant>,
+    /// Why the last fetch failed, until one succeeds.
+    last_failure: Option<Error>,
 }
 
 struct AbortOnDrop(tokio::task::AbortHandle);
@@ -278,9 +281,40 @@ impl JwksCache {
         self.fetch_locked(&mut state).await.map(|_| ())
     }
 
+    /// Runs `check` with the keys at hand; if it names a key not in the set,
+    /// refetches the set (see [`refresh_for_unknown_key`](Self::refresh_for_unknown_key))
+    /// and runs it once more. A key still unknown after that is
+    /// [`ValidationError::KeysUnavailable`] when the refetch failed or no keys
+    /// were ever loaded (the token may well be valid: answer "try again"), and
+    /// [`ValidationError::UnknownKey`] otherwise.
+    pub(crate) async fn check_with_refetch<T>(
+        &self,
+        check: impl Fn() -> Result<T, ValidationError>,
+    ) -> Result<T, ValidationError> {
+        let seen = self.generation();
+        match check() {
+            Err(ValidationError::UnknownKey) => {}
+            other => return other,
+        }
+        let refreshed = self.refresh_for_unknown_key(seen).await;
+        match (check(), refreshed) {
+            (Err(ValidationError::UnknownKey), Err(error)) => {
+                Err(ValidationError::KeysUnavailable(error))
+            }
+            (Err(ValidationError::UnknownKey), Ok(())) if !self.current().loaded => {
+                Err(ValidationError::KeysUnavailable(Error::Config(
+                    "the signing keys have not been loaded yet".into(),
+                )))
+            }
+            (outcome, _) => outcome,
+        }
+    }
+
     /// Called when a token names a key that is not in the set, or when no keys
     /// were loaded yet: fetches again unless the set changed since the caller
-    /// looked (`seen`), or the last fetch was less than a cooldown ago.
+    /// looked (`seen`), or the last fetch was less than a cooldown ago. Within
+    /// the cooldown, returns the last fetch's error if it failed, so that the
+    /// caller can tell "no such key" from "could not look".
     pub(crate) async fn refresh_for_unknown_key(&self, seen: u64) -> Result<(), Error> {
         let mut state = self.inner.fetch.lock().await;
         let current = self.inner.keys.load();
@@ -298,14 +332,14 @@ impl JwksCache {
                 tracing::debug!(
                     "jwks: unknown key id, but the last refetch is within the cooldown"
                 );
-                return Ok(());
+                return state.last_failure.clone().map_or(Ok(()), Err);
             }
             state.last_unknown_kid_fetch = Some(now);
         } else if let Some(last) = state.last_attempt
             && now.duration_since(last) < self.inner.cooldown.min(UNLOADED_COOLDOWN)
         {
             // Nothing loaded yet and the last attempt failed: retry soon, not at once.
-            return Ok(());
+            return state.last_failure.clone().map_or(Ok(()), Err);
         }
         self.fetch_locked(&mut state).await.map(|_| ())
     }
@@ -339,6 +373,7 @@ impl JwksCache {
             Ok((Some(set), max_age))
         }
         .await;
+        state.last_failure = result.as_ref().err().cloned();
         match result {
             Ok((None, max_age)) => Ok(max_age),
             Ok((Some(mut set), max_age)) => {

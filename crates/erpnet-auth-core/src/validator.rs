@@ -250,22 +250,16 @@ impl JwtValidator {
     }
 
     /// Validates a token, fetching the key set if the token names a key not
-    /// yet known (at most once per cooldown; see [`JwksCache`]).
+    /// yet known (at most once per cooldown; see [`JwksCache`]). If that fetch
+    /// failed (now or, within the cooldown, last time), an unknown key is
+    /// [`ValidationError::KeysUnavailable`]: the token may be signed with a key
+    /// rotated in that could not be fetched, so the answer is "try again", not
+    /// "invalid token".
     pub async fn validate(&self, token: &str) -> Result<VerifiedToken, ValidationError> {
-        let seen = self.inner.jwks.generation();
-        match self.validate_now(token) {
-            Err(ValidationError::UnknownKey) => {}
-            other => return other,
-        }
-        let refreshed = self.inner.jwks.refresh_for_unknown_key(seen).await;
-        match self.validate_now(token) {
-            Err(ValidationError::UnknownKey) if !self.inner.jwks.current().loaded => Err(
-                ValidationError::KeysUnavailable(refreshed.err().unwrap_or_else(|| {
-                    Error::Config("the signing keys have not been loaded yet".into())
-                })),
-            ),
-            other => other,
-        }
+        self.inner
+            .jwks
+            .check_with_refetch(|| self.validate_now(token))
+            .await
     }
 
     /// Validates a token with the keys at hand, never waiting. Returns
