@@ -1,7 +1,7 @@
 //! The claims of a verified access token, with ERP.net's own claims typed.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::{DeserializeOwned, Deserializer};
@@ -20,7 +20,10 @@ use crate::jwt::Algorithm;
 pub struct VerifiedToken(Arc<Data>);
 
 /// `iss`, `sub`, `jti` and `client_id` are read from `claims` when asked for,
-/// so that a validation allocates no copies of them.
+/// so that a validation allocates no copies of them. A JWT's claims are kept
+/// as its payload and parsed into a map only when first asked for: a
+/// validation reads the claims it checks without building the map, and most
+/// callers only ever look at a few.
 struct Data {
     audiences: Vec<String>,
     expires_at: i64,
@@ -29,7 +32,17 @@ struct Data {
     scopes: Vec<String>,
     key_id: Option<String>,
     algorithm: Option<Algorithm>,
-    claims: Map<String, Value>,
+    /// The JSON object the claims came from, when they came from a JWT.
+    payload: Option<Box<[u8]>>,
+    claims: OnceLock<Map<String, Value>>,
+}
+
+/// The claims of a checked token, as they came.
+pub(crate) enum Claims {
+    /// A JWT's payload, already checked to be one JSON object.
+    Payload(Vec<u8>),
+    /// Claims already parsed (an introspection response).
+    Map(Map<String, Value>),
 }
 
 /// The parts of a token the validator has checked, handed to
@@ -42,11 +55,15 @@ pub(crate) struct Checked {
     pub(crate) scopes: Vec<String>,
     pub(crate) key_id: Option<String>,
     pub(crate) algorithm: Option<Algorithm>,
-    pub(crate) claims: Map<String, Value>,
+    pub(crate) claims: Claims,
 }
 
 impl VerifiedToken {
     pub(crate) fn new(checked: Checked) -> Self {
+        let (payload, claims) = match checked.claims {
+            Claims::Payload(payload) => (Some(payload.into_boxed_slice()), OnceLock::new()),
+            Claims::Map(map) => (None, OnceLock::from(map)),
+        };
         Self(Arc::new(Data {
             audiences: checked.audiences,
             expires_at: checked.expires_at,
@@ -55,13 +72,14 @@ impl VerifiedToken {
             scopes: checked.scopes,
             key_id: checked.key_id,
             algorithm: checked.algorithm,
-            claims: checked.claims,
+            payload,
+            claims,
         }))
     }
 
     /// A claim that is a string.
     fn text(&self, name: &str) -> Option<&str> {
-        self.0.claims.get(name).and_then(Value::as_str)
+        self.claims().get(name).and_then(Value::as_str)
     }
 
     /// `iss`.
@@ -142,17 +160,29 @@ impl VerifiedToken {
 
     /// Any claim, as JSON.
     pub fn claim(&self, name: &str) -> Option<&Value> {
-        self.0.claims.get(name)
+        self.claims().get(name)
     }
 
-    /// All claims, as JSON.
+    /// All claims, as JSON (parsed when first asked for, then kept).
     pub fn claims(&self) -> &Map<String, Value> {
-        &self.0.claims
+        self.0.claims.get_or_init(|| {
+            // The validator parsed this payload as one JSON object before
+            // accepting it, so parsing it again cannot fail.
+            self.0
+                .payload
+                .as_deref()
+                .and_then(|payload| serde_json::from_slice(payload).ok())
+                .unwrap_or_default()
+        })
     }
 
-    /// The claims deserialized into a type of your own.
+    /// The claims deserialized into a type of your own (straight from the
+    /// token's payload, without building the claims map).
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(&self.0.claims)
+        match &self.0.payload {
+            Some(payload) => serde_json::from_slice(payload),
+            None => T::deserialize(self.claims()),
+        }
     }
 
     /// ERP.net's claims, typed. Claims a token lacks are `None`.

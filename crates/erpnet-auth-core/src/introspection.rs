@@ -15,7 +15,9 @@ use serde_json::{Map, Value};
 use tokio::sync::watch;
 use url::Url;
 
-use crate::claims::{Checked, VerifiedToken, parse_audiences, parse_numeric_date, parse_scopes};
+use crate::claims::{
+    Checked, Claims, VerifiedToken, parse_audiences, parse_numeric_date, parse_scopes,
+};
 use crate::client_credentials::TokenEndpoint;
 use crate::error::Error;
 use crate::http::{HttpClient, endpoint_name, is_json, media_type};
@@ -258,7 +260,7 @@ impl Introspector {
             scopes,
             key_id: None,
             algorithm: None,
-            claims,
+            claims: Claims::Map(claims),
         })))
     }
 }

@@ -27,9 +27,12 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::Value;
 
-use crate::claims::{Checked, VerifiedToken, parse_audiences, parse_numeric_date, parse_scopes};
+use crate::claims::{
+    Checked, Claims, VerifiedToken, parse_audiences, parse_numeric_date, parse_scopes,
+};
 use crate::discovery::{Authority, DiscoveryCache};
 use crate::error::Error;
 use crate::http::HttpClient;
@@ -308,22 +311,21 @@ impl JwtValidator {
         }
         let key_id = verify_signature(&jws, alg, &inner.jwks)?;
 
-        let claims: Map<String, Value> = serde_json::from_slice(&jws.payload)
-            .map_err(|_| ValidationError::MalformedClaims("not a JSON object"))?;
-        match claims.get("iss") {
+        let claims = Registered::parse(&jws.payload)?;
+        match &claims.iss {
             None => return Err(ValidationError::MissingClaim("iss")),
             Some(Value::String(iss)) if *iss == inner.issuer => {}
             Some(_) => return Err(ValidationError::WrongIssuer),
         }
-        let audiences = match claims.get("aud") {
+        let audiences = match &claims.aud {
             None => Vec::new(),
             Some(aud) => parse_audiences(aud).ok_or(ValidationError::MalformedClaims("`aud`"))?,
         };
         if !inner.any_audience && !audiences.iter().any(|a| inner.audiences.contains(a)) {
             return Err(ValidationError::WrongAudience);
         }
-        let date = |name: &'static str| match claims.get(name) {
-            None | Some(Value::Null) => Ok(None),
+        let date = |value: &Option<Value>| match value {
+            None => Ok(None),
             Some(value) => {
                 parse_numeric_date(value)
                     .map(Some)
@@ -332,9 +334,9 @@ impl JwtValidator {
                     ))
             }
         };
-        let expires_at = date("exp")?.ok_or(ValidationError::MissingClaim("exp"))?;
-        let not_before = date("nbf")?;
-        let issued_at = date("iat")?;
+        let expires_at = date(&claims.exp)?.ok_or(ValidationError::MissingClaim("exp"))?;
+        let not_before = date(&claims.nbf)?;
+        let issued_at = date(&claims.iat)?;
         if now >= expires_at.saturating_add(inner.leeway) {
             return Err(ValidationError::Expired);
         }
@@ -344,11 +346,11 @@ impl JwtValidator {
         if issued_at.is_some_and(|iat| iat > now.saturating_add(inner.leeway)) {
             return Err(ValidationError::IssuedInFuture);
         }
-        if inner.typ != TypPolicy::AccessToken && claims.contains_key("nonce") {
+        if inner.typ != TypPolicy::AccessToken && claims.nonce {
             return Err(ValidationError::IdToken);
         }
-        let scopes = match claims.get("scope") {
-            None | Some(Value::Null) => Vec::new(),
+        let scopes = match &claims.scope {
+            None => Vec::new(),
             Some(scope) => {
                 parse_scopes(scope).ok_or(ValidationError::MalformedClaims("`scope`"))?
             }
@@ -366,9 +368,46 @@ impl JwtValidator {
             scopes,
             key_id,
             algorithm: Some(alg),
-            claims,
+            claims: Claims::Payload(jws.payload),
         }))
     }
+}
+
+/// The claims a validation checks, read from the payload without building a
+/// map of every claim. A JSON `null` counts as absent, except for `nonce`,
+/// whose mere presence marks an ID token.
+#[derive(Deserialize)]
+struct Registered {
+    #[serde(default)]
+    iss: Option<Value>,
+    #[serde(default)]
+    aud: Option<Value>,
+    #[serde(default)]
+    exp: Option<Value>,
+    #[serde(default)]
+    nbf: Option<Value>,
+    #[serde(default)]
+    iat: Option<Value>,
+    #[serde(default)]
+    scope: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    nonce: bool,
+}
+
+impl Registered {
+    fn parse(payload: &[u8]) -> Result<Self, ValidationError> {
+        // A derived struct would also accept a JSON array, field by position.
+        if payload.trim_ascii_start().first() != Some(&b'{') {
+            return Err(ValidationError::MalformedClaims("not a JSON object"));
+        }
+        serde_json::from_slice(payload).map_err(|_| {
+            ValidationError::MalformedClaims("not a JSON object with one of each claim")
+        })
+    }
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
 }
 
 /// The header's `alg`, if allowed: `none` and `HS*` never are, whatever the
@@ -538,8 +577,9 @@ impl JwtValidatorBuilder {
     /// the signature check (default 10,000; 0 turns the cache off). Entries live
     /// no longer than the token's `exp` and are dropped when the key set changes.
     /// Each entry holds the token itself (a hit compares it in full) and its
-    /// claims: a few KB for an ERP.net token, so the default takes tens of MB
-    /// at most.
+    /// decoded payload, plus the map of every claim once someone asked for it
+    /// (`VerifiedToken::claims`): one to a few KB for an ERP.net token, so the
+    /// default takes tens of MB at most.
     pub fn verified_cache_capacity(mut self, capacity: usize) -> Self {
         self.cache_capacity = capacity;
         self

@@ -42,6 +42,18 @@ impl Signer {
             claims,
         )
     }
+    /// A token whose payload is exactly `payload`, which need not be what a
+    /// JSON serializer would write.
+    fn token_with_payload(&self, payload: &str) -> String {
+        let header = json!({"alg": "EdDSA", "typ": "at+jwt", "kid": self.kid});
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
+        let signature = self.pair.sign(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+    }
 }
 
 fn claims(exp_in: i64) -> serde_json::Value {
@@ -258,4 +270,86 @@ fn cached_results_end_with_the_token_and_with_its_key() {
         validator.validate_now(&expired),
         Err(ValidationError::Expired)
     ));
+}
+
+#[test]
+fn claims_are_read_from_the_payload_and_the_map_is_built_when_asked_for() {
+    let signer = Signer::new("k1");
+    let validator = validator(&[&signer], 0);
+    let mut body = claims(600);
+    body["sub"] = json!("alice");
+    body["custom"] = json!({"nested": [1, 2, 3]});
+    let verified = validator
+        .validate_now(&signer.token(body.clone()))
+        .expect("valid");
+    assert_eq!(verified.issuer(), ISSUER);
+    assert_eq!(verified.subject(), Some("alice"));
+    assert_eq!(verified.audiences(), ["DomainAPI"]);
+    assert_eq!(
+        serde_json::Value::Object(verified.claims().clone()),
+        body,
+        "every claim, as the token carried it"
+    );
+    #[derive(serde::Deserialize)]
+    struct Mine {
+        sub: String,
+        custom: serde_json::Value,
+    }
+    let mine: Mine = verified.deserialize().expect("typed");
+    assert_eq!(
+        (mine.sub.as_str(), &mine.custom),
+        ("alice", &body["custom"])
+    );
+}
+
+#[test]
+fn claims_that_are_not_one_object_with_one_of_each_claim_are_refused() {
+    let signer = Signer::new("k1");
+    let validator = validator(&[&signer], 0);
+    let exp = unix_now() + 600;
+    let refused = |payload: String| validator.validate_now(&signer.token_with_payload(&payload));
+
+    // A derived struct would read an array field by field.
+    let array = format!(r#"["{ISSUER}", ["DomainAPI"], {exp}]"#);
+    assert!(matches!(
+        refused(array),
+        Err(ValidationError::MalformedClaims(_))
+    ));
+    // RFC 7519 §4: duplicate claim names are refused, not resolved.
+    let twice = format!(
+        r#"{{"iss": "https://evil.example", "iss": "{ISSUER}", "aud": "DomainAPI", "exp": {exp}}}"#
+    );
+    assert!(matches!(
+        refused(twice),
+        Err(ValidationError::MalformedClaims(_))
+    ));
+    assert!(matches!(
+        refused("{\"iss\": ".to_owned()),
+        Err(ValidationError::MalformedClaims(_))
+    ));
+    let fine = format!(r#" {{"iss": "{ISSUER}", "aud": "DomainAPI", "exp": {exp}}}"#);
+    assert!(
+        refused(fine).is_ok(),
+        "leading white space is still an object"
+    );
+}
+
+#[test]
+fn a_nonce_marks_an_id_token_even_when_null() {
+    let signer = Signer::new("k1");
+    let keys = json!({ "keys": [signer.jwk()] }).to_string();
+    let validator =
+        JwtValidator::builder_with_jwks(ISSUER, JwksCache::from_json(&keys, 8).expect("jwks"))
+            .audience("DomainAPI")
+            .algorithms([Algorithm::EdDSA])
+            .accepted_types([Some("at+jwt"), Some("JWT")])
+            .build()
+            .expect("validator");
+    let mut body = claims(600);
+    body["nonce"] = serde_json::Value::Null;
+    assert!(matches!(
+        validator.validate_now(&signer.token(body)),
+        Err(ValidationError::IdToken)
+    ));
+    assert!(validator.validate_now(&signer.token(claims(600))).is_ok());
 }
