@@ -166,8 +166,9 @@ impl VerifiedToken {
     /// All claims, as JSON (parsed when first asked for, then kept).
     pub fn claims(&self) -> &Map<String, Value> {
         self.0.claims.get_or_init(|| {
-            // The validator parsed this payload as one JSON object before
-            // accepting it, so parsing it again cannot fail.
+            // The validator read every value of this payload as JSON, as
+            // strictly as this parse does, before accepting it (see
+            // `Registered::parse`), so parsing it again cannot fail.
             self.0
                 .payload
                 .as_deref()

@@ -376,38 +376,107 @@ impl JwtValidator {
 /// The claims a validation checks, read from the payload without building a
 /// map of every claim. A JSON `null` counts as absent, except for `nonce`,
 /// whose mere presence marks an ID token.
-#[derive(Deserialize)]
+#[derive(Default)]
 struct Registered {
-    #[serde(default)]
     iss: Option<Value>,
-    #[serde(default)]
     aud: Option<Value>,
-    #[serde(default)]
     exp: Option<Value>,
-    #[serde(default)]
     nbf: Option<Value>,
-    #[serde(default)]
     iat: Option<Value>,
-    #[serde(default)]
     scope: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
     nonce: bool,
 }
 
 impl Registered {
+    /// Reads the payload exactly as strictly as the claims map will be built
+    /// from it later ([`VerifiedToken::claims`]): every value is parsed as JSON
+    /// (serde's "ignore" path would skip the nesting limit, UTF-8 and number
+    /// checks), so a payload accepted here always makes a map. A registered
+    /// claim given twice is refused (RFC 7519 §4).
     fn parse(payload: &[u8]) -> Result<Self, ValidationError> {
-        // A derived struct would also accept a JSON array, field by position.
-        if payload.trim_ascii_start().first() != Some(&b'{') {
-            return Err(ValidationError::MalformedClaims("not a JSON object"));
-        }
-        serde_json::from_slice(payload).map_err(|_| {
-            ValidationError::MalformedClaims("not a JSON object with one of each claim")
-        })
+        let mut json = serde_json::Deserializer::from_slice(payload);
+        let claims = serde::Deserializer::deserialize_map(&mut json, RegisteredVisitor)
+            .and_then(|claims| json.end().map(|()| claims))
+            .map_err(|_| {
+                ValidationError::MalformedClaims("not a JSON object with one of each claim")
+            })?;
+        Ok(claims)
     }
 }
 
-fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
-    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
+struct RegisteredVisitor;
+
+impl<'de> serde::de::Visitor<'de> for RegisteredVisitor {
+    type Value = Registered;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object of claims")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Registered, A::Error> {
+        let mut claims = Registered::default();
+        let mut seen = [false; 7];
+        while let Some(name) = map.next_key::<ClaimName>()? {
+            let value = map.next_value::<Value>()?;
+            let index = name as usize;
+            if name != ClaimName::Other {
+                if seen[index] {
+                    return Err(serde::de::Error::custom("a registered claim twice"));
+                }
+                seen[index] = true;
+            }
+            let value = (!value.is_null()).then_some(value);
+            match name {
+                ClaimName::Iss => claims.iss = value,
+                ClaimName::Aud => claims.aud = value,
+                ClaimName::Exp => claims.exp = value,
+                ClaimName::Nbf => claims.nbf = value,
+                ClaimName::Iat => claims.iat = value,
+                ClaimName::Scope => claims.scope = value,
+                ClaimName::Nonce => claims.nonce = true,
+                ClaimName::Other => {}
+            }
+        }
+        Ok(claims)
+    }
+}
+
+/// A claim's name, read without allocating.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClaimName {
+    Iss,
+    Aud,
+    Exp,
+    Nbf,
+    Iat,
+    Scope,
+    Nonce,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for ClaimName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+        impl serde::de::Visitor<'_> for NameVisitor {
+            type Value = ClaimName;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a claim name")
+            }
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<ClaimName, E> {
+                Ok(match name {
+                    "iss" => ClaimName::Iss,
+                    "aud" => ClaimName::Aud,
+                    "exp" => ClaimName::Exp,
+                    "nbf" => ClaimName::Nbf,
+                    "iat" => ClaimName::Iat,
+                    "scope" => ClaimName::Scope,
+                    "nonce" => ClaimName::Nonce,
+                    _ => ClaimName::Other,
+                })
+            }
+        }
+        deserializer.deserialize_str(NameVisitor)
+    }
 }
 
 /// The header's `alg`, if allowed: `none` and `HS*` never are, whatever the

@@ -313,7 +313,7 @@ fn refusal(error: &ValidationError, token: &str) -> Refusal {
         return Refusal::InvalidToken("reference tokens are not accepted here".into());
     }
     if error.is_unavailable() {
-        tracing::warn!(%error, source = ?std::error::Error::source(error).map(ToString::to_string), "request refused: no signing keys to validate tokens with");
+        tracing::warn!(%error, source = ?std::error::Error::source(error).map(ToString::to_string), "request refused: the signing keys this token needs could not be fetched");
     } else {
         tracing::debug!(reason = %error, "request refused: invalid bearer token");
     }

@@ -44,7 +44,7 @@ impl Signer {
     }
     /// A token whose payload is exactly `payload`, which need not be what a
     /// JSON serializer would write.
-    fn token_with_payload(&self, payload: &str) -> String {
+    fn token_with_payload(&self, payload: &[u8]) -> String {
         let header = json!({"alg": "EdDSA", "typ": "at+jwt", "kid": self.kid});
         let input = format!(
             "{}.{}",
@@ -307,9 +307,10 @@ fn claims_that_are_not_one_object_with_one_of_each_claim_are_refused() {
     let signer = Signer::new("k1");
     let validator = validator(&[&signer], 0);
     let exp = unix_now() + 600;
-    let refused = |payload: String| validator.validate_now(&signer.token_with_payload(&payload));
+    let refused =
+        |payload: String| validator.validate_now(&signer.token_with_payload(payload.as_bytes()));
 
-    // A derived struct would read an array field by field.
+    // Claims are an object, never an array read field by field.
     let array = format!(r#"["{ISSUER}", ["DomainAPI"], {exp}]"#);
     assert!(matches!(
         refused(array),
@@ -331,6 +332,40 @@ fn claims_that_are_not_one_object_with_one_of_each_claim_are_refused() {
     assert!(
         refused(fine).is_ok(),
         "leading white space is still an object"
+    );
+
+    // Whatever the claims map could not hold is refused now, not found out
+    // when a handler asks for the claims: a claim nested deeper than serde_json
+    // allows, a number beyond f64, a lone surrogate, bytes that are not UTF-8.
+    let valid = format!(r#""iss": "{ISSUER}", "aud": "DomainAPI", "exp": {exp}"#);
+    let deep = format!(
+        r#"{{{valid}, "x": {}1{}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    let huge = format!(r#"{{{valid}, "x": 1e400}}"#);
+    let surrogate = format!(r#"{{{valid}, "x": "\ud800"}}"#);
+    for payload in [deep, huge, surrogate] {
+        assert!(
+            matches!(refused(payload), Err(ValidationError::MalformedClaims(_))),
+            "refused"
+        );
+    }
+    let mut not_utf8 = format!(r#"{{{valid}, "x": "#).into_bytes();
+    not_utf8.extend_from_slice(b"\"\xff\xfe\"}");
+    assert!(matches!(
+        validator.validate_now(&signer.token_with_payload(&not_utf8)),
+        Err(ValidationError::MalformedClaims(_))
+    ));
+    let nested = format!(
+        r#"{{{valid}, "x": {}1{}}}"#,
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    let verified = refused(nested).expect("nesting serde_json allows");
+    assert!(
+        verified.claim("x").is_some(),
+        "the map holds what was accepted"
     );
 }
 
