@@ -38,6 +38,7 @@ use crate::error::Error;
 use crate::http::HttpClient;
 use crate::jwks::JwksCache;
 use crate::jwt::{self, Algorithm};
+use crate::token::constant_time_eq;
 
 /// Default largest token accepted, checked before any decoding.
 pub const DEFAULT_MAX_TOKEN_LENGTH: usize = 16 * 1024;
@@ -768,7 +769,9 @@ impl VerifiedCache {
         let hit = shard.get(&key)?;
         (now < hit.valid_until
             && hit.generation == generation
-            && constant_time_eq(hit.token.as_bytes(), token.as_bytes()))
+            // Constant time, so that response times tell nothing of a
+            // remembered token.
+            && constant_time_eq(&hit.token, token))
         .then(|| hit.verified.clone())
     }
 
@@ -800,12 +803,6 @@ impl VerifiedCache {
             },
         );
     }
-}
-
-/// Equality that takes the same time wherever the first difference is, so
-/// that response times tell nothing of a remembered token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A fast keyed hash (the folded-multiply construction of wyhash and
