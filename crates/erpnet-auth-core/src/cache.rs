@@ -58,6 +58,7 @@ use tokio::time::Instant;
 
 use crate::error::Error;
 use crate::source::TokenSource;
+use crate::sync::lock;
 use crate::token::{AccessToken, WeakToken};
 
 /// Default time before expiry at which a token is due for refresh.
@@ -668,13 +669,6 @@ impl<S: TokenSource> Shared<S> {
     fn lock_flight(&self) -> MutexGuard<'_, Flight> {
         lock(&self.flight)
     }
-}
-
-fn lock(flight: &Mutex<Flight>) -> MutexGuard<'_, Flight> {
-    // The guarded data stays consistent even if a holder panicked.
-    flight
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn refresh_abandoned() -> Error {

@@ -21,6 +21,7 @@ use crate::claims::{
 use crate::client_credentials::TokenEndpoint;
 use crate::error::Error;
 use crate::http::{HttpClient, endpoint_name, is_json, media_type};
+use crate::sync::lock;
 use crate::token_endpoint::{ClientAuth, ClientAuthMethod};
 use crate::validator::{digest, unix_now};
 
@@ -267,12 +268,6 @@ impl Introspector {
 
 fn abandoned() -> Error {
     Error::source_failed("the introspection request was abandoned", true)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl IntrospectorBuilder {

@@ -58,6 +58,7 @@ mod jwt;
 mod loopback;
 mod refresh_token;
 mod source;
+mod sync;
 mod token;
 mod token_endpoint;
 mod validator;

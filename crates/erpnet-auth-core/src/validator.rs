@@ -38,6 +38,7 @@ use crate::error::Error;
 use crate::http::HttpClient;
 use crate::jwks::JwksCache;
 use crate::jwt::{self, Algorithm};
+use crate::sync::lock;
 use crate::token::constant_time_eq;
 
 /// Default largest token accepted, checked before any decoding.
@@ -765,7 +766,7 @@ impl VerifiedCache {
     }
 
     fn get(&self, key: u64, token: &str, now: i64, generation: u64) -> Option<VerifiedToken> {
-        let shard = self.shard(key).lock().unwrap_or_else(|p| p.into_inner());
+        let shard = lock(self.shard(key));
         let hit = shard.get(&key)?;
         (now < hit.valid_until
             && hit.generation == generation
@@ -784,7 +785,7 @@ impl VerifiedCache {
         generation: u64,
         now: i64,
     ) {
-        let mut shard = self.shard(key).lock().unwrap_or_else(|p| p.into_inner());
+        let mut shard = lock(self.shard(key));
         if shard.len() >= self.per_shard && !shard.contains_key(&key) {
             shard.retain(|_, r| now < r.valid_until && r.generation == generation);
             if shard.len() >= self.per_shard
