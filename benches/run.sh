@@ -35,6 +35,9 @@ cargo bench -p erpnet-auth-bench-peers --bench token_cache_peers
 cargo bench -p erpnet-auth-bench-peers --bench validation_peers
 cargo bench -p erpnet-auth-bench-peers --bench refresh_storm
 
+echo "== layer under load over loopback HTTP (bounded: 3 rounds of 3 s per row)"
+"$target/release/layer_load" 3 3
+
 echo "== memory: 100,000 distinct tokens through one validator"
 probe="$target/release/validation_memory"
 "$probe" mint "$report/tokens"

@@ -10,6 +10,9 @@
 //!   expires, against the mock identity;
 //! - `src/bin/validation_memory.rs`: peak memory while validating 100,000
 //!   distinct tokens;
+//! - `src/bin/layer_load.rs`: an axum route with and without
+//!   `ValidateBearerLayer` under a closed-loop load over loopback HTTP for a
+//!   bounded time (requests per second, p50, p99, errors);
 //! - `src/bin/bench_report.rs`: writes the tables into BENCHMARKS.md.
 //!
 //! Not a default member of the workspace, so `cargo build` and `cargo test` at

@@ -288,7 +288,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|c| json(&format!("memory_capacity_{c}")))
         .collect::<Result<_, _>>()?;
     sections.insert("memory", memory_table(&memory)?);
-    sections.insert("goals", goals(&medians, &json("refresh_storm")?, &memory)?);
+    let load = json("layer_load")?;
+    sections.insert("layer_load", layer_load(&load)?);
+    sections.insert(
+        "goals",
+        goals(&medians, &json("refresh_storm")?, &memory, &load)?,
+    );
 
     let mut text = std::fs::read_to_string(doc)?;
     for (marker, body) in &sections {
@@ -477,6 +482,49 @@ fn refresh_storm(figures: &Value) -> Result<String, String> {
     Ok(out)
 }
 
+/// The rows of `layer_load.json`: the route without a layer (the limit) and
+/// behind ours.
+const LOAD_LIMIT: &str = "loopback_load_no_layer";
+const LOAD_OURS: &str = "loopback_load_validate_bearer";
+
+fn layer_load(figures: &Value) -> Result<String, String> {
+    let row = |name: &str| {
+        figures["rows"]
+            .get(name)
+            .ok_or(format!("layer_load.json: no row {name}"))
+    };
+    let limit = row(LOAD_LIMIT)?["requests_per_second"]
+        .as_f64()
+        .ok_or("layer_load.json: no requests_per_second")?;
+    let mut out = String::from(
+        "| row | what it is | requests/s | ÷ limit | p50 | p99 | errors / requests |\n|---|---|---:|---:|---:|---:|---:|\n",
+    );
+    for (name, what) in [
+        (LOAD_LIMIT, "the route with no layer: **the limit**"),
+        (LOAD_OURS, "**ours: the same behind `ValidateBearerLayer`**"),
+    ] {
+        let row = row(name)?;
+        let number = |key: &str| row[key].as_f64().unwrap_or(0.0);
+        let bold = if name == LOAD_OURS { "**" } else { "" };
+        let _ = writeln!(
+            out,
+            "| `{name}` | {what} | {bold}{:.0}{bold} | {} | {:.0} µs | {:.0} µs | {} / {} |",
+            number("requests_per_second"),
+            ratio(number("requests_per_second") / limit),
+            number("p50_ns") / 1e3,
+            number("p99_ns") / 1e3,
+            thousands(row["errors"].as_u64().unwrap_or(0)),
+            thousands(row["requests"].as_u64().unwrap_or(0)),
+        );
+    }
+    let _ = write!(
+        out,
+        "\n{} connections, {} rounds of {} s per row, the rows taking turns.\n",
+        figures["connections"], figures["rounds"], figures["seconds_per_round"]
+    );
+    Ok(out)
+}
+
 fn memory_table(runs: &[Value]) -> Result<String, String> {
     let off = runs
         .iter()
@@ -520,7 +568,12 @@ fn thousands(n: u64) -> String {
 }
 
 /// The goals, each with its figure from this run.
-fn goals(medians: &Figures, storm: &Value, memory: &[Value]) -> Result<String, String> {
+fn goals(
+    medians: &Figures,
+    storm: &Value,
+    memory: &[Value],
+    load: &Value,
+) -> Result<String, String> {
     let m = |id: &str| median_of(medians, "", id);
     let mut out = String::from("| goal | figure | met |\n|---|---:|:---:|\n");
     let mut goal = |text: String, figure: String, met: bool| {
@@ -638,6 +691,25 @@ fn goals(medians: &Figures, storm: &Value, memory: &[Value]) -> Result<String, S
             (all - off) / 1024.0
         ),
         (bounded - off) * 5.0 < (all - off),
+    );
+    let load_row = |name: &str, key: &str| load["rows"][name][key].as_f64();
+    let (Some(limit_rps), Some(ours_rps)) = (
+        load_row(LOAD_LIMIT, "requests_per_second"),
+        load_row(LOAD_OURS, "requests_per_second"),
+    ) else {
+        return Err("layer_load.json: no requests_per_second".into());
+    };
+    goal(
+        "layer under load over loopback: ≥ 0.9x the requests/s of the route without it".to_owned(),
+        ratio(ours_rps / limit_rps),
+        ours_rps / limit_rps >= 0.9,
+    );
+    let errors = [LOAD_LIMIT, LOAD_OURS]
+        .map(|name| load["rows"][name]["errors"].as_u64().unwrap_or(u64::MAX));
+    goal(
+        "layer under load over loopback: zero errors".to_owned(),
+        format!("{} and {}", errors[0], errors[1]),
+        errors == [0, 0],
     );
     Ok(out)
 }
