@@ -44,6 +44,7 @@ fn bench(c: &mut Criterion) {
     let (identity, jwks) = runtime.block_on(async {
         let identity = MockIdentity::start().await;
         let body = HttpClient::new()
+            .expect("http client")
             .reqwest_client()
             .get(identity.jwks_uri())
             .send()

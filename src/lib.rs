@@ -4,15 +4,22 @@
 //! standards-compliant provider: lock-free cached tokens for clients, discovery,
 //! and the grants ERP.net supports.
 //!
-//! This crate is a facade: add it once and turn on what you need.
+//! This crate is a facade: add it once and turn on what you need. Each
+//! feature maps onto one crate of the workspace (or one feature of it):
 //!
-//! | feature | what it adds |
-//! |---|---|
-//! | (always) | [`erpnet_auth_core`], re-exported at the top level: [`TokenSource`], [`CachedTokenSource`], [`ClientCredentials`], [`StaticToken`], [`Discovery`] |
-//! | `reqwest` | `erpnet_auth::reqwest` (the `erpnet-auth-reqwest` crate): `BearerAuth`, a reqwest-middleware that attaches tokens to outgoing requests |
-//! | `testkit` | `erpnet_auth::testkit` (the `erpnet-auth-testkit` crate): an in-process mock ERP.net Identity for your tests |
-//! | `tower` | `erpnet_auth::tower` (the `erpnet-auth-tower` crate): `ValidateBearerLayer` and `RequireScopesLayer` for APIs (axum, tonic), `AddBearerLayer` for tower clients |
-//! | `axum` | `tower`, plus the axum extractor `erpnet_auth::tower::Claims<T>` |
+//! | feature | crate (feature) | what it adds |
+//! |---|---|---|
+//! | (always) | [`erpnet_auth_core`] | [`TokenSource`], [`CachedTokenSource`], [`StaticToken`], [`AccessToken`], [`Error`], [`ConfigError`] at the top level |
+//! | `client` (default) | `erpnet-auth-oidc` (`client`) | discovery and the client grants: `Authority`, `Discovery`, `ClientCredentials`, `RefreshTokenGrant` |
+//! | `validation` | `erpnet-auth-oidc` (`validation`) | `JwtValidator`, `JwksCache`, `VerifiedToken`, `ErpNetClaims` (brings aws-lc-rs) |
+//! | `introspection` | `erpnet-auth-oidc` (`introspection`) | `Introspector` (RFC 7662) and `Revocation` (RFC 7009) |
+//! | `sign-in` | `erpnet-auth-oidc` (`sign-in`) | `AuthorizationCodeFlow` with PKCE, ID tokens, `sign_in_with_loopback` (brings openidconnect) |
+//! | `rustls` (default) / `native-tls` | `erpnet-auth-oidc` (`rustls` / `native-tls`) | the TLS backend of every call to the provider |
+//! | `reqwest` | `erpnet-auth-reqwest` | `erpnet_auth::reqwest`: `BearerAuth`, a reqwest-middleware that attaches tokens to outgoing requests |
+//! | `tower-client` | `erpnet-auth-tower` (no features) | `erpnet_auth::tower::AddBearerLayer` for tower clients (tonic), without any JWT code |
+//! | `tower` | `erpnet-auth-tower` (`validate`) | `erpnet_auth::tower`: `ValidateBearerLayer` and `RequireScopesLayer` for APIs (axum, tonic), plus `AddBearerLayer` |
+//! | `axum` | `erpnet-auth-tower` (`axum`) | `tower`, plus the axum extractor `erpnet_auth::tower::Claims<T>` |
+//! | `testkit` | `erpnet-auth-testkit` | `erpnet_auth::testkit`: an in-process mock ERP.net Identity for your tests |
 //!
 //! ```
 //! use erpnet_auth::{Authority, CachedTokenSource, ClientCredentials, TokenSource};
@@ -32,7 +39,18 @@
 //! # Ok(()) }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub use erpnet_auth_core::*;
+/// The protocol (features `client`, `validation`, `introspection`, `sign-in`),
+/// at the top level.
+#[cfg(any(
+    feature = "client",
+    feature = "validation",
+    feature = "introspection",
+    feature = "sign-in"
+))]
+pub use erpnet_auth_oidc::*;
 
 /// The reqwest-middleware adapter (feature `reqwest`): `BearerAuth` attaches
 /// tokens to outgoing requests.
@@ -43,9 +61,10 @@ pub use erpnet_auth_reqwest as reqwest;
 #[cfg(feature = "testkit")]
 pub use erpnet_auth_testkit as testkit;
 
-/// Tower middleware: bearer validation, scopes, the axum extractor (feature
-/// `axum`) and the client-side bearer layer (feature `tower`).
-#[cfg(feature = "tower")]
+/// Tower middleware: bearer validation and scopes (feature `tower`), the axum
+/// extractor (feature `axum`) and the client-side bearer layer (feature
+/// `tower-client`).
+#[cfg(feature = "tower-client")]
 pub use erpnet_auth_tower as tower;
 
 /// The README's examples, compiled and run as doc tests.

@@ -4,14 +4,17 @@
 use std::time::Duration;
 
 use erpnet_auth::{
-    Authority, CachedTokenSource, ClientCredentials, Discovery, Error, HttpClient, TokenSource,
+    Authority, CachedTokenSource, ClientCredentials, ConfigError, Discovery, Error, HttpClient,
+    TokenSource,
 };
 use erpnet_auth_testkit::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, Failure, MockIdentity,
 };
 
 fn http() -> HttpClient {
-    HttpClient::new().timeout(Duration::from_millis(500))
+    HttpClient::new()
+        .expect("http client")
+        .timeout(Duration::from_millis(500))
 }
 
 fn body(status: u16, content_type: &str, body: &str) -> Failure {
@@ -253,7 +256,7 @@ async fn plain_http_to_a_remote_host_is_refused_before_sending() {
         .scopes(["read"])
         .build()
         .expect_err("insecure");
-    assert!(matches!(e, Error::InsecureUrl { .. }), "{e}");
+    assert!(matches!(e, ConfigError::InsecureUrl { .. }), "{e}");
     let e = Authority::parse("http://demo.my.erp.net/id").expect_err("insecure");
-    assert!(matches!(e, Error::InsecureUrl { .. }), "{e}");
+    assert!(matches!(e, ConfigError::InsecureUrl { .. }), "{e}");
 }

@@ -48,7 +48,7 @@ async fn discovery_finds_the_endpoints_and_checks_the_issuer() {
     // different one, which must be refused.
     let other = Authority::parse(&format!("http://localhost:{}/id", identity.addr().port()))
         .expect("authority");
-    let error = Discovery::fetch_with(&other, &HttpClient::new())
+    let error = Discovery::fetch_with(&other, &HttpClient::new().expect("http client"))
         .await
         .expect_err("issuer mismatch");
     assert!(matches!(error, Error::IssuerMismatch { .. }), "{error}");

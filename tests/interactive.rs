@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use erpnet_auth::{
     AuthorizationCodeFlow, CachedTokenSource, Discovery, Error, Introspector, LoopbackOptions,
-    LoopbackRedirect, PendingAuthorization, Revocation, SignIn, TokenSource, TokenTypeHint, Url,
-    refresh_token_store_fn, sign_in_with_loopback,
+    LoopbackRedirect, PendingAuthorization, Revocation, SignIn, SignInError, TokenSource,
+    TokenTypeHint, Url, refresh_token_store_fn, sign_in_with_loopback,
 };
 use erpnet_auth_testkit::{
     DEFAULT_CLIENT_ID, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_RESOURCE_ID, DEFAULT_RESOURCE_SECRET,
@@ -136,7 +136,7 @@ async fn forged_or_failed_callbacks_are_typed_errors() {
         .complete(pending, &with_param(&callback, "state", "forged"))
         .await
         .expect_err("wrong state");
-    assert!(matches!(error, Error::StateMismatch), "{error}");
+    assert!(matches!(error, SignInError::StateMismatch), "{error}");
 
     let (pending, callback) = callback_for(&flow).await;
     let error = flow
@@ -146,13 +146,16 @@ async fn forged_or_failed_callbacks_are_typed_errors() {
         )
         .await
         .expect_err("wrong iss");
-    assert!(matches!(error, Error::IssuerParameter { .. }), "{error}");
+    assert!(
+        matches!(error, SignInError::IssuerParameter { .. }),
+        "{error}"
+    );
 
     identity.deny_next_authorization();
     let (pending, callback) = callback_for(&flow).await;
     let error = flow.complete(pending, &callback).await.expect_err("denied");
     assert!(
-        matches!(&error, Error::Authorization { code, .. } if code == "access_denied"),
+        matches!(&error, SignInError::Authorization { code, .. } if code == "access_denied"),
         "{error}"
     );
 
@@ -165,7 +168,7 @@ async fn forged_or_failed_callbacks_are_typed_errors() {
         .await
         .expect_err("wrong nonce");
     assert!(
-        matches!(&error, Error::IdToken { source, .. } if matches!(**source, erpnet_auth::ValidationError::WrongNonce)),
+        matches!(&error, SignInError::IdToken { source, .. } if matches!(**source, erpnet_auth::ValidationError::WrongNonce)),
         "{error}"
     );
 

@@ -368,7 +368,7 @@ async fn a_static_key_set_validates_offline() {
     let identity = MockIdentity::start().await;
     let body = reqwest_free_get(&identity.jwks_uri()).await;
     let jwks = JwksCache::from_json(&body, 16).expect("key set");
-    let validator = JwtValidator::builder_with_jwks(identity.issuer(), jwks)
+    let validator = JwtValidator::builder_for_jwks(identity.issuer(), jwks)
         .audience("DomainAPI")
         .build()
         .expect("validator");

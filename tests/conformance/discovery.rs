@@ -34,7 +34,7 @@ async fn the_peers_document_is_read_and_its_issuer_checked() {
     }
     // API scopes belong to the resources: the peer lists only OpenID ones.
     assert!(discovery.scopes_supported().contains(&"openid".to_owned()));
-    let extra = discovery.metadata().additional_metadata();
+    let extra = discovery.metadata();
     assert_eq!(
         extra.code_challenge_methods_supported.as_deref(),
         Some(&["S256".to_owned()][..])
@@ -47,7 +47,7 @@ async fn the_peers_document_is_read_and_its_issuer_checked() {
     // A trailing slash on the configured issuer is not a different issuer.
     let slashed = Authority::parse(&format!("{issuer}/")).expect("authority");
     assert!(
-        Discovery::fetch_with(&slashed, &HttpClient::new())
+        Discovery::fetch_with(&slashed, &HttpClient::new().expect("http client"))
             .await
             .is_ok()
     );
@@ -56,7 +56,7 @@ async fn the_peers_document_is_read_and_its_issuer_checked() {
     // `localhost` must be refused.
     let port = issuer.rsplit(':').next().expect("port");
     let other = Authority::parse(&format!("http://localhost:{port}")).expect("authority");
-    let error = Discovery::fetch_with(&other, &HttpClient::new())
+    let error = Discovery::fetch_with(&other, &HttpClient::new().expect("http client"))
         .await
         .expect_err("issuer mismatch");
     assert!(matches!(error, Error::IssuerMismatch { .. }), "{error}");

@@ -9,7 +9,8 @@ use std::time::Duration;
 use erpnet_auth::{
     AccessToken, AuthorizationCodeFlow, CachedTokenSource, Discovery, Error, JwtValidator,
     LoopbackOptions, PendingAuthorization, PendingParts, RefreshTokenGrant,
-    RefreshTokenGrantBuilder, SignIn, TokenSource, Url, ValidationError, sign_in_with_loopback,
+    RefreshTokenGrantBuilder, SignIn, SignInError, TokenSource, Url, ValidationError,
+    sign_in_with_loopback,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -151,7 +152,7 @@ async fn a_wrong_nonce_and_a_reused_code_are_refused() {
         .await
         .expect_err("wrong nonce");
     match &error {
-        Error::IdToken { source, .. } => {
+        SignInError::IdToken { source, .. } => {
             assert!(matches!(**source, ValidationError::WrongNonce), "{error}")
         }
         other => panic!("expected an ID token error, got {other}"),

@@ -1,6 +1,6 @@
 //! `erpnet-auth discover`: the discovery document and the key set, for a person.
 
-use erpnet_auth_core::{Authority, Discovery, HttpClient, JwksCache};
+use erpnet_auth_oidc::{Authority, Discovery, HttpClient, JwksCache};
 use serde_json::{Value, json};
 
 use crate::output;
@@ -24,7 +24,7 @@ pub(crate) struct Args {
 
 pub(crate) async fn run(args: Args) -> Outcome {
     let authority = Authority::parse(&args.authority).map_err(|e| Failure::Usage(e.to_string()))?;
-    let http = HttpClient::new();
+    let http = HttpClient::new()?;
     let discovery = Discovery::fetch_with(&authority, &http).await?;
     let raw_jwks = http.get_json(discovery.jwks_uri()).await?;
     let jwks = JwksCache::from_json(&raw_jwks.to_string(), 256)?;
@@ -49,7 +49,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
         }
     };
     let endpoint =
-        |url: Option<&erpnet_auth_core::Url>| url.map_or("(none)".to_owned(), |u| u.to_string());
+        |url: Option<&erpnet_auth_oidc::Url>| url.map_or("(none)".to_owned(), |u| u.to_string());
     println!("issuer                  {}", discovery.issuer());
     println!(
         "authorization endpoint  {}",

@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use erpnet_auth_core::is_erpnet_reference_token;
+use erpnet_auth_oidc::is_erpnet_reference_token;
 use serde_json::{Map, Value};
 
 use crate::settings::read_token;

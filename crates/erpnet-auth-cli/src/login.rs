@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use erpnet_auth_core::{
+use erpnet_auth_oidc::{
     AccessToken, AuthorizationCodeFlow, ClientAuthMethod, Discovery, Error, HttpClient,
     LoopbackOptions, RefreshTokenGrant, TokenSource, refresh_token_store_fn, sign_in_with_loopback,
 };
@@ -79,7 +79,7 @@ pub(crate) async fn login(args: LoginArgs) -> Outcome {
             "no client id: pass --client-id or set ERPNET_CLIENT_ID (a public client)".into(),
         )
     })?;
-    let discovery = Arc::new(Discovery::fetch_with(&authority, &HttpClient::new()).await?);
+    let discovery = Arc::new(Discovery::fetch_with(&authority, &HttpClient::new()?).await?);
     let flow = AuthorizationCodeFlow::builder(discovery, client_id.clone())
         .scopes(scopes(&args.scopes))
         .build()?;
@@ -130,9 +130,9 @@ pub(crate) async fn refresh(args: RefreshArgs) -> Outcome {
                 path.display()
             ))
         })?;
-    let authority = erpnet_auth_core::Authority::issuer_url(&issuer)
+    let authority = erpnet_auth_oidc::Authority::issuer_url(&issuer)
         .map_err(|e| Failure::Usage(e.to_string()))?;
-    let discovery = Discovery::fetch_with(&authority, &HttpClient::new()).await?;
+    let discovery = Discovery::fetch_with(&authority, &HttpClient::new()?).await?;
     let store_path = path.clone();
     let (store_issuer, store_client) = (issuer.clone(), client_id.clone());
     let grant = RefreshTokenGrant::builder(&discovery, client_id, refresh_token)

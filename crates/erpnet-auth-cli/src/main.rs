@@ -29,12 +29,25 @@ pub(crate) enum Failure {
     Usage(String),
 }
 
-impl From<erpnet_auth_core::Error> for Failure {
-    fn from(error: erpnet_auth_core::Error) -> Self {
+impl From<erpnet_auth_oidc::Error> for Failure {
+    fn from(error: erpnet_auth_oidc::Error) -> Self {
         match error {
-            erpnet_auth_core::Error::Config(_) | erpnet_auth_core::Error::InsecureUrl { .. } => {
-                Failure::Usage(error.to_string())
-            }
+            erpnet_auth_oidc::Error::Config(_) => Failure::Usage(error.to_string()),
+            other => Failure::Check(other.to_string()),
+        }
+    }
+}
+
+impl From<erpnet_auth_oidc::ConfigError> for Failure {
+    fn from(error: erpnet_auth_oidc::ConfigError) -> Self {
+        Failure::Usage(error.to_string())
+    }
+}
+
+impl From<erpnet_auth_oidc::SignInError> for Failure {
+    fn from(error: erpnet_auth_oidc::SignInError) -> Self {
+        match error {
+            erpnet_auth_oidc::SignInError::Token(error) => error.into(),
             other => Failure::Check(other.to_string()),
         }
     }

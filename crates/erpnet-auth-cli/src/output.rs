@@ -95,7 +95,7 @@ pub(crate) fn strings(value: Option<&serde_json::Value>) -> Vec<String> {
 /// An access token as JSON for scripts: stable field names, the expiry as an
 /// RFC 3339 timestamp, and any extra fields.
 pub(crate) fn token_json(
-    token: &erpnet_auth_core::AccessToken,
+    token: &erpnet_auth_oidc::AccessToken,
     extra: serde_json::Map<String, serde_json::Value>,
 ) -> serde_json::Value {
     let expires_in = token.expires_in().map(|d| d.as_secs() as i64);

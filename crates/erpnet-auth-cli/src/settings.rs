@@ -2,7 +2,7 @@
 //! argument or standard input.
 
 use clap::Args;
-use erpnet_auth_core::Authority;
+use erpnet_auth_oidc::Authority;
 use tokio::io::AsyncReadExt;
 
 use crate::Failure;

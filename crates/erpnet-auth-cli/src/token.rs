@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use erpnet_auth_core::{ClientAuthMethod, ClientCredentials, TokenSource};
+use erpnet_auth_oidc::{ClientAuthMethod, ClientCredentials, TokenSource};
 use tokio::io::AsyncReadExt;
 
 use crate::settings::{Provider, scopes};

@@ -1,6 +1,6 @@
 //! `erpnet-auth verify`: the library's own validator, check by check.
 
-use erpnet_auth_core::{Algorithm, Authority, JwtValidator, ValidationError};
+use erpnet_auth_oidc::{Algorithm, Authority, JwtValidator, ValidationError};
 use serde_json::Value;
 
 use crate::inspect::decode;

@@ -102,18 +102,20 @@ fn pack(generation: u64, state: u8) -> u64 {
 /// cache across processes or users is not allowed and creating one per request
 /// wastes sessions.
 ///
-/// ```no_run
-/// # async fn demo() -> Result<(), erpnet_auth_core::Error> {
-/// use erpnet_auth_core::{CachedTokenSource, ClientCredentials, Discovery, TokenSource};
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), erpnet_auth_core::Error> {
+/// use std::time::Duration;
+/// use erpnet_auth_core::{AccessToken, CachedTokenSource, TokenSource, token_source_fn};
 ///
-/// let discovery = Discovery::fetch("myinstance").await?;
-/// let grant = ClientCredentials::builder(discovery.token_endpoint().clone(), "my.app/service")
-///     .client_secret(std::env::var("ERPNET_CLIENT_SECRET").unwrap_or_default())
-///     .scopes(["read", "update"])
-///     .build()?;
+/// // Any source: a grant of erpnet-auth-oidc (`ClientCredentials`), or your own.
+/// let grant = token_source_fn(|| async {
+///     Ok(AccessToken::new("from-the-provider").with_expires_in(Duration::from_secs(3600)))
+/// });
 /// let tokens = CachedTokenSource::new(grant);
 /// let token = tokens.token().await?; // fetched once, then served from memory
-/// # let _ = token; Ok(()) }
+/// assert_eq!(token.expose_secret(), "from-the-provider");
+/// # Ok(()) }
 /// ```
 ///
 /// # Timing rules

@@ -23,9 +23,9 @@ pub enum Error {
         endpoint: String,
         /// What the HTTP client reported.
         message: String,
-        /// The underlying error.
+        /// The underlying error of the HTTP client.
         #[source]
-        source: Arc<reqwest::Error>,
+        source: Arc<dyn std::error::Error + Send + Sync>,
     },
 
     /// No complete answer arrived within the configured time-out. Transient.
@@ -112,56 +112,11 @@ pub enum Error {
         reason: String,
     },
 
-    /// The configuration is invalid (for example an empty client id or an unknown
-    /// ERP.net instance name).
-    #[error("invalid configuration: {0}")]
-    Config(String),
-
-    /// The authorization server redirected back with an error (the user
-    /// refused, the request was invalid, …).
-    #[error("sign-in failed: {code}{}", describe(.description.as_deref()))]
-    Authorization {
-        /// The `error` parameter, such as `access_denied`.
-        code: String,
-        /// The `error_description` parameter, if any.
-        description: Option<String>,
-        /// The `error_uri` parameter, if any.
-        uri: Option<String>,
-    },
-
-    /// The `state` of the authorization response does not belong to this
-    /// sign-in attempt (a forged or stale callback).
-    #[error("sign-in failed: the callback's `state` does not match this sign-in attempt")]
-    StateMismatch,
-
-    /// The RFC 9207 `iss` parameter of the authorization response is missing or
-    /// names another issuer (a mix-up attack, or a misconfigured provider).
-    #[error("sign-in failed: the callback's `iss` is `{}`, expected `{expected}`", .found.as_deref().unwrap_or("(missing)"))]
-    IssuerParameter {
-        /// The configured issuer.
-        expected: String,
-        /// What the callback said.
-        found: Option<String>,
-    },
-
-    /// The callback could not be used: no `code`, a malformed request, or a
-    /// second callback.
-    #[error("sign-in failed: {0}")]
-    Callback(String),
-
-    /// Nobody completed the sign-in within the time allowed.
-    #[error("sign-in timed out after {0:?}")]
-    SignInTimeout(Duration),
-
-    /// The ID token did not validate.
-    #[error("invalid ID token from {endpoint}: {source}")]
-    IdToken {
-        /// The token endpoint that issued it.
-        endpoint: String,
-        /// Why it was refused.
-        #[source]
-        source: Box<crate::validator::ValidationError>,
-    },
+    /// The configuration is invalid: what [`ConfigError`] says, met at run time
+    /// (for example a provider that lacks an endpoint a feature needs) or passed
+    /// on with `?` from a builder.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 
     /// The refresh token was rejected (`invalid_grant`: expired, revoked or
     /// already used); the user must sign in again. Permanent for this source.
@@ -211,12 +166,6 @@ impl Error {
             | Error::IssuerMismatch { .. }
             | Error::InsecureUrl { .. }
             | Error::Config(_)
-            | Error::Authorization { .. }
-            | Error::StateMismatch
-            | Error::IssuerParameter { .. }
-            | Error::Callback(_)
-            | Error::SignInTimeout(_)
-            | Error::IdToken { .. }
             | Error::SignInAgain { .. } => false,
         }
     }
@@ -240,8 +189,43 @@ impl Error {
     }
 }
 
-pub(crate) fn status_is_transient(status: u16) -> bool {
+/// Whether an HTTP status says "try again later": 408, 429 and 5xx.
+pub fn status_is_transient(status: u16) -> bool {
     status == 408 || status == 429 || (500..=599).contains(&status)
+}
+
+/// A configuration that cannot work, found when it is built (`build()` of a
+/// grant, validator or adapter) or when it is first used.
+///
+/// Separate from [`Error`], which is what can go wrong at run time; `?` turns
+/// one into the other ([`Error::Config`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A setting is missing or has a value that cannot work, such as an empty
+    /// client id, no scopes, or an unknown ERP.net instance name.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    /// A URL that would carry secrets without protection: plain `http` to a
+    /// host that is not a loopback address, or not an `http(s)` URL at all.
+    #[error("refusing to use `{url}`: {reason}")]
+    InsecureUrl {
+        /// The URL (without query or user information).
+        url: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The HTTP client could not be built (for example no TLS backend could be
+    /// initialised). Never replaced by a client with another policy.
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(String),
+}
+
+impl ConfigError {
+    /// A missing or invalid setting; `message` says which and what to do.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid(message.into())
+    }
 }
 
 fn retry_hint(status: u16) -> &'static str {

@@ -11,8 +11,9 @@ use crate::token::AccessToken;
 
 /// Anything that can produce an access token.
 ///
-/// This is the extension point of the crate. The grants here implement it
-/// ([`ClientCredentials`](crate::ClientCredentials), [`StaticToken`]), the
+/// This is the extension point of erpnet-auth. The grants implement it
+/// ([`StaticToken`] here; `ClientCredentials` and `RefreshTokenGrant` in
+/// `erpnet-auth-oidc`), the
 /// adapters consume it, and [`CachedTokenSource`](crate::CachedTokenSource)
 /// wraps any implementation with a lock-free cache and single-flight refresh.
 ///

@@ -1,12 +1,14 @@
-//! The one way this crate takes a `std::sync::Mutex`.
+//! Small synchronisation helpers shared by the crates of erpnet-auth.
 
 use std::sync::{Mutex, MutexGuard};
 
-/// Locks `mutex`, also when an earlier holder panicked: every mutex here guards
-/// data that each critical section leaves consistent (counters, small maps,
-/// single-flight markers), so a poisoned lock is still safe to use, and
-/// refusing it would turn one panic into every later request failing.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks `mutex`, also when an earlier holder panicked.
+///
+/// For mutexes that guard data each critical section leaves consistent
+/// (counters, small maps, single-flight markers): a poisoned lock is still safe
+/// to use there, and refusing it would turn one panic into every later request
+/// failing.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

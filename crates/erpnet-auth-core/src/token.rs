@@ -194,9 +194,14 @@ impl PartialEq for AccessToken {
 
 impl Eq for AccessToken {}
 
-/// Compares two secrets without an early exit that would reveal where they
-/// differ.
-pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
+/// Compares two secrets (tokens, `state` values, nonces) without an early exit
+/// that would reveal where they differ. Only their lengths may leak.
+///
+/// ```
+/// assert!(erpnet_auth_core::constant_time_eq("abc", "abc"));
+/// assert!(!erpnet_auth_core::constant_time_eq("abc", "abd"));
+/// ```
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -18,7 +18,7 @@ use crate::skip_auth::SkipAuth;
 /// [`TokenSource`] to requests for the origins it allows.
 ///
 /// ```no_run
-/// # fn demo(tokens: erpnet_auth_core::CachedTokenSource<erpnet_auth_core::ClientCredentials>) {
+/// # fn demo(tokens: erpnet_auth_core::CachedTokenSource<erpnet_auth_oidc::ClientCredentials>) {
 /// use erpnet_auth_reqwest::BearerAuth;
 ///
 /// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())

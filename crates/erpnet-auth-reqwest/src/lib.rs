@@ -2,7 +2,7 @@
 //! the [reqwest-middleware] adapter of [erpnet-auth].
 //!
 //! ```
-//! use erpnet_auth_core::{Authority, CachedTokenSource, ClientCredentials};
+//! use erpnet_auth_oidc::{Authority, CachedTokenSource, ClientCredentials};
 //! use erpnet_auth_reqwest::BearerAuth;
 //! # use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, MockIdentity};
 //!

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use erpnet_auth_core::is_secure_url;
+use erpnet_auth_core::origin::is_secure_origin;
 use reqwest::Url;
 
 use crate::error::Error;
@@ -56,7 +56,7 @@ impl Origin {
             host: host.to_owned(),
             port,
         };
-        if !is_secure_url(url) {
+        if !is_secure_origin(url.scheme(), host) {
             return Err(Error::InsecureOrigin {
                 origin: origin.to_string(),
             });

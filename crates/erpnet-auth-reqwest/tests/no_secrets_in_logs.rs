@@ -12,7 +12,7 @@ mod api;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use erpnet_auth_core::{Authority, CachedTokenSource, ClientCredentials};
+use erpnet_auth_oidc::{Authority, CachedTokenSource, ClientCredentials};
 use erpnet_auth_reqwest::{BearerAuth, Error};
 use erpnet_auth_testkit::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, Failure, MockIdentity,

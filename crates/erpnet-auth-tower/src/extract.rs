@@ -6,7 +6,7 @@ use std::ops::Deref;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
-use erpnet_auth_core::{ErpNetClaims, VerifiedToken};
+use erpnet_auth_oidc::{ErpNetClaims, VerifiedToken};
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 

@@ -4,7 +4,7 @@
 //!
 //! ```
 //! use axum::{Extension, Router, body::Body, routing::get};
-//! use erpnet_auth_core::{Authority, JwtValidator, VerifiedToken};
+//! use erpnet_auth_oidc::{Authority, JwtValidator, VerifiedToken};
 //! use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, MockIdentity};
 //! use erpnet_auth_tower::{RequireScopesLayer, ValidateBearerLayer};
 //! use http::{Request, StatusCode};
@@ -44,7 +44,7 @@
 //!
 //! | item | side | what it does |
 //! |---|---|---|
-//! | [`ValidateBearerLayer`] | server | validates `Authorization: Bearer` JWTs with a [`JwtValidator`](erpnet_auth_core::JwtValidator), puts the [`VerifiedToken`](erpnet_auth_core::VerifiedToken) into the request's extensions, answers refusals per RFC 6750 (or as a gRPC status); [`optional`](ValidateBearerLayer::optional) lets anonymous requests through |
+//! | [`ValidateBearerLayer`] | server | validates `Authorization: Bearer` JWTs with a `JwtValidator` (erpnet-auth-oidc), puts the `VerifiedToken` into the request's extensions, answers refusals per RFC 6750 (or as a gRPC status); [`optional`](ValidateBearerLayer::optional) lets anonymous requests through |
 //! | [`RequireScopesLayer`] | server | all-of or any-of scope checks per route group or service: 403 `insufficient_scope` |
 //! | `Claims<T>` (feature `axum`) | server | the axum extractor: `Claims` (ERP.net claims, typed), `Claims<YourType>`, `Option<Claims<T>>` |
 //! | [`AddBearerLayer`] | client | adds `Authorization: Bearer` from any [`TokenSource`](erpnet_auth_core::TokenSource) to outgoing requests (tonic channels, hyper clients) |
@@ -60,19 +60,37 @@
 //!
 //! [erpnet-auth]: https://docs.rs/erpnet-auth
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod add_bearer;
+#[cfg(feature = "validate")]
 mod bearer;
+#[cfg(feature = "validate")]
 mod body;
 #[cfg(feature = "axum")]
 mod extract;
+#[cfg(feature = "validate")]
 mod refusal;
+#[cfg(feature = "validate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub mod require_scopes;
+#[cfg(feature = "validate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub mod validate_bearer;
 
 pub use add_bearer::{AddBearer, AddBearerError, AddBearerLayer};
+#[cfg(feature = "validate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub use body::ResponseBody;
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use extract::{Claims, ClaimsRejection};
+#[cfg(feature = "validate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub use refusal::DEFAULT_REALM;
+#[cfg(feature = "validate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub use require_scopes::{RequireScopes, RequireScopesLayer};
+#[cfg(feature = "validate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub use validate_bearer::{ValidateBearer, ValidateBearerLayer};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use erpnet_auth_core::VerifiedToken;
+use erpnet_auth_oidc::VerifiedToken;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use erpnet_auth_core::{
-    Introspector, JwtValidator, ValidationError, VerifiedToken, looks_like_jwt,
-};
+#[cfg(feature = "introspection")]
+use erpnet_auth_oidc::Introspector;
+use erpnet_auth_oidc::{JwtValidator, ValidationError, VerifiedToken, looks_like_jwt};
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
@@ -54,10 +54,10 @@ use crate::refusal::{Realm, Refusal};
 ///
 /// ```
 /// use axum::{Router, routing::get};
-/// use erpnet_auth_core::{Authority, JwtValidator};
+/// use erpnet_auth_oidc::{Authority, JwtValidator};
 /// use erpnet_auth_tower::ValidateBearerLayer;
 ///
-/// # fn main() -> Result<(), erpnet_auth_core::Error> {
+/// # fn main() -> Result<(), erpnet_auth_oidc::Error> {
 /// let validator = JwtValidator::builder(Authority::parse("myinstance")?)
 ///     .audience("DomainAPI")
 ///     .build()?;
@@ -79,6 +79,7 @@ pub struct ValidateBearerLayer {
 pub(crate) struct Settings {
     pub(crate) realm: Realm,
     optional: bool,
+    #[cfg(feature = "introspection")]
     introspector: Option<Introspector>,
 }
 
@@ -120,6 +121,8 @@ impl ValidateBearerLayer {
     ///
     /// ERP.net documents no public introspection endpoint; this is for
     /// providers that have one.
+    #[cfg(feature = "introspection")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "introspection")))]
     pub fn introspect_opaque_tokens(mut self, introspector: Introspector) -> Self {
         Arc::make_mut(&mut self.settings).introspector = Some(introspector);
         self
@@ -186,6 +189,7 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let decision = match bearer::token(request.headers()) {
+            #[cfg(feature = "introspection")]
             Ok(Some(token)) if self.settings.introspector.is_some() && !looks_like_jwt(token) => {
                 let (validator, introspector) =
                     (self.validator.clone(), self.settings.introspector.clone());
@@ -255,6 +259,7 @@ where
 
 /// Introspects an opaque token and applies the validator's audience and scope
 /// rules to the answer.
+#[cfg(feature = "introspection")]
 async fn introspect(
     introspector: Option<Introspector>,
     validator: &JwtValidator,

@@ -90,7 +90,7 @@ fn validate(dir: &Path, capacity: usize) -> Result<(), Box<dyn std::error::Error
         .build()?;
     let issuer = std::fs::read_to_string(dir.join("issuer.txt"))?;
     let jwks = JwksCache::from_json(&std::fs::read_to_string(dir.join("jwks.json"))?, 64)?;
-    let validator = JwtValidator::builder_with_jwks(issuer, jwks)
+    let validator = JwtValidator::builder_for_jwks(issuer, jwks)
         .audience("DomainAPI")
         .verified_cache_capacity(capacity)
         .build()?;

@@ -6,7 +6,7 @@ mod errors;
 mod redirects;
 mod retry;
 
-use erpnet_auth_core::{Authority, CachedTokenSource, ClientCredentials};
+use erpnet_auth_oidc::{Authority, CachedTokenSource, ClientCredentials};
 use erpnet_auth_reqwest::{BearerAuth, Error};
 use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, MockIdentity};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};

@@ -65,7 +65,7 @@ fn claims(exp_in: i64) -> serde_json::Value {
 fn validator(signers: &[&Signer], capacity: usize) -> JwtValidator {
     let keys: Vec<_> = signers.iter().map(|s| s.jwk()).collect();
     let jwks = JwksCache::from_json(&json!({ "keys": keys }).to_string(), 8).expect("jwks");
-    JwtValidator::builder_with_jwks(ISSUER, jwks)
+    JwtValidator::builder_for_jwks(ISSUER, jwks)
         .audience("DomainAPI")
         .algorithms([Algorithm::EdDSA])
         .verified_cache_capacity(capacity)
@@ -108,7 +108,7 @@ fn an_rsa_algorithm_never_uses_an_ed25519_key() {
     let signer = Signer::new("k1");
     let jwks =
         JwksCache::from_json(&json!({ "keys": [signer.jwk()] }).to_string(), 8).expect("jwks");
-    let validator = JwtValidator::builder_with_jwks(ISSUER, jwks)
+    let validator = JwtValidator::builder_for_jwks(ISSUER, jwks)
         .audience("DomainAPI")
         .algorithms([Algorithm::EdDSA, Algorithm::RS256])
         .build()
@@ -126,18 +126,18 @@ fn an_rsa_algorithm_never_uses_an_ed25519_key() {
 #[test]
 fn configuration_requires_an_audience_or_an_explicit_opt_out() {
     let jwks = JwksCache::from_json("{\"keys\":[]}", 8).expect("jwks");
-    let err = JwtValidator::builder_with_jwks(ISSUER, jwks.clone())
+    let err = JwtValidator::builder_for_jwks(ISSUER, jwks.clone())
         .build()
         .expect_err("no audience");
     assert!(err.to_string().contains("accept_any_audience"), "{err}");
     assert!(
-        JwtValidator::builder_with_jwks(ISSUER, jwks.clone())
+        JwtValidator::builder_for_jwks(ISSUER, jwks.clone())
             .accept_any_audience()
             .build()
             .is_ok()
     );
     assert!(
-        JwtValidator::builder_with_jwks(ISSUER, jwks)
+        JwtValidator::builder_for_jwks(ISSUER, jwks)
             .audience("a")
             .algorithms([])
             .build()
@@ -374,7 +374,7 @@ fn a_nonce_marks_an_id_token_even_when_null() {
     let signer = Signer::new("k1");
     let keys = json!({ "keys": [signer.jwk()] }).to_string();
     let validator =
-        JwtValidator::builder_with_jwks(ISSUER, JwksCache::from_json(&keys, 8).expect("jwks"))
+        JwtValidator::builder_for_jwks(ISSUER, JwksCache::from_json(&keys, 8).expect("jwks"))
             .audience("DomainAPI")
             .algorithms([Algorithm::EdDSA])
             .accepted_types([Some("at+jwt"), Some("JWT")])

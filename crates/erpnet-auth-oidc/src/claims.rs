@@ -8,7 +8,7 @@ use serde::de::{DeserializeOwned, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::jwt::Algorithm;
+use crate::jose::Algorithm;
 
 /// A verified access token: its signature, issuer, audience, lifetime and type
 /// were checked. Cheap to clone.
@@ -40,8 +40,10 @@ struct Data {
 /// The claims of a checked token, as they came.
 pub(crate) enum Claims {
     /// A JWT's payload, already checked to be one JSON object.
+    #[cfg_attr(not(feature = "validation"), allow(dead_code))]
     Payload(Vec<u8>),
     /// Claims already parsed (an introspection response).
+    #[cfg_attr(not(feature = "introspection"), allow(dead_code))]
     Map(Map<String, Value>),
 }
 
@@ -370,6 +372,14 @@ pub(crate) fn parse_numeric_date(value: &Value) -> Option<i64> {
         }),
         _ => None,
     }
+}
+
+/// Seconds since the Unix epoch, as JWT dates count them.
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

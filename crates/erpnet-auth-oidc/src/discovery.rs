@@ -6,16 +6,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
-use openidconnect::core::{
-    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType,
-    CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
-    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
-};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::error::Error;
-use crate::http::{HttpClient, check_url, endpoint_name, is_json, media_type, parse_url};
+use erpnet_auth_core::{ConfigError, Error};
+
+use crate::http::{
+    HttpClient, check_url, endpoint_name, is_json, media_type, parse_url, request_error,
+};
 
 /// Where an identity provider lives: its issuer URL.
 ///
@@ -23,7 +21,7 @@ use crate::http::{HttpClient, check_url, endpoint_name, is_json, media_type, par
 /// tokens for an instance's APIs come only from that instance.
 ///
 /// ```
-/// use erpnet_auth_core::Authority;
+/// use erpnet_auth_oidc::Authority;
 ///
 /// let erp: Authority = "myinstance".parse()?;
 /// assert_eq!(erp.issuer(), "https://myinstance.my.erp.net/id");
@@ -34,7 +32,7 @@ use crate::http::{HttpClient, check_url, endpoint_name, is_json, media_type, par
 ///
 /// let other: Authority = "https://login.example.com/realms/main/".parse()?;
 /// assert_eq!(other.issuer(), "https://login.example.com/realms/main");
-/// # Ok::<(), erpnet_auth_core::Error>(())
+/// # Ok::<(), erpnet_auth_oidc::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authority {
@@ -45,7 +43,7 @@ pub struct Authority {
 impl Authority {
     /// The authority of an ERP.net instance: `myinstance` becomes
     /// `https://myinstance.my.erp.net/id`.
-    pub fn erpnet_instance(name: &str) -> Result<Self, Error> {
+    pub fn erpnet_instance(name: &str) -> Result<Self, ConfigError> {
         let name = name.trim();
         let valid = !name.is_empty()
             && name.len() <= 63
@@ -53,7 +51,7 @@ impl Authority {
             && !name.ends_with('-')
             && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
         if !valid {
-            return Err(Error::Config(format!(
+            return Err(ConfigError::invalid(format!(
                 "`{name}` is not an ERP.net instance name (letters, digits and `-`) nor an issuer URL"
             )));
         }
@@ -65,12 +63,12 @@ impl Authority {
 
     /// The authority with this issuer URL (a trailing `/` is dropped, as issuers
     /// conventionally have none). Must be `https`, or `http` to a loopback address.
-    pub fn issuer_url(issuer: &str) -> Result<Self, Error> {
+    pub fn issuer_url(issuer: &str) -> Result<Self, ConfigError> {
         let trimmed = issuer.trim();
         let issuer = trimmed.strip_suffix('/').unwrap_or(trimmed);
         let url = parse_url("issuer", issuer)?;
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(Error::Config(format!(
+            return Err(ConfigError::invalid(format!(
                 "issuer `{issuer}` must not have a query or fragment"
             )));
         }
@@ -82,7 +80,7 @@ impl Authority {
     }
 
     /// An ERP.net instance name or an issuer URL, whichever `value` is.
-    pub fn parse(value: &str) -> Result<Self, Error> {
+    pub fn parse(value: &str) -> Result<Self, ConfigError> {
         if value.contains("://") {
             Self::issuer_url(value)
         } else {
@@ -93,6 +91,11 @@ impl Authority {
     /// The issuer, exactly as tokens and the discovery document must name it.
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// The issuer as a URL.
+    pub fn url(&self) -> &Url {
+        &self.url
     }
 
     /// `{issuer}/.well-known/openid-configuration`.
@@ -108,7 +111,7 @@ impl Authority {
 }
 
 impl FromStr for Authority {
-    type Err = Error;
+    type Err = ConfigError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::parse(s)
     }
@@ -120,44 +123,69 @@ impl fmt::Display for Authority {
     }
 }
 
-/// Discovery fields beyond OpenID Connect Discovery 1.0 that this library uses.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
-pub struct ExtraProviderMetadata {
-    /// RP-initiated logout (`end_session_endpoint`).
+/// A provider's metadata document: OpenID Connect Discovery 1.0 and RFC 8414.
+///
+/// The fields this library reads are typed; every other member of the document
+/// is kept in [`other`](Self::other), so serializing the value gives the whole
+/// document back.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[non_exhaustive]
+pub struct ProviderMetadata {
+    /// The issuer, checked against the configured one.
+    pub issuer: String,
+    /// The authorization endpoint (sign-in).
+    pub authorization_endpoint: Url,
+    /// The token endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint: Option<Url>,
+    /// The JSON Web Key Set with the provider's signing keys.
+    pub jwks_uri: Url,
+    /// The OpenID Connect userinfo endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_endpoint: Option<Url>,
+    /// RP-initiated logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_session_endpoint: Option<Url>,
     /// RFC 7662 token introspection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub introspection_endpoint: Option<Url>,
     /// RFC 7009 token revocation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_endpoint: Option<Url>,
+    /// RFC 8628 device authorization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_authorization_endpoint: Option<Url>,
+    /// The scopes the provider lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes_supported: Option<Vec<String>>,
+    /// The `response_type` values the provider supports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_types_supported: Option<Vec<String>>,
+    /// The grant types the provider lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_types_supported: Option<Vec<String>>,
+    /// How clients may authenticate to the token endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
     /// RFC 7636 PKCE methods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_challenge_methods_supported: Option<Vec<String>>,
+    /// The algorithms ID tokens are signed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signing_alg_values_supported: Option<Vec<String>>,
     /// RFC 9207: the provider sends `iss` with authorization responses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_response_iss_parameter_supported: Option<bool>,
+    /// Every other member of the document, as sent.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
 }
-
-impl openidconnect::AdditionalProviderMetadata for ExtraProviderMetadata {}
-
-/// The provider metadata, in the `openidconnect` crate's types.
-pub type ProviderMetadata = openidconnect::ProviderMetadata<
-    ExtraProviderMetadata,
-    CoreAuthDisplay,
-    CoreClientAuthMethod,
-    CoreClaimName,
-    CoreClaimType,
-    CoreGrantType,
-    CoreJweContentEncryptionAlgorithm,
-    CoreJweKeyManagementAlgorithm,
-    CoreJsonWebKey,
-    CoreResponseMode,
-    CoreResponseType,
-    CoreSubjectIdentifierType,
->;
 
 /// A fetched and checked discovery document.
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), erpnet_auth_core::Error> {
-/// use erpnet_auth_core::Discovery;
+/// # async fn demo() -> Result<(), erpnet_auth_oidc::Error> {
+/// use erpnet_auth_oidc::Discovery;
 ///
 /// let discovery = Discovery::fetch("myinstance").await?;
 /// println!("tokens from {}", discovery.token_endpoint());
@@ -174,7 +202,7 @@ impl Discovery {
     /// Fetches the document of an ERP.net instance name or issuer URL with a
     /// default [`HttpClient`].
     pub async fn fetch(authority: &str) -> Result<Self, Error> {
-        Self::fetch_with(&Authority::parse(authority)?, &HttpClient::new()).await
+        Self::fetch_with(&Authority::parse(authority)?, &HttpClient::new()?).await
     }
 
     /// Fetches `{issuer}/.well-known/openid-configuration` and checks it: the
@@ -190,7 +218,7 @@ impl Discovery {
             .get(url)
             .header(http::header::ACCEPT, "application/json")
             .build()
-            .map_err(|e| Error::Config(format!("cannot build a request to {endpoint}: {e}")))?;
+            .map_err(|e| request_error(&endpoint, &e))?;
         let result = async {
             let response = http.execute(request).await?;
             if !response.status.is_success() {
@@ -240,7 +268,7 @@ impl Discovery {
                         invalid(format!("field `{path}`: {inner}"))
                     }
                 })?;
-        let found = metadata.issuer().as_str();
+        let found = metadata.issuer.as_str();
         if found != authority.issuer() {
             return Err(Error::IssuerMismatch {
                 endpoint: endpoint.to_owned(),
@@ -249,17 +277,18 @@ impl Discovery {
             });
         }
         let token_endpoint = metadata
-            .token_endpoint()
-            .map(|u| u.url().clone())
+            .token_endpoint
+            .clone()
             .ok_or_else(|| invalid("no `token_endpoint`".to_owned()))?;
-        let extra = metadata.additional_metadata();
         let endpoints = [
             Some(&token_endpoint),
-            Some(metadata.jwks_uri().url()),
-            Some(metadata.authorization_endpoint().url()),
-            extra.end_session_endpoint.as_ref(),
-            extra.introspection_endpoint.as_ref(),
-            extra.revocation_endpoint.as_ref(),
+            Some(&metadata.jwks_uri),
+            Some(&metadata.authorization_endpoint),
+            metadata.userinfo_endpoint.as_ref(),
+            metadata.end_session_endpoint.as_ref(),
+            metadata.introspection_endpoint.as_ref(),
+            metadata.revocation_endpoint.as_ref(),
+            metadata.device_authorization_endpoint.as_ref(),
         ];
         for url in endpoints.into_iter().flatten() {
             check_url(url).map_err(|e| invalid(e.to_string()))?;
@@ -288,61 +317,43 @@ impl Discovery {
 
     /// The authorization endpoint.
     pub fn authorization_endpoint(&self) -> &Url {
-        self.metadata.authorization_endpoint().url()
+        &self.metadata.authorization_endpoint
     }
 
     /// The JSON Web Key Set URL (`jwks_uri`).
     pub fn jwks_uri(&self) -> &Url {
-        self.metadata.jwks_uri().url()
+        &self.metadata.jwks_uri
     }
 
     /// The end-session (logout) endpoint, if the provider has one.
     pub fn end_session_endpoint(&self) -> Option<&Url> {
-        self.metadata
-            .additional_metadata()
-            .end_session_endpoint
-            .as_ref()
+        self.metadata.end_session_endpoint.as_ref()
     }
 
     /// The RFC 7662 introspection endpoint, if the provider has one.
     pub fn introspection_endpoint(&self) -> Option<&Url> {
-        self.metadata
-            .additional_metadata()
-            .introspection_endpoint
-            .as_ref()
+        self.metadata.introspection_endpoint.as_ref()
     }
 
     /// The RFC 7009 revocation endpoint, if the provider has one.
     pub fn revocation_endpoint(&self) -> Option<&Url> {
-        self.metadata
-            .additional_metadata()
-            .revocation_endpoint
-            .as_ref()
+        self.metadata.revocation_endpoint.as_ref()
     }
 
     /// The scopes the provider lists, if it lists them.
     pub fn scopes_supported(&self) -> Vec<String> {
-        self.metadata
-            .scopes_supported()
-            .map(|scopes| scopes.iter().map(|s| s.to_string()).collect())
-            .unwrap_or_default()
+        self.metadata.scopes_supported.clone().unwrap_or_default()
     }
 
     /// The grant types the provider lists, if it lists them.
     pub fn grant_types_supported(&self) -> Vec<String> {
         self.metadata
-            .grant_types_supported()
-            .map(|grants| {
-                grants
-                    .iter()
-                    .filter_map(|g| serde_json::to_value(g).ok())
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
+            .grant_types_supported
+            .clone()
             .unwrap_or_default()
     }
 
-    /// The whole document, in the `openidconnect` crate's types.
+    /// The whole document.
     pub fn metadata(&self) -> &ProviderMetadata {
         &self.metadata
     }
@@ -446,7 +457,7 @@ mod tests {
             "https://accounts.example.com/.well-known/openid-configuration"
         );
         let err = Authority::parse("http://id.example.com/id").expect_err("plain http");
-        assert!(matches!(err, Error::InsecureUrl { .. }), "{err}");
+        assert!(matches!(err, ConfigError::InsecureUrl { .. }), "{err}");
         assert!(Authority::parse("https://x/id?a=b").is_err());
     }
 }

@@ -4,77 +4,20 @@ use std::fmt;
 
 use async_trait::async_trait;
 use secrecy::SecretString;
-use url::Url;
 
-use crate::discovery::{Authority, Discovery, DiscoveryCache};
-use crate::error::Error;
-use crate::http::{HttpClient, check_url, endpoint_name};
-use crate::source::TokenSource;
-use crate::token::AccessToken;
-use crate::token_endpoint::{ClientAuth, ClientAuthMethod, request_token};
+use erpnet_auth_core::{AccessToken, ConfigError, Error, TokenSource};
 
-/// Where a grant sends its token requests.
-#[derive(Debug, Clone)]
-pub enum TokenEndpoint {
-    /// A known token endpoint URL.
-    Url(Url),
-    /// The `token_endpoint` of a discovery document, fetched on first use.
-    Discover(DiscoveryCache),
-}
-
-impl TokenEndpoint {
-    /// Resolves the URL, fetching the discovery document if needed.
-    pub async fn resolve(&self) -> Result<Url, Error> {
-        match self {
-            Self::Url(url) => Ok(url.clone()),
-            Self::Discover(cache) => Ok(cache.get().await?.token_endpoint().clone()),
-        }
-    }
-}
-
-impl TokenEndpoint {
-    /// The HTTP client a grant uses: the one given, else the discovery cache's,
-    /// else a new one.
-    pub(crate) fn http_or_default(&self, given: Option<HttpClient>) -> HttpClient {
-        match (given, self) {
-            (Some(http), _) => http,
-            (None, TokenEndpoint::Discover(cache)) => cache.http().clone(),
-            (None, TokenEndpoint::Url(_)) => HttpClient::new(),
-        }
-    }
-}
-
-impl From<Url> for TokenEndpoint {
-    fn from(url: Url) -> Self {
-        Self::Url(url)
-    }
-}
-
-impl From<&Discovery> for TokenEndpoint {
-    fn from(discovery: &Discovery) -> Self {
-        Self::Url(discovery.token_endpoint().clone())
-    }
-}
-
-impl From<DiscoveryCache> for TokenEndpoint {
-    fn from(cache: DiscoveryCache) -> Self {
-        Self::Discover(cache)
-    }
-}
-
-impl From<Authority> for TokenEndpoint {
-    fn from(authority: Authority) -> Self {
-        Self::Discover(DiscoveryCache::new(authority, HttpClient::new()))
-    }
-}
+use crate::client::TokenEndpoint;
+use crate::client::token_endpoint::{ClientAuth, ClientAuthMethod, request_token};
+use crate::http::{HttpClient, endpoint_name};
 
 /// The client credentials grant: ERP.net's recommended flow for service
 /// integrations. Each call to [`token`](TokenSource::token) requests a new token;
-/// wrap it in a [`CachedTokenSource`](crate::CachedTokenSource) to reuse tokens.
+/// wrap it in a [`CachedTokenSource`](erpnet_auth_core::CachedTokenSource) to reuse tokens.
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), erpnet_auth_core::Error> {
-/// use erpnet_auth_core::{Authority, CachedTokenSource, ClientAuthMethod, ClientCredentials, TokenSource};
+/// # async fn demo() -> Result<(), erpnet_auth_oidc::Error> {
+/// use erpnet_auth_oidc::{Authority, CachedTokenSource, ClientAuthMethod, ClientCredentials, TokenSource};
 ///
 /// let grant = ClientCredentials::builder(Authority::parse("myinstance")?, "my.trusted.app/first")
 ///     .client_secret(std::env::var("ERPNET_CLIENT_SECRET").unwrap_or_default())
@@ -180,7 +123,7 @@ impl ClientCredentialsBuilder {
     }
 
     /// Checks the configuration and builds the grant.
-    pub fn build(self) -> Result<ClientCredentials, Error> {
+    pub fn build(self) -> Result<ClientCredentials, ConfigError> {
         let auth = ClientAuth::checked(self.client_id, self.secret, self.method)?;
         let scopes: Vec<String> = self
             .scopes
@@ -189,9 +132,8 @@ impl ClientCredentialsBuilder {
             .map(str::to_owned)
             .collect();
         if scopes.is_empty() {
-            return Err(Error::Config(
-                "no scopes configured: name them explicitly (for ERP.net e.g. `read update`)"
-                    .into(),
+            return Err(ConfigError::invalid(
+                "no scopes configured: name them explicitly (for ERP.net e.g. `read update`)",
             ));
         }
         if let Some((name, _)) = self
@@ -199,16 +141,13 @@ impl ClientCredentialsBuilder {
             .iter()
             .find(|(n, _)| RESERVED.contains(&n.as_str()))
         {
-            return Err(Error::Config(format!(
+            return Err(ConfigError::invalid(format!(
                 "the form parameter `{name}` is set by the grant itself"
             )));
         }
-        if let TokenEndpoint::Url(url) = &self.endpoint {
-            check_url(url)?;
-        }
-        let http = self.endpoint.http_or_default(self.http.clone());
+        let (endpoint, http) = self.endpoint.prepare(self.http)?;
         Ok(ClientCredentials {
-            endpoint: self.endpoint,
+            endpoint,
             auth,
             scope_param: scopes.join(" "),
             scopes,
@@ -284,6 +223,8 @@ impl fmt::Debug for ClientCredentialsBuilder {
 
 #[cfg(test)]
 mod tests {
+    use url::Url;
+
     use super::*;
 
     fn endpoint() -> Url {
@@ -315,7 +256,7 @@ mod tests {
             .scopes(["read"])
             .build()
             .expect_err("plain http");
-        assert!(matches!(err, Error::InsecureUrl { .. }));
+        assert!(matches!(err, ConfigError::InsecureUrl { .. }));
         let grant = ClientCredentials::builder(endpoint(), "app")
             .client_secret("very-secret")
             .scopes(["read update", "openid"])

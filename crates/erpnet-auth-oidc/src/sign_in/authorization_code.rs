@@ -14,29 +14,31 @@ use std::time::Duration;
 
 use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreClient};
 use openidconnect::{
-    ClientId, CsrfToken, LoginHint, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    AuthUrl, ClientId, CsrfToken, IssuerUrl, JsonWebKeySet, LoginHint, Nonce, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope,
 };
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use crate::client_credentials::TokenEndpoint;
+use erpnet_auth_core::{AccessToken, ConfigError, Error, constant_time_eq};
+
+use crate::client::TokenEndpoint;
+use crate::client::refresh_token::{RefreshTokenGrant, RefreshTokenGrantBuilder};
+use crate::client::token_endpoint::{ClientAuth, ClientAuthMethod, request_token};
 use crate::discovery::Discovery;
-use crate::error::Error;
 use crate::http::{HttpClient, check_url, endpoint_name};
-use crate::id_token::{self, IdToken, IdTokenCheck};
-use crate::jwks::JwksCache;
-use crate::jwt::Algorithm;
-use crate::refresh_token::{RefreshTokenGrant, RefreshTokenGrantBuilder};
-use crate::token::{AccessToken, constant_time_eq};
-use crate::token_endpoint::{ClientAuth, ClientAuthMethod, request_token};
-use crate::validator::DEFAULT_LEEWAY;
+use crate::jose::Algorithm;
+use crate::sign_in::SignInError;
+use crate::sign_in::id_token::{self, IdToken, IdTokenCheck};
+use crate::validation::jwks::JwksCache;
+use crate::validation::validator::DEFAULT_LEEWAY;
 
 /// The authorization code flow for one client of one provider.
 ///
 /// ```no_run
-/// # async fn demo(callback: erpnet_auth_core::Url) -> Result<(), erpnet_auth_core::Error> {
+/// # async fn demo(callback: erpnet_auth_oidc::Url) -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
-/// use erpnet_auth_core::{AuthorizationCodeFlow, ClientAuthMethod, Discovery, Url};
+/// use erpnet_auth_oidc::{AuthorizationCodeFlow, ClientAuthMethod, Discovery, Url};
 ///
 /// let discovery = Arc::new(Discovery::fetch("myinstance").await?);
 /// let flow = AuthorizationCodeFlow::builder(discovery, "my.native.app")
@@ -187,19 +189,19 @@ impl AuthorizationCodeFlow {
 
     /// Completes a sign-in from the callback URL the browser was sent to: checks
     /// `state` (and the RFC 9207 `iss` parameter when the provider sends it),
-    /// turns `error=…` into [`Error::Authorization`], exchanges the code with the
+    /// turns `error=…` into [`SignInError::Authorization`], exchanges the code with the
     /// PKCE verifier, and validates the ID token (signature, `iss`, `aud`,
     /// `azp`, `exp`, `iat`, `nonce`, `at_hash`).
     pub async fn complete(
         &self,
         pending: PendingAuthorization,
         callback: &Url,
-    ) -> Result<SignIn, Error> {
+    ) -> Result<SignIn, SignInError> {
         let inner = &*self.inner;
         let mut params: HashMap<String, String> = HashMap::new();
         for (name, value) in callback.query_pairs() {
             if params.insert(name.to_string(), value.to_string()).is_some() {
-                return Err(Error::Callback(format!(
+                return Err(SignInError::Callback(format!(
                     "the parameter `{name}` is repeated"
                 )));
             }
@@ -209,29 +211,28 @@ impl AuthorizationCodeFlow {
             .is_some_and(|s| constant_time_eq(s, pending.state.expose_secret()));
         if let Some(code) = params.get("error") {
             if params.contains_key("state") && !state_matches {
-                return Err(Error::StateMismatch);
+                return Err(SignInError::StateMismatch);
             }
-            return Err(Error::Authorization {
+            return Err(SignInError::Authorization {
                 code: code.clone(),
                 description: params.get("error_description").cloned(),
                 uri: params.get("error_uri").cloned(),
             });
         }
         if !state_matches {
-            return Err(Error::StateMismatch);
+            return Err(SignInError::StateMismatch);
         }
         let issuer = inner.discovery.issuer();
         let iss_required = inner
             .discovery
             .metadata()
-            .additional_metadata()
             .authorization_response_iss_parameter_supported
             .unwrap_or(false);
         match params.get("iss") {
             Some(iss) if iss == issuer => {}
             None if !iss_required => {}
             found => {
-                return Err(Error::IssuerParameter {
+                return Err(SignInError::IssuerParameter {
                     expected: issuer.to_owned(),
                     found: found.cloned(),
                 });
@@ -239,7 +240,7 @@ impl AuthorizationCodeFlow {
         }
         let code = params
             .get("code")
-            .ok_or_else(|| Error::Callback("the callback carries no `code`".into()))?;
+            .ok_or_else(|| SignInError::Callback("the callback carries no `code`".into()))?;
 
         let endpoint = inner.discovery.token_endpoint();
         let span = tracing::info_span!(
@@ -270,7 +271,7 @@ impl AuthorizationCodeFlow {
                 };
                 let token = id_token::validate(raw.expose_secret(), &inner.jwks, &check)
                     .await
-                    .map_err(|source| Error::IdToken {
+                    .map_err(|source| SignInError::IdToken {
                         endpoint: endpoint_name(endpoint),
                         source: Box::new(source),
                     })?;
@@ -280,7 +281,8 @@ impl AuthorizationCodeFlow {
                 return Err(Error::InvalidResponse {
                     endpoint: endpoint_name(endpoint),
                     reason: "`openid` was requested but no `id_token` came back".into(),
-                });
+                }
+                .into());
             }
             (None, false) => None,
         };
@@ -324,13 +326,13 @@ impl AuthorizationCodeFlow {
         id_token: Option<&IdToken>,
         post_logout_redirect_uri: Option<&Url>,
         state: Option<&str>,
-    ) -> Result<Url, Error> {
+    ) -> Result<Url, ConfigError> {
         let mut url = self
             .inner
             .discovery
             .end_session_endpoint()
             .cloned()
-            .ok_or_else(|| Error::Config("the provider has no end_session_endpoint".into()))?;
+            .ok_or_else(|| ConfigError::invalid("the provider has no end_session_endpoint"))?;
         {
             let mut query = url.query_pairs_mut();
             if let Some(token) = id_token {
@@ -402,30 +404,31 @@ impl AuthorizationCodeFlowBuilder {
     }
 
     /// Checks the configuration and builds the flow.
-    pub fn build(self) -> Result<AuthorizationCodeFlow, Error> {
+    pub fn build(self) -> Result<AuthorizationCodeFlow, ConfigError> {
         let auth = ClientAuth::checked(self.client_id, self.secret, self.method)?;
         if self.algorithms.is_empty() {
-            return Err(Error::Config(
-                "no ID token signature algorithm allowed".into(),
+            return Err(ConfigError::invalid(
+                "no ID token signature algorithm allowed",
             ));
         }
-        let methods = self
-            .discovery
-            .metadata()
-            .additional_metadata()
-            .code_challenge_methods_supported
-            .clone();
-        if methods.is_some_and(|m| !m.iter().any(|m| m == "S256")) {
-            return Err(Error::Config(
-                "the provider does not support PKCE with S256, which this library requires".into(),
+        let methods = &self.discovery.metadata().code_challenge_methods_supported;
+        if methods
+            .as_ref()
+            .is_some_and(|m| !m.iter().any(|m| m == "S256"))
+        {
+            return Err(ConfigError::invalid(
+                "the provider does not support PKCE with S256, which this library requires",
             ));
         }
-        let http = self.http.unwrap_or_default();
+        let http = match self.http {
+            Some(http) => http,
+            None => HttpClient::new()?,
+        };
         let jwks = match self.jwks {
             Some(jwks) => jwks,
             None => JwksCache::builder_for_url(self.discovery.jwks_uri().clone())
                 .http(http.clone())
-                .build(),
+                .build()?,
         };
         Ok(AuthorizationCodeFlow {
             inner: Arc::new(Inner {
@@ -481,7 +484,7 @@ impl AuthorizationRequestBuilder<'_> {
     }
 
     /// Builds the URL with fresh `state`, `nonce` and PKCE `S256` challenge.
-    pub fn build(self) -> Result<PendingAuthorization, Error> {
+    pub fn build(self) -> Result<PendingAuthorization, ConfigError> {
         let inner = &*self.flow.inner;
         check_url(&self.redirect_uri)?;
         const RESERVED: [&str; 9] = [
@@ -500,16 +503,21 @@ impl AuthorizationRequestBuilder<'_> {
             .iter()
             .find(|(n, _)| RESERVED.contains(&n.as_str()))
         {
-            return Err(Error::Config(format!(
+            return Err(ConfigError::invalid(format!(
                 "the parameter `{name}` is set by the flow itself"
             )));
         }
         let scopes = self.scopes.unwrap_or_else(|| inner.scopes.clone());
-        let client = CoreClient::from_provider_metadata(
-            inner.discovery.metadata().clone(),
+        // openidconnect builds the request from the endpoint alone; the
+        // discovery document was read and checked by this crate.
+        let client = CoreClient::new(
             ClientId::new(inner.auth.client_id.clone()),
-            None,
+            IssuerUrl::from_url(inner.discovery.authority().url().clone()),
+            JsonWebKeySet::new(Vec::new()),
         )
+        .set_auth_uri(AuthUrl::from_url(
+            inner.discovery.authorization_endpoint().clone(),
+        ))
         .set_redirect_uri(RedirectUrl::from_url(self.redirect_uri.clone()));
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client
@@ -531,7 +539,7 @@ impl AuthorizationRequestBuilder<'_> {
         for prompt in prompt.iter().flat_map(|p| p.split_whitespace()) {
             let prompt: CoreAuthPrompt =
                 serde_json::from_value(serde_json::Value::String(prompt.to_owned()))
-                    .map_err(|_| Error::Config(format!("invalid prompt `{prompt}`")))?;
+                    .map_err(|_| ConfigError::invalid(format!("invalid prompt `{prompt}`")))?;
             request = request.add_prompt(prompt);
         }
         if let Some(hint) = self.login_hint {

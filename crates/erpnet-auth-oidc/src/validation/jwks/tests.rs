@@ -111,7 +111,11 @@ fn only_signature_keys_of_supported_types_are_kept() {
 #[tokio::test(start_paused = true)]
 async fn unknown_key_ids_refetch_at_most_once_per_cooldown() {
     let provider = Provider::new(json!([ed25519_jwk("a")]));
-    let cache = provider.cache().background_refresh(false).build();
+    let cache = provider
+        .cache()
+        .background_refresh(false)
+        .build()
+        .expect("cache");
 
     // 100 concurrent callers with no keys loaded: one fetch.
     let callers: Vec<_> = (0..100)
@@ -152,7 +156,11 @@ async fn unknown_key_ids_refetch_at_most_once_per_cooldown() {
 #[tokio::test(start_paused = true)]
 async fn last_known_good_keys_survive_failures_and_garbage() {
     let provider = Provider::new(json!([ed25519_jwk("a")]));
-    let cache = provider.cache().background_refresh(false).build();
+    let cache = provider
+        .cache()
+        .background_refresh(false)
+        .build()
+        .expect("cache");
     cache.refresh().await.expect("first fetch");
     let generation = cache.generation();
 
@@ -177,7 +185,11 @@ async fn last_known_good_keys_survive_failures_and_garbage() {
 async fn the_generation_changes_only_when_the_keys_do() {
     let a = ed25519_jwk("a");
     let provider = Provider::new(json!([a.clone()]));
-    let cache = provider.cache().background_refresh(false).build();
+    let cache = provider
+        .cache()
+        .background_refresh(false)
+        .build()
+        .expect("cache");
     cache.refresh().await.expect("fetch");
     let first = cache.generation();
     cache.refresh().await.expect("fetch");
@@ -190,7 +202,7 @@ async fn the_generation_changes_only_when_the_keys_do() {
 #[tokio::test(start_paused = true)]
 async fn the_background_refresh_follows_max_age_and_ends_with_the_cache() {
     let provider = Provider::new(json!([ed25519_jwk("a")]));
-    let cache = provider.cache().build();
+    let cache = provider.cache().build().expect("cache");
     let _ = cache.current(); // first use starts the background task
     pass(DEFAULT_JWKS_REFRESH + Duration::from_millis(1)).await;
     assert_eq!(provider.fetches(), 1, "refreshed after the default period");

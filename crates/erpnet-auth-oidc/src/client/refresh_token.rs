@@ -13,12 +13,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::client_credentials::TokenEndpoint;
-use crate::error::{Error, OAuthErrorCode};
+use erpnet_auth_core::{AccessToken, ConfigError, Error, OAuthErrorCode, TokenSource};
+
+use crate::client::TokenEndpoint;
+use crate::client::token_endpoint::{ClientAuth, ClientAuthMethod, request_token};
 use crate::http::{HttpClient, endpoint_name};
-use crate::source::TokenSource;
-use crate::token::AccessToken;
-use crate::token_endpoint::{ClientAuth, ClientAuthMethod, request_token};
 
 /// Where an application keeps its refresh token between runs.
 ///
@@ -67,9 +66,9 @@ impl<F> fmt::Debug for FnRefreshTokenStore<F> {
 ///
 /// Refreshes are serialised: whatever the number of callers (or caches) using
 /// it, one refresh request at a time is made, always with the newest refresh
-/// token. Wrap it in a [`CachedTokenSource`](crate::CachedTokenSource) (seeded
+/// token. Wrap it in a [`CachedTokenSource`](erpnet_auth_core::CachedTokenSource) (seeded
 /// with the sign-in's access token through
-/// [`CacheBuilder::initial_token`](crate::CacheBuilder::initial_token)) so that
+/// [`CacheBuilder::initial_token`](erpnet_auth_core::CacheBuilder::initial_token)) so that
 /// the access token is reused until it is due.
 ///
 /// `invalid_grant` ends the source: every later call fails with
@@ -78,8 +77,8 @@ impl<F> fmt::Debug for FnRefreshTokenStore<F> {
 /// access token and retries with back-off.
 ///
 /// ```no_run
-/// # fn demo(sign_in: erpnet_auth_core::SignIn, discovery: &erpnet_auth_core::Discovery) -> Result<(), erpnet_auth_core::Error> {
-/// use erpnet_auth_core::{CachedTokenSource, ClientAuthMethod, RefreshTokenGrant};
+/// # fn demo(sign_in: erpnet_auth_oidc::SignIn, discovery: &erpnet_auth_oidc::Discovery) -> Result<(), erpnet_auth_oidc::Error> {
+/// use erpnet_auth_oidc::{CachedTokenSource, ClientAuthMethod, RefreshTokenGrant};
 ///
 /// let grant = RefreshTokenGrant::builder(discovery, "my.native.app", sign_in.refresh_token.expect("offline_access"))
 ///     .auth_method(ClientAuthMethod::None)
@@ -298,14 +297,14 @@ impl RefreshTokenGrantBuilder {
     }
 
     /// Checks the configuration and builds the grant.
-    pub fn build(self) -> Result<RefreshTokenGrant, Error> {
+    pub fn build(self) -> Result<RefreshTokenGrant, ConfigError> {
         let auth = ClientAuth::checked(self.client_id, self.secret, self.method)?;
         if self.refresh_token.expose_secret().is_empty() {
-            return Err(Error::Config("the refresh token is empty".into()));
+            return Err(ConfigError::invalid("the refresh token is empty"));
         }
-        let http = self.endpoint.http_or_default(self.http.clone());
+        let (endpoint, http) = self.endpoint.prepare(self.http)?;
         Ok(RefreshTokenGrant {
-            endpoint: self.endpoint,
+            endpoint,
             auth,
             scopes: self.scopes.map(|s| s.join(" ")),
             resources: self.resources,

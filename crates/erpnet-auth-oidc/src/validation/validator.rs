@@ -25,21 +25,23 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
 
+use erpnet_auth_core::sync::lock;
+use erpnet_auth_core::{ConfigError, constant_time_eq};
+
 use crate::claims::{
-    Checked, Claims, VerifiedToken, parse_audiences, parse_numeric_date, parse_scopes,
+    Checked, Claims, VerifiedToken, parse_audiences, parse_numeric_date, parse_scopes, unix_now,
 };
 use crate::discovery::{Authority, DiscoveryCache};
-use crate::error::Error;
 use crate::http::HttpClient;
-use crate::jwks::JwksCache;
-use crate::jwt::{self, Algorithm};
-use crate::sync::lock;
-use crate::token::constant_time_eq;
+use crate::jose::Algorithm;
+use crate::validation::error::ValidationError;
+use crate::validation::jwks::JwksCache;
+use crate::validation::jws;
 
 /// Default largest token accepted, checked before any decoding.
 pub const DEFAULT_MAX_TOKEN_LENGTH: usize = 16 * 1024;
@@ -47,95 +49,6 @@ pub const DEFAULT_MAX_TOKEN_LENGTH: usize = 16 * 1024;
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 /// Default number of verified tokens remembered.
 pub const DEFAULT_VERIFIED_CACHE: usize = 10_000;
-
-/// Why a token was refused.
-///
-/// Messages are short and safe to show to the caller (they go into
-/// `WWW-Authenticate: … error_description`): they never contain the token, and
-/// name a claim but not what a valid value would be.
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum ValidationError {
-    /// The token is longer than the configured maximum.
-    #[error("token too long")]
-    TooLong,
-    /// Not a well-formed compact JWS.
-    #[error("malformed token: {0}")]
-    Malformed(&'static str),
-    /// `alg: none`, never accepted.
-    #[error("unsigned tokens are not accepted")]
-    NoneAlgorithm,
-    /// A symmetric algorithm (`HS*`), never accepted.
-    #[error("symmetric algorithms are not accepted")]
-    SymmetricAlgorithm,
-    /// An algorithm outside the configured allowlist.
-    #[error("algorithm not allowed")]
-    AlgorithmNotAllowed,
-    /// A `typ` other than the accepted ones (an ID token, for example).
-    #[error("wrong token type")]
-    WrongType,
-    /// An ID token (it carries a `nonce`) presented as an access token.
-    #[error("an ID token is not an access token")]
-    IdToken,
-    /// `crit` names header parameters this library does not implement.
-    #[error("unsupported critical header parameter")]
-    CriticalHeader,
-    /// No key in the provider's key set has the token's `kid`.
-    #[error("unknown signing key")]
-    UnknownKey,
-    /// The key with the token's `kid` cannot verify the token's algorithm.
-    #[error("signing key does not match the algorithm")]
-    KeyMismatch,
-    /// The signature does not verify.
-    #[error("invalid signature")]
-    BadSignature,
-    /// The claims are not a JSON object, or a claim has the wrong type.
-    #[error("malformed claims: {0}")]
-    MalformedClaims(&'static str),
-    /// A required claim is missing.
-    #[error("missing claim `{0}`")]
-    MissingClaim(&'static str),
-    /// `iss` is not the configured issuer.
-    #[error("wrong issuer")]
-    WrongIssuer,
-    /// `aud` names none of the configured audiences.
-    #[error("wrong audience")]
-    WrongAudience,
-    /// `exp` has passed.
-    #[error("token expired")]
-    Expired,
-    /// `nbf` is in the future.
-    #[error("token not yet valid")]
-    NotYetValid,
-    /// `iat` is in the future.
-    #[error("token issued in the future")]
-    IssuedInFuture,
-    /// The ID token's `nonce` is not the one sent with this sign-in (a replayed
-    /// or injected ID token).
-    #[error("wrong nonce")]
-    WrongNonce,
-    /// The ID token's `at_hash` does not match the access token issued with it.
-    #[error("at_hash does not match the access token")]
-    WrongAccessTokenHash,
-    /// A required scope is missing (HTTP 403, not 401).
-    #[error("insufficient scope")]
-    InsufficientScope {
-        /// The scopes that were required.
-        required: Vec<String>,
-    },
-    /// The provider's signing keys could not be loaded, so no token can be
-    /// checked (HTTP 503: the token may well be valid).
-    #[error("signing keys unavailable")]
-    KeysUnavailable(#[source] Error),
-}
-
-impl ValidationError {
-    /// Whether the failure lies with the server's access to its keys rather
-    /// than with the token: answer 503, not 401.
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self, ValidationError::KeysUnavailable(_))
-    }
-}
 
 /// Which `typ` header values are accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,7 +72,7 @@ enum TypPolicy {
 ///
 /// ```no_run
 /// # async fn demo(token: &str) -> Result<(), Box<dyn std::error::Error>> {
-/// use erpnet_auth_core::{Authority, JwtValidator};
+/// use erpnet_auth_oidc::{Authority, JwtValidator};
 ///
 /// let validator = JwtValidator::builder(Authority::parse("myinstance")?)
 ///     .audience("DomainAPI")
@@ -199,10 +112,12 @@ pub struct JwtValidatorBuilder {
     typ: TypPolicy,
     max_len: usize,
     cache_capacity: usize,
+    http: Option<HttpClient>,
 }
 
 #[derive(Debug, Clone)]
 enum JwksSource {
+    Authority(Authority),
     Discover(DiscoveryCache),
     Given(JwksCache),
 }
@@ -211,13 +126,15 @@ impl JwtValidator {
     /// A validator for tokens of `authority`, with keys from its discovery
     /// document's `jwks_uri`.
     pub fn builder(authority: Authority) -> JwtValidatorBuilder {
-        let discovery = DiscoveryCache::new(authority, HttpClient::new());
-        Self::builder_with_discovery(discovery)
+        JwtValidatorBuilder::new(
+            authority.issuer().to_owned(),
+            JwksSource::Authority(authority),
+        )
     }
 
     /// A validator using a discovery cache you already have (shared with token
     /// sources, or with your own [`HttpClient`]).
-    pub fn builder_with_discovery(discovery: DiscoveryCache) -> JwtValidatorBuilder {
+    pub fn builder_for_discovery(discovery: DiscoveryCache) -> JwtValidatorBuilder {
         JwtValidatorBuilder::new(
             discovery.authority().issuer().to_owned(),
             JwksSource::Discover(discovery),
@@ -226,7 +143,7 @@ impl JwtValidator {
 
     /// A validator for tokens from `issuer`, with keys from a key set you
     /// configured yourself.
-    pub fn builder_with_jwks(issuer: impl Into<String>, jwks: JwksCache) -> JwtValidatorBuilder {
+    pub fn builder_for_jwks(issuer: impl Into<String>, jwks: JwksCache) -> JwtValidatorBuilder {
         JwtValidatorBuilder::new(issuer.into(), JwksSource::Given(jwks))
     }
 
@@ -301,7 +218,7 @@ impl JwtValidator {
 
     fn validate_cold(&self, token: &str, now: i64) -> Result<VerifiedToken, ValidationError> {
         let inner = &*self.inner;
-        let jws = jwt::decode(token)?;
+        let jws = jws::decode(token)?;
         let header = &jws.header;
 
         let alg = allowed_algorithm(&header.alg, &inner.algorithms)?;
@@ -501,7 +418,7 @@ pub(crate) fn allowed_algorithm(
 /// Verifies the signature with the key named by `kid` (or, without a `kid`,
 /// any key of the set that fits the algorithm). Returns the key's id.
 pub(crate) fn verify_signature(
-    jws: &jwt::Compact<'_>,
+    jws: &jws::Compact<'_>,
     alg: Algorithm,
     jwks: &JwksCache,
 ) -> Result<Option<String>, ValidationError> {
@@ -548,20 +465,6 @@ fn type_accepted(policy: &TypPolicy, typ: Option<&str>) -> bool {
     }
 }
 
-pub(crate) fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-pub(crate) fn digest(token: &str) -> [u8; 32] {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
-}
-
 impl JwtValidatorBuilder {
     fn new(issuer: String, jwks: JwksSource) -> Self {
         Self {
@@ -575,7 +478,16 @@ impl JwtValidatorBuilder {
             typ: TypPolicy::AccessToken,
             max_len: DEFAULT_MAX_TOKEN_LENGTH,
             cache_capacity: DEFAULT_VERIFIED_CACHE,
+            http: None,
         }
+    }
+
+    /// The HTTP client for discovery and the key set, when the validator was
+    /// made with [`JwtValidator::builder`] (default: [`HttpClient::new`]; a
+    /// discovery cache or key set you give brings its own).
+    pub fn http(mut self, http: HttpClient) -> Self {
+        self.http = Some(http);
+        self
     }
 
     /// An audience this API accepts; tokens must name at least one configured
@@ -657,18 +569,27 @@ impl JwtValidatorBuilder {
     }
 
     /// Checks the configuration and builds the validator.
-    pub fn build(self) -> Result<JwtValidator, Error> {
+    pub fn build(self) -> Result<JwtValidator, ConfigError> {
         if self.audiences.is_empty() && !self.any_audience {
-            return Err(Error::Config(
-                "no audience configured: name the audience(s) this API accepts, or opt out explicitly with accept_any_audience()".into(),
+            return Err(ConfigError::invalid(
+                "no audience configured: name the audience(s) this API accepts, or opt out explicitly with accept_any_audience()",
             ));
         }
         if self.algorithms.is_empty() {
-            return Err(Error::Config("no signature algorithm allowed".into()));
+            return Err(ConfigError::invalid("no signature algorithm allowed"));
         }
         let jwks = match self.jwks {
             JwksSource::Given(jwks) => jwks,
-            JwksSource::Discover(discovery) => JwksCache::builder_for_discovery(discovery).build(),
+            JwksSource::Discover(discovery) => {
+                JwksCache::builder_for_discovery(discovery).build()?
+            }
+            JwksSource::Authority(authority) => {
+                let http = match self.http {
+                    Some(http) => http,
+                    None => HttpClient::new()?,
+                };
+                JwksCache::builder_for_discovery(DiscoveryCache::new(authority, http)).build()?
+            }
         };
         Ok(JwtValidator {
             inner: Arc::new(Inner {

@@ -8,8 +8,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use url::Url;
 
-use crate::authorization_code::{AuthorizationCodeFlow, DEFAULT_SIGN_IN_TIMEOUT, SignIn};
-use crate::error::Error;
+use erpnet_auth_core::{ConfigError, Error};
+
+use crate::sign_in::SignInError;
+use crate::sign_in::authorization_code::{AuthorizationCodeFlow, DEFAULT_SIGN_IN_TIMEOUT, SignIn};
 
 const MAX_REQUEST_HEAD: usize = 16 * 1024;
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -27,26 +29,29 @@ pub struct LoopbackRedirect {
 
 impl LoopbackRedirect {
     /// Binds `127.0.0.1:0`; the redirect URI is `http://127.0.0.1:PORT/callback`.
-    pub async fn bind() -> Result<Self, Error> {
+    pub async fn bind() -> Result<Self, SignInError> {
         Self::bind_path("/callback").await
     }
 
     /// Binds `127.0.0.1:0` with a redirect URI path of your choosing.
-    pub async fn bind_path(path: &str) -> Result<Self, Error> {
+    pub async fn bind_path(path: &str) -> Result<Self, SignInError> {
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
-            .map_err(|e| Error::Callback(format!("cannot listen on 127.0.0.1: {e}")))?;
+            .map_err(|e| SignInError::Callback(format!("cannot listen on 127.0.0.1: {e}")))?;
         let port = listener
             .local_addr()
-            .map_err(|e| Error::Callback(format!("cannot read the listener's port: {e}")))?
+            .map_err(|e| SignInError::Callback(format!("cannot read the listener's port: {e}")))?
             .port();
         let path = if path.starts_with('/') {
             path.to_owned()
         } else {
             format!("/{path}")
         };
-        let redirect_uri = Url::parse(&format!("http://127.0.0.1:{port}{path}"))
-            .map_err(|e| Error::Config(format!("invalid redirect path `{path}`: {e}")))?;
+        let redirect_uri = Url::parse(&format!("http://127.0.0.1:{port}{path}")).map_err(|e| {
+            SignInError::from(Error::from(ConfigError::invalid(format!(
+                "invalid redirect path `{path}`: {e}"
+            ))))
+        })?;
         Ok(Self {
             listener,
             redirect_uri,
@@ -59,15 +64,15 @@ impl LoopbackRedirect {
     }
 
     /// Waits for the authorization response and returns its full URL. Fails
-    /// with [`Error::SignInTimeout`] when none arrives within `timeout`.
-    pub async fn wait(self, timeout: Duration) -> Result<Url, Error> {
+    /// with [`SignInError::Timeout`] when none arrives within `timeout`.
+    pub async fn wait(self, timeout: Duration) -> Result<Url, SignInError> {
         let deadline = Instant::now() + timeout;
         loop {
             let accepted = tokio::time::timeout_at(deadline, self.listener.accept()).await;
             let (stream, _) = match accepted {
-                Err(_) => return Err(Error::SignInTimeout(timeout)),
+                Err(_) => return Err(SignInError::Timeout(timeout)),
                 Ok(Err(e)) => {
-                    return Err(Error::Callback(format!(
+                    return Err(SignInError::Callback(format!(
                         "accepting a connection failed: {e}"
                     )));
                 }
@@ -211,8 +216,8 @@ impl LoopbackOptions {
 /// response and completes the sign-in.
 ///
 /// ```no_run
-/// # async fn demo(flow: erpnet_auth_core::AuthorizationCodeFlow) -> Result<(), erpnet_auth_core::Error> {
-/// use erpnet_auth_core::{LoopbackOptions, sign_in_with_loopback};
+/// # async fn demo(flow: erpnet_auth_oidc::AuthorizationCodeFlow) -> Result<(), erpnet_auth_oidc::SignInError> {
+/// use erpnet_auth_oidc::{LoopbackOptions, sign_in_with_loopback};
 ///
 /// let sign_in = sign_in_with_loopback(&flow, LoopbackOptions::default(), |url| {
 ///     println!("Open this URL to sign in: {url}");
@@ -224,7 +229,7 @@ pub async fn sign_in_with_loopback(
     flow: &AuthorizationCodeFlow,
     options: LoopbackOptions,
     show_url: impl FnOnce(&Url),
-) -> Result<SignIn, Error> {
+) -> Result<SignIn, SignInError> {
     let listener = LoopbackRedirect::bind().await?;
     let mut request = flow.authorization_request(listener.redirect_uri());
     if let Some(hint) = &options.login_hint {
@@ -233,7 +238,7 @@ pub async fn sign_in_with_loopback(
     for resource in &options.resources {
         request = request.resource(resource.clone());
     }
-    let pending = request.build()?;
+    let pending = request.build().map_err(Error::from)?;
     show_url(pending.url());
     if options.open_browser
         && let Err(error) = open_browser(pending.url())
@@ -245,7 +250,7 @@ pub async fn sign_in_with_loopback(
 }
 
 /// Asks the operating system to open `url` in the default browser.
-pub fn open_browser(url: &Url) -> Result<(), Error> {
+pub fn open_browser(url: &Url) -> Result<(), SignInError> {
     let url = url.as_str();
     let mut command = if cfg!(target_os = "macos") {
         let mut c = std::process::Command::new("open");
@@ -267,7 +272,7 @@ pub fn open_browser(url: &Url) -> Result<(), Error> {
         .stderr(std::process::Stdio::null())
         .spawn()
         .map(|_| ())
-        .map_err(|e| Error::Callback(format!("cannot start a browser: {e}")))
+        .map_err(|e| SignInError::Callback(format!("cannot start a browser: {e}")))
 }
 
 #[cfg(test)]
@@ -315,7 +320,7 @@ mod tests {
             .wait(Duration::from_secs(60))
             .await
             .expect_err("timeout");
-        assert!(matches!(error, Error::SignInTimeout(_)), "{error}");
+        assert!(matches!(error, SignInError::Timeout(_)), "{error}");
     }
 
     #[tokio::test]

@@ -9,9 +9,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use crate::error::{Error, OAuthErrorCode};
-use crate::http::{HttpClient, endpoint_name, is_json, media_type};
-use crate::token::AccessToken;
+use erpnet_auth_core::{AccessToken, ConfigError, Error, OAuthErrorCode};
+
+use crate::http::{HttpClient, endpoint_name, is_json, media_type, request_error};
 
 /// How the client authenticates to the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,12 +71,12 @@ impl ClientAuth {
         client_id: String,
         secret: Option<SecretString>,
         method: ClientAuthMethod,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, ConfigError> {
         if client_id.trim().is_empty() {
-            return Err(Error::Config("the client id is empty".into()));
+            return Err(ConfigError::invalid("the client id is empty"));
         }
         if method != ClientAuthMethod::None && secret.is_none() {
-            return Err(Error::Config(format!(
+            return Err(ConfigError::invalid(format!(
                 "client `{client_id}` has no client secret; set one or use ClientAuthMethod::None for a public client"
             )));
         }
@@ -125,7 +125,7 @@ impl ClientAuth {
                 let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
                 let mut value =
                     http::HeaderValue::try_from(format!("Basic {encoded}")).map_err(|_| {
-                        Error::Config("client credentials are not valid in a header".into())
+                        ConfigError::invalid("client credentials are not valid in a header")
                     })?;
                 value.set_sensitive(true);
                 builder = builder.header(http::header::AUTHORIZATION, value);
@@ -134,12 +134,10 @@ impl ClientAuth {
                 form.append_pair("client_id", &self.client_id);
             }
         }
-        builder.body(form.finish()).build().map_err(|e| {
-            Error::Config(format!(
-                "cannot build a request to {}: {e}",
-                endpoint_name(endpoint)
-            ))
-        })
+        builder
+            .body(form.finish())
+            .build()
+            .map_err(|e| request_error(&endpoint_name(endpoint), &e))
     }
 }
 
@@ -317,6 +315,21 @@ fn parse_expires_in(value: &serde_json::Value) -> Option<Duration> {
     Some(Duration::from_secs_f64(seconds.clamp(0.0, 315_360_000.0)))
 }
 
+/// An unsuccessful answer as an error: the RFC 6749 §5.2 error document when
+/// there is one (`invalid_client` from an introspection or revocation
+/// endpoint, RFC 7662 §2.3, RFC 7009 §2.2.1), the status otherwise.
+#[cfg(feature = "introspection")]
+pub(crate) fn error_answer(endpoint: &str, response: &crate::http::HttpResponse) -> Error {
+    let status = response.status.as_u16();
+    match parse_token_response(endpoint, status, &response.headers, &response.body, &[]) {
+        Err(error) => error,
+        Ok(_) => Error::Status {
+            endpoint: endpoint.to_owned(),
+            status,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,5 +448,44 @@ mod tests {
             Some(ClientAuthMethod::ClientSecretPost)
         );
         assert_eq!(ClientAuthMethod::parse("jwt"), None);
+    }
+
+    #[cfg(feature = "introspection")]
+    fn answer(status: u16, content_type: &str, body: &str) -> crate::http::HttpResponse {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_str(content_type).expect("header"),
+        );
+        crate::http::HttpResponse {
+            status: http::StatusCode::from_u16(status).expect("status"),
+            headers,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[cfg(feature = "introspection")]
+    #[test]
+    fn an_error_document_is_a_typed_oauth_error_and_anything_else_a_status() {
+        let error = error_answer(
+            "https://id/introspect",
+            &answer(401, "application/json", r#"{"error":"invalid_client"}"#),
+        );
+        assert_eq!(error.oauth_code(), Some(&OAuthErrorCode::InvalidClient));
+        assert!(!error.is_transient());
+        let error = error_answer("https://id/introspect", &answer(503, "text/html", "down"));
+        assert!(
+            matches!(error, Error::Status { status: 503, .. }),
+            "{error}"
+        );
+        assert!(error.is_transient());
+        let error = error_answer(
+            "https://id/introspect",
+            &answer(400, "application/json", r#"{"unexpected":true}"#),
+        );
+        assert!(
+            matches!(error, Error::Status { status: 400, .. }),
+            "{error}"
+        );
     }
 }

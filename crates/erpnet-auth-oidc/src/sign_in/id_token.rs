@@ -8,11 +8,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
-use crate::claims::{ErpNetClaims, parse_audiences, parse_numeric_date};
-use crate::jwks::JwksCache;
-use crate::jwt::{self, Algorithm};
-use crate::token::constant_time_eq;
-use crate::validator::{ValidationError, allowed_algorithm, unix_now, verify_signature};
+use erpnet_auth_core::constant_time_eq;
+
+use crate::claims::{ErpNetClaims, parse_audiences, parse_numeric_date, unix_now};
+use crate::jose::Algorithm;
+use crate::validation::error::ValidationError;
+use crate::validation::jwks::JwksCache;
+use crate::validation::jws;
+use crate::validation::validator::{allowed_algorithm, verify_signature};
 
 /// A validated ID token: who signed in. The raw token is kept (for
 /// `id_token_hint` at logout) but never printed.
@@ -93,10 +96,10 @@ fn validate_now(
     jwks: &JwksCache,
     check: &IdTokenCheck<'_>,
 ) -> Result<IdToken, ValidationError> {
-    if raw.len() > crate::validator::DEFAULT_MAX_TOKEN_LENGTH {
+    if raw.len() > crate::validation::validator::DEFAULT_MAX_TOKEN_LENGTH {
         return Err(ValidationError::TooLong);
     }
-    let jws = jwt::decode(raw)?;
+    let jws = jws::decode(raw)?;
     let alg = allowed_algorithm(&jws.header.alg, check.algorithms)?;
     // An access token (`at+jwt`) must never pass as an ID token.
     if jws.header.typ.as_deref().is_some_and(|t| {
@@ -197,7 +200,8 @@ mod tests {
         raw: &str,
         access_token: Option<&str>,
     ) -> Result<IdToken, ValidationError> {
-        let jwks = JwksCache::new(url::Url::parse(&identity.jwks_uri()).expect("url"));
+        let jwks =
+            JwksCache::new(url::Url::parse(&identity.jwks_uri()).expect("url")).expect("jwks");
         let issuer = identity.issuer();
         let check = IdTokenCheck {
             issuer: &issuer,

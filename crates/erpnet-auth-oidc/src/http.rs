@@ -4,14 +4,13 @@
 //! [`HttpClient`], so they share one set of rules: a total time-out per request, a
 //! cap on the response body, no redirects, and `https` everywhere except loopback.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use erpnet_auth_core::origin;
+use erpnet_auth_core::{ConfigError, Error};
 use http::{HeaderMap, StatusCode};
 use url::Url;
-
-use crate::error::Error;
 
 /// Default total time-out for one request, including reading the body.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -26,12 +25,13 @@ pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 ///
 /// ```
 /// use std::time::Duration;
-/// use erpnet_auth_core::HttpClient;
+/// use erpnet_auth_oidc::HttpClient;
 ///
-/// let http = HttpClient::new()
+/// let http = HttpClient::new()?
 ///     .timeout(Duration::from_secs(5))
 ///     .max_body_bytes(256 * 1024);
 /// # let _ = http;
+/// # Ok::<(), erpnet_auth_oidc::ConfigError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct HttpClient {
@@ -48,22 +48,20 @@ pub(crate) struct HttpResponse {
     pub(crate) body: Vec<u8>,
 }
 
-impl Default for HttpClient {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl HttpClient {
     /// A client with its own connection pool, no redirects, a 10 s connect
     /// time-out, [`DEFAULT_TIMEOUT`] and [`DEFAULT_MAX_BODY`].
-    pub fn new() -> Self {
+    ///
+    /// Fails when reqwest cannot build a client (for example when its TLS
+    /// backend cannot be initialised); there is no fallback to a client with
+    /// another policy.
+    pub fn new() -> Result<Self, ConfigError> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
-        Self::with_client(client)
+            .map_err(|e| ConfigError::HttpClient(error_chain(&e)))?;
+        Ok(Self::with_client(client))
     }
 
     /// Uses a `reqwest::Client` you configured (proxies, root certificates, pool
@@ -126,7 +124,7 @@ impl HttpClient {
             .get(url.clone())
             .header(http::header::ACCEPT, accept)
             .build()
-            .map_err(|e| Error::Config(format!("cannot build a request to {endpoint}: {e}")))?;
+            .map_err(|e| request_error(&endpoint, &e))?;
         let response = self.execute(request).await?;
         if !response.status.is_success() {
             return Err(Error::Status {
@@ -214,18 +212,31 @@ fn transport(endpoint: &str, error: reqwest::Error, timeout: Duration) -> Error 
     }
     // reqwest's Display names the URL, which never holds a secret here (secrets
     // travel in headers and form bodies only); the source chain says what failed.
+    Error::Transport {
+        endpoint: endpoint.to_owned(),
+        message: error_chain(&error),
+        source: Arc::new(error),
+    }
+}
+
+/// An error and its sources, joined with `: `.
+fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
+    let mut source = error.source();
     while let Some(cause) = source {
         message.push_str(": ");
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    Error::Transport {
-        endpoint: endpoint.to_owned(),
-        message,
-        source: Arc::new(error),
-    }
+    message
+}
+
+/// A request reqwest refused to build (an invalid header value, say).
+pub(crate) fn request_error(endpoint: &str, error: &reqwest::Error) -> Error {
+    Error::Config(ConfigError::invalid(format!(
+        "cannot build a request to {endpoint}: {}",
+        error_chain(error)
+    )))
 }
 
 /// The URL as it appears in errors and logs: scheme, host, port and path, without
@@ -240,30 +251,20 @@ pub(crate) fn endpoint_name(url: &Url) -> String {
 }
 
 /// Whether a URL may carry credentials or tokens: `https`, or `http` to a loopback
-/// address (`127.0.0.0/8`, `::1` or `localhost`).
+/// address (`127.0.0.0/8`, `::1` or `localhost`); see
+/// [`erpnet_auth_core::origin::is_secure_origin`].
 pub fn is_secure_url(url: &Url) -> bool {
-    match url.scheme() {
-        "https" => url.host().is_some(),
-        "http" => is_loopback_host(url),
-        _ => false,
-    }
+    url.host_str()
+        .is_some_and(|host| origin::is_secure_origin(url.scheme(), host))
 }
 
 /// Whether the URL's host is a loopback address or `localhost`.
 pub fn is_loopback_host(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        Some(url::Host::Domain(domain)) => {
-            domain.eq_ignore_ascii_case("localhost")
-                || domain.to_ascii_lowercase().ends_with(".localhost")
-        }
-        None => false,
-    }
+    url.host_str().is_some_and(origin::is_loopback_host)
 }
 
 /// Refuses URLs that must not carry secrets.
-pub(crate) fn check_url(url: &Url) -> Result<(), Error> {
+pub(crate) fn check_url(url: &Url) -> Result<(), ConfigError> {
     if is_secure_url(url) {
         return Ok(());
     }
@@ -271,15 +272,16 @@ pub(crate) fn check_url(url: &Url) -> Result<(), Error> {
         "http" => "plain http is allowed only to loopback addresses; use https",
         _ => "only https (or http to a loopback address) is supported",
     };
-    Err(Error::InsecureUrl {
+    Err(ConfigError::InsecureUrl {
         url: endpoint_name(url),
         reason: reason.to_owned(),
     })
 }
 
 /// Parses a URL given in configuration.
-pub(crate) fn parse_url(what: &str, value: &str) -> Result<Url, Error> {
-    Url::parse(value).map_err(|e| Error::Config(format!("{what} `{value}` is not a URL: {e}")))
+pub(crate) fn parse_url(what: &str, value: &str) -> Result<Url, ConfigError> {
+    Url::parse(value)
+        .map_err(|e| ConfigError::invalid(format!("{what} `{value}` is not a URL: {e}")))
 }
 
 /// The media type of a response, lower-cased, without parameters.
@@ -331,6 +333,6 @@ mod tests {
     fn check_url_explains_refusal() {
         let err = check_url(&url("http://example.com/token")).expect_err("must refuse");
         assert!(err.to_string().contains("loopback"), "{err}");
-        assert!(!err.is_transient());
+        assert!(!Error::from(err).is_transient());
     }
 }

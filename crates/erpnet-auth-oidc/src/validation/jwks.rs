@@ -31,11 +31,12 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use url::Url;
 
+use erpnet_auth_core::{ConfigError, Error};
+
 use crate::discovery::DiscoveryCache;
-use crate::error::Error;
 use crate::http::{HttpClient, endpoint_name};
-use crate::jwt::{Algorithm, KeyFamily};
-use crate::validator::ValidationError;
+use crate::jose::{Algorithm, KeyFamily};
+use crate::validation::error::ValidationError;
 
 /// Default minimum time between two fetches caused by unknown key ids.
 pub const DEFAULT_JWKS_COOLDOWN: Duration = Duration::from_secs(30);
@@ -71,10 +72,10 @@ const MAX_REFRESH: Duration = Duration::from_secs(24 * 3600);
 /// [`JwtValidator`](crate::JwtValidator) from the discovery document.
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), erpnet_auth_core::Error> {
-/// use erpnet_auth_core::{JwksCache, Url};
+/// # async fn demo() -> Result<(), erpnet_auth_oidc::Error> {
+/// use erpnet_auth_oidc::{JwksCache, Url};
 ///
-/// let jwks = JwksCache::new(Url::parse("https://myinstance.my.erp.net/id/.well-known/openid-configuration/jwks").expect("url"));
+/// let jwks = JwksCache::new(Url::parse("https://myinstance.my.erp.net/id/.well-known/openid-configuration/jwks").expect("url"))?;
 /// jwks.refresh().await?;
 /// for key in jwks.keys() {
 ///     println!("{key:?}");
@@ -200,7 +201,7 @@ pub struct KeyInfo {
 
 impl JwksCache {
     /// A cache for the key set at `jwks_uri`, with default settings.
-    pub fn new(jwks_uri: Url) -> Self {
+    pub fn new(jwks_uri: Url) -> Result<Self, ConfigError> {
         Self::builder_for_url(jwks_uri).build()
     }
 
@@ -222,7 +223,7 @@ impl JwksCache {
         let keys = parse_key_set(jwks.as_bytes(), "static key set", max_keys, 1)?;
         Ok(JwksBuilder::new(Location::Static(Arc::new(keys)))
             .background_refresh(false)
-            .build())
+            .build()?)
     }
 
     #[cfg(test)]
@@ -303,7 +304,7 @@ impl JwksCache {
             }
             (Err(ValidationError::UnknownKey), Ok(())) if !self.current().loaded => {
                 Err(ValidationError::KeysUnavailable(Error::Config(
-                    "the signing keys have not been loaded yet".into(),
+                    ConfigError::invalid("the signing keys have not been loaded yet"),
                 )))
             }
             (outcome, _) => outcome,
@@ -490,8 +491,13 @@ impl JwksBuilder {
     }
 
     /// Builds the cache. Nothing is fetched until the first token is validated
-    /// or [`JwksCache::refresh`] is called.
-    pub fn build(self) -> JwksCache {
+    /// or [`JwksCache::refresh`] is called. Fails only when no HTTP client was
+    /// given and none can be built.
+    pub fn build(self) -> Result<JwksCache, ConfigError> {
+        let http = match self.http {
+            Some(http) => http,
+            None => HttpClient::new()?,
+        };
         let keys = match &self.location {
             Location::Static(set) => ArcSwap::new(set.clone()),
             _ => ArcSwap::from_pointee(KeySet {
@@ -500,10 +506,10 @@ impl JwksBuilder {
                 loaded: false,
             }),
         };
-        JwksCache {
+        Ok(JwksCache {
             inner: Arc::new(Inner {
                 location: self.location,
-                http: self.http.unwrap_or_default(),
+                http,
                 cooldown: self.cooldown,
                 refresh: self.refresh,
                 max_keys: self.max_keys,
@@ -513,7 +519,7 @@ impl JwksBuilder {
                 fetches: AtomicUsize::new(0),
                 refresher: OnceLock::new(),
             }),
-        }
+        })
     }
 }
 

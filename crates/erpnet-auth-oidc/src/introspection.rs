@@ -1,0 +1,376 @@
+//! Token introspection (RFC 7662) and revocation (RFC 7009), for opaque tokens
+//! at providers that offer them.
+//!
+//! ERP.net documents no public introspection endpoint: its reference tokens
+//! (`enrt_…`) are validated by the instance itself. Generic providers (and the
+//! mock identity) offer introspection; nothing in this library requires it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde_json::{Map, Value};
+use tokio::sync::watch;
+
+use erpnet_auth_core::sync::lock;
+use erpnet_auth_core::{ConfigError, Error};
+
+use crate::claims::{
+    Checked, Claims, VerifiedToken, parse_audiences, parse_numeric_date, parse_scopes, unix_now,
+};
+use crate::client::token_endpoint::{ClientAuth, ClientAuthMethod, error_answer};
+use crate::client::{Endpoint, TokenEndpoint, Which, endpoint_for};
+use crate::digest::sha256;
+use crate::http::{HttpClient, endpoint_name, is_json, media_type};
+
+/// Default longest time an introspection result is reused.
+pub const DEFAULT_INTROSPECTION_TTL: Duration = Duration::from_secs(30);
+/// Default number of introspection results remembered.
+pub const DEFAULT_INTROSPECTION_CACHE: usize = 10_000;
+
+/// Validates opaque tokens with the provider's introspection endpoint.
+///
+/// Results are cached, keyed by the SHA-256 of the token, for no longer than the
+/// token's `exp` nor the configured time to live (default 30 s: a revoked token
+/// is noticed within that time); at most one request per token is in flight.
+///
+/// ```no_run
+/// # async fn demo(token: &str) -> Result<(), erpnet_auth_oidc::Error> {
+/// use erpnet_auth_oidc::{Authority, Introspector};
+///
+/// let introspector = Introspector::builder(Authority::parse("https://id.example.com")?, "my-api")
+///     .client_secret(std::env::var("API_SECRET").unwrap_or_default())
+///     .build()?;
+/// match introspector.introspect(token).await? {
+///     Some(active) => println!("active, scopes {:?}", active.scopes()),
+///     None => println!("inactive"),
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Introspector {
+    inner: Arc<Inner>,
+}
+
+type Outcome = Result<Option<VerifiedToken>, Error>;
+
+/// A result (`None` = inactive) and until when it may be reused.
+type Remembered = (Option<VerifiedToken>, i64);
+
+struct Inner {
+    endpoint: Endpoint,
+    auth: ClientAuth,
+    http: HttpClient,
+    ttl: i64,
+    capacity: usize,
+    cache: Mutex<HashMap<[u8; 32], Remembered>>,
+    in_flight: Mutex<HashMap<[u8; 32], watch::Receiver<Option<Outcome>>>>,
+}
+
+/// Configures an [`Introspector`] or a [`Revocation`] client.
+pub struct IntrospectorBuilder {
+    endpoint: TokenEndpoint,
+    client_id: String,
+    secret: Option<SecretString>,
+    method: ClientAuthMethod,
+    http: Option<HttpClient>,
+    ttl: Duration,
+    capacity: usize,
+}
+
+impl IntrospectorBuilder {
+    /// The secret of the resource server.
+    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
+        self.secret = Some(SecretString::from(secret.into()));
+        self
+    }
+
+    /// How the resource server authenticates (default `client_secret_basic`,
+    /// as RFC 7662 and IdentityServer expect).
+    pub fn auth_method(mut self, method: ClientAuthMethod) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// The HTTP client (default: [`HttpClient::new`], or the discovery cache's).
+    pub fn http(mut self, http: HttpClient) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// The longest time a result is reused (default 30 s; zero turns the cache off).
+    pub fn cache_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// How many results are remembered (default 10,000).
+    pub fn cache_capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    fn parts(
+        self,
+    ) -> Result<(TokenEndpoint, ClientAuth, HttpClient, Duration, usize), ConfigError> {
+        let auth = ClientAuth::checked(self.client_id, self.secret, self.method)?;
+        let (endpoint, http) = self.endpoint.prepare(self.http)?;
+        Ok((endpoint, auth, http, self.ttl, self.capacity))
+    }
+
+    /// Builds the introspector.
+    pub fn build(self) -> Result<Introspector, ConfigError> {
+        let (endpoint, auth, http, ttl, capacity) = self.parts()?;
+        Ok(Introspector {
+            inner: Arc::new(Inner {
+                endpoint: endpoint_for(endpoint, Which::Introspection, &http),
+                auth,
+                http,
+                ttl: ttl.as_secs() as i64,
+                capacity,
+                cache: Mutex::new(HashMap::new()),
+                in_flight: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Builds a revocation client with the same endpoint source and credentials
+    /// (with an authority, the discovery document's `revocation_endpoint`).
+    pub fn build_revocation(self) -> Result<Revocation, ConfigError> {
+        let (endpoint, auth, http, _, _) = self.parts()?;
+        Ok(Revocation {
+            endpoint: endpoint_for(endpoint, Which::Revocation, &http),
+            auth,
+            http,
+        })
+    }
+}
+
+/// What kind of token is being revoked (`token_type_hint`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenTypeHint {
+    /// An access token.
+    AccessToken,
+    /// A refresh token.
+    RefreshToken,
+}
+
+/// Revokes access and refresh tokens (RFC 7009). Build one with
+/// [`IntrospectorBuilder::build_revocation`], using
+/// [`Revocation::builder`].
+#[derive(Clone)]
+pub struct Revocation {
+    endpoint: Endpoint,
+    auth: ClientAuth,
+    http: HttpClient,
+}
+
+impl Revocation {
+    /// Starts configuring revocation at `endpoint` (a URL, or an authority whose
+    /// discovery document names the `revocation_endpoint`) for `client_id`.
+    pub fn builder(
+        endpoint: impl Into<TokenEndpoint>,
+        client_id: impl Into<String>,
+    ) -> IntrospectorBuilder {
+        Introspector::builder(endpoint, client_id).auth_method(ClientAuthMethod::ClientSecretPost)
+    }
+
+    /// Revokes `token`. The provider answers success for unknown tokens too
+    /// (RFC 7009 §2.2), so success means "not usable any more".
+    pub async fn revoke(&self, token: &SecretString, hint: TokenTypeHint) -> Result<(), Error> {
+        use secrecy::ExposeSecret;
+        let url = self.endpoint.resolve().await?;
+        let hint = match hint {
+            TokenTypeHint::AccessToken => "access_token",
+            TokenTypeHint::RefreshToken => "refresh_token",
+        };
+        let request = self.auth.request(
+            &self.http,
+            &url,
+            &[("token", token.expose_secret()), ("token_type_hint", hint)],
+        )?;
+        let response = self.http.execute(request).await?;
+        if response.status.is_success() {
+            tracing::info!(endpoint = %endpoint_name(&url), hint, "token revoked");
+            return Ok(());
+        }
+        Err(error_answer(&endpoint_name(&url), &response))
+    }
+}
+
+impl fmt::Debug for Revocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Revocation")
+            .field("endpoint", &self.endpoint)
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+impl fmt::Debug for IntrospectorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntrospectorBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("client_id", &self.client_id)
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Introspector {
+    /// Starts configuring introspection at `endpoint` (a URL, or an authority
+    /// whose discovery document names the `introspection_endpoint`), as the
+    /// resource server `client_id` (an API resource or a confidential client).
+    pub fn builder(
+        endpoint: impl Into<TokenEndpoint>,
+        client_id: impl Into<String>,
+    ) -> IntrospectorBuilder {
+        IntrospectorBuilder {
+            endpoint: endpoint.into(),
+            client_id: client_id.into(),
+            secret: None,
+            method: ClientAuthMethod::ClientSecretBasic,
+            http: None,
+            ttl: DEFAULT_INTROSPECTION_TTL,
+            capacity: DEFAULT_INTROSPECTION_CACHE,
+        }
+    }
+
+    /// Introspects `token`: `Some` with its claims when active, `None` when not.
+    pub async fn introspect(&self, token: &str) -> Result<Option<VerifiedToken>, Error> {
+        let inner = &*self.inner;
+        let key = sha256(token);
+        let now = unix_now();
+        if let Some((result, until)) = lock(&inner.cache).get(&key)
+            && now < *until
+        {
+            return Ok(result.clone());
+        }
+        let (mut receiver, leader) = {
+            let mut flights = lock(&inner.in_flight);
+            match flights.get(&key) {
+                Some(receiver) => (receiver.clone(), None),
+                None => {
+                    let (sender, receiver) = watch::channel(None);
+                    flights.insert(key, receiver.clone());
+                    (receiver, Some(sender))
+                }
+            }
+        };
+        if let Some(sender) = leader {
+            let outcome = self.request(token).await;
+            if let Ok(result) = &outcome {
+                self.remember(key, result.clone(), now);
+            }
+            lock(&inner.in_flight).remove(&key);
+            let _ = sender.send(Some(outcome));
+        }
+        match receiver.wait_for(Option::is_some).await {
+            Ok(outcome) => outcome.clone().unwrap_or_else(|| Err(abandoned())),
+            Err(_) => Err(abandoned()),
+        }
+    }
+
+    /// Forgets a cached result (after revoking the token, for example).
+    pub fn forget(&self, token: &str) {
+        lock(&self.inner.cache).remove(&sha256(token));
+    }
+
+    fn remember(&self, key: [u8; 32], result: Option<VerifiedToken>, now: i64) {
+        let inner = &*self.inner;
+        if inner.ttl == 0 || inner.capacity == 0 {
+            return;
+        }
+        let mut until = now.saturating_add(inner.ttl);
+        if let Some(active) = &result {
+            until = until.min(active.expires_at_seconds());
+        }
+        let mut cache = lock(&inner.cache);
+        if cache.len() >= inner.capacity {
+            cache.retain(|_, (_, until)| now < *until);
+            if cache.len() >= inner.capacity
+                && let Some(victim) = cache.keys().next().copied()
+            {
+                cache.remove(&victim);
+            }
+        }
+        cache.insert(key, (result, until));
+    }
+
+    async fn request(&self, token: &str) -> Result<Option<VerifiedToken>, Error> {
+        let inner = &*self.inner;
+        let url = inner.endpoint.resolve().await?;
+        let name = endpoint_name(&url);
+        let request = inner.auth.request(
+            &inner.http,
+            &url,
+            &[("token", token), ("token_type_hint", "access_token")],
+        )?;
+        let response = inner.http.execute(request).await?;
+        if !response.status.is_success() {
+            return Err(error_answer(&name, &response));
+        }
+        let invalid = |reason: String| Error::InvalidResponse {
+            endpoint: name.clone(),
+            reason,
+        };
+        if !is_json(&response.headers) {
+            return Err(invalid(format!(
+                "expected JSON, got content type `{}`",
+                media_type(&response.headers).unwrap_or_default()
+            )));
+        }
+        let claims: Map<String, Value> = serde_json::from_slice(&response.body)
+            .map_err(|e| invalid(format!("malformed JSON ({:?} error)", e.classify())))?;
+        match claims.get("active") {
+            Some(Value::Bool(true)) => {}
+            Some(Value::Bool(false)) => return Ok(None),
+            _ => return Err(invalid("no boolean `active`".into())),
+        }
+        let now = unix_now();
+        let expires_at = match claims.get("exp") {
+            None => now.saturating_add(inner.ttl),
+            Some(exp) => {
+                parse_numeric_date(exp).ok_or_else(|| invalid("`exp` is not a number".into()))?
+            }
+        };
+        if expires_at <= now {
+            return Ok(None);
+        }
+        let audiences = claims
+            .get("aud")
+            .and_then(parse_audiences)
+            .unwrap_or_default();
+        let scopes = claims
+            .get("scope")
+            .and_then(parse_scopes)
+            .unwrap_or_default();
+        Ok(Some(VerifiedToken::new(Checked {
+            audiences,
+            expires_at,
+            not_before: claims.get("nbf").and_then(parse_numeric_date),
+            issued_at: claims.get("iat").and_then(parse_numeric_date),
+            scopes,
+            key_id: None,
+            algorithm: None,
+            claims: Claims::Map(claims),
+        })))
+    }
+}
+
+fn abandoned() -> Error {
+    Error::source_failed("the introspection request was abandoned", true)
+}
+
+impl fmt::Debug for Introspector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Introspector")
+            .field("endpoint", &self.inner.endpoint)
+            .field("auth", &self.inner.auth)
+            .field("ttl", &self.inner.ttl)
+            .finish()
+    }
+}
