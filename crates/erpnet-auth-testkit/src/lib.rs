@@ -103,6 +103,7 @@ mod keys;
 mod params;
 mod revocation;
 mod server;
+mod state;
 mod store;
 mod token_endpoint;
 mod token_request;

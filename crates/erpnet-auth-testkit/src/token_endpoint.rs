@@ -9,7 +9,7 @@ use crate::backchannel::{self, Credentials, FormRequest, OAuthError, json_respon
 use crate::client::{CLIENT_CREDENTIALS, Client};
 use crate::jwt::Subject;
 use crate::params::Params;
-use crate::server::Shared;
+use crate::state::Shared;
 use crate::token_request::TokenRequestRecord;
 use crate::user_grants;
 
