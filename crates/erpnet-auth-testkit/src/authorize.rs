@@ -13,7 +13,7 @@ use crate::front_channel::{ResponseMode, error_page, query_params, redirect};
 use crate::jwt::{self, SignIn};
 use crate::keys::random_hex;
 use crate::params::Params;
-use crate::server::Shared;
+use crate::state::Shared;
 use crate::store::{AuthorizationCode, Grant};
 use crate::user_grants::{OPENID, is_pkce_value};
 

@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use crate::front_channel::{ResponseMode, error_page, html, query_params, redirect};
-use crate::server::Shared;
+use crate::state::Shared;
 
 /// The page shown when there is no post-logout redirect.
 pub(crate) const SIGNED_OUT_PAGE: &str = "<!DOCTYPE html>\n<html><head><title>Signed out</title></head>\

@@ -9,7 +9,7 @@ use crate::api_resource::ApiResource;
 use crate::backchannel::{self, FormRequest, OAuthError, json_response};
 use crate::client::Client;
 use crate::jwt::Object;
-use crate::server::Shared;
+use crate::state::Shared;
 
 /// Who asked.
 enum Caller {

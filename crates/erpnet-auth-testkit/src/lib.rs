@@ -103,8 +103,10 @@ mod keys;
 mod params;
 mod revocation;
 mod server;
+mod state;
 mod store;
 mod token_endpoint;
+mod token_request;
 mod token_spec;
 mod user;
 mod user_grants;
@@ -118,6 +120,6 @@ pub use client::{
 };
 pub use failure::{Endpoint, Failure};
 pub use server::{MockIdentity, MockIdentityBuilder, OldKey};
-pub use token_endpoint::TokenRequestRecord;
+pub use token_request::TokenRequestRecord;
 pub use token_spec::{Alg, TokenSpec};
 pub use user::{DEFAULT_USER, User, UserType};

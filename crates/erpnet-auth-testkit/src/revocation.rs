@@ -5,7 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
 use crate::backchannel::{self, FormRequest, OAuthError};
-use crate::server::Shared;
+use crate::state::Shared;
 use crate::token_endpoint::authenticate;
 
 /// Handles a revocation request once failure injection has let it through.

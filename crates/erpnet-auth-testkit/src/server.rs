@@ -1,11 +1,12 @@
-//! The mock server: its shared state, the handle tests hold, and the connection loop.
+//! The mock server: the handle tests hold and its builder, the routing of each request to
+//! its endpoint's handler (after any injected failure), and the connection loop. The state
+//! the handle and the handlers share is in `state`.
 
-use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -25,17 +26,17 @@ use crate::api_resource::ApiResource;
 use crate::backchannel::{self, FormRequest};
 use crate::client::{AccessTokenType, Client, DEFAULT_SYSTEM_USER};
 use crate::discovery::{
-    self, AUTHORIZE_PATH, DISCOVERY_PATH, END_SESSION_PATH, INTROSPECTION_PATH, JWKS_PATH,
+    AUTHORIZE_PATH, DISCOVERY_PATH, END_SESSION_PATH, INTROSPECTION_PATH, JWKS_PATH,
     REVOCATION_PATH, TOKEN_PATH,
 };
 use crate::failure::{ConnectionControl, Endpoint, Failure, Injected, inject};
-use crate::jwt::{self, AccessTokenClaims, IdTokenClaims, Object, Signature, Subject};
-use crate::keys::{SigningKey, random_hex};
-use crate::store::{GrantId, IssuedAccessToken, Store};
-use crate::token_endpoint::{self, TokenRequestRecord};
-use crate::token_spec::{Alg, MintDefaults, TokenSpec};
+use crate::jwt::{self, AccessTokenClaims, Subject};
+use crate::keys::SigningKey;
+use crate::state::{AccessTokenRequest, KeySet, Shared, lock, whole_secs};
+use crate::token_request::TokenRequestRecord;
+use crate::token_spec::TokenSpec;
 use crate::user::User;
-use crate::{authorize, end_session, introspection, revocation};
+use crate::{authorize, end_session, introspection, revocation, token_endpoint};
 
 /// The default access token lifetime, as at ERP.net.
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
@@ -43,8 +44,6 @@ const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 const DEFAULT_ISSUER_PATH: &str = "/id";
 /// Authorization codes live 5 minutes, as at IdentityServer.
 const DEFAULT_CODE_LIFETIME: Duration = Duration::from_secs(300);
-/// What every reference access token starts with.
-pub(crate) const REFERENCE_TOKEN_PREFIX: &str = "enrt_";
 
 /// What happens to the signing key that [`MockIdentity::rotate_keys`] replaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -538,346 +537,6 @@ impl MockIdentityBuilder {
     }
 }
 
-/// The signing key and every key the JWKS publishes (the current one among them).
-struct KeySet {
-    current: Arc<SigningKey>,
-    published: Vec<Arc<SigningKey>>,
-}
-
-/// State shared by the handle and the handlers.
-pub(crate) struct Shared {
-    issuer: String,
-    addr: SocketAddr,
-    /// The path part of the issuer, every endpoint's prefix (`""` at the root).
-    issuer_path: String,
-    audiences: Vec<String>,
-    clients: Mutex<Vec<Client>>,
-    users: Mutex<Vec<User>>,
-    api_resources: Mutex<Vec<ApiResource>>,
-    keys: Mutex<KeySet>,
-    token_lifetime: Mutex<Duration>,
-    code_lifetime: Mutex<Duration>,
-    counters: [AtomicUsize; Endpoint::COUNT],
-    grant_counters: Mutex<HashMap<String, usize>>,
-    failures: Mutex<[VecDeque<Failure>; Endpoint::COUNT]>,
-    last_token_request: Mutex<Option<TokenRequestRecord>>,
-    store: Mutex<Store>,
-}
-
-/// Everything that makes an access token.
-pub(crate) struct AccessTokenRequest<'a> {
-    pub(crate) client_id: &'a str,
-    pub(crate) subject: Subject<'a>,
-    pub(crate) scopes: &'a [String],
-    pub(crate) grant: Option<GrantId>,
-    pub(crate) lifetime_secs: i64,
-    pub(crate) token_type: AccessTokenType,
-}
-
-impl Shared {
-    pub(crate) fn issuer(&self) -> &str {
-        &self.issuer
-    }
-
-    pub(crate) fn client(&self, id: &str) -> Option<Client> {
-        lock(&self.clients)
-            .iter()
-            .find(|client| client.id() == id)
-            .cloned()
-    }
-
-    pub(crate) fn user(&self, login: &str) -> Option<User> {
-        lock(&self.users)
-            .iter()
-            .find(|user| user.login == login)
-            .cloned()
-    }
-
-    pub(crate) fn first_user(&self) -> Option<User> {
-        lock(&self.users).first().cloned()
-    }
-
-    pub(crate) fn api_resource(&self, name: &str) -> Option<ApiResource> {
-        lock(&self.api_resources)
-            .iter()
-            .find(|resource| resource.name == name)
-            .cloned()
-    }
-
-    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
-        lock(&self.store)
-    }
-
-    pub(crate) fn record_token_request(&self, record: TokenRequestRecord) {
-        *lock(&self.last_token_request) = Some(record);
-    }
-
-    fn lifetime_secs(&self) -> i64 {
-        whole_secs(*lock(&self.token_lifetime))
-    }
-
-    pub(crate) fn code_lifetime_secs(&self) -> i64 {
-        whole_secs(*lock(&self.code_lifetime))
-    }
-
-    /// An access token of the client's kind with the configured lifetime, remembered for
-    /// introspection and revocation, and its lifetime in seconds.
-    pub(crate) fn issue_access_token(
-        &self,
-        client: &Client,
-        subject: Subject<'_>,
-        scopes: &[String],
-        grant: Option<GrantId>,
-    ) -> (String, i64) {
-        let lifetime_secs = self.lifetime_secs();
-        let request = AccessTokenRequest {
-            client_id: client.id(),
-            subject,
-            scopes,
-            grant,
-            lifetime_secs,
-            token_type: client.access_token_type,
-        };
-        (self.access_token(request), lifetime_secs)
-    }
-
-    /// Makes an access token and remembers it: a JWT by its `jti`, a reference token by
-    /// itself, with its claims.
-    pub(crate) fn access_token(&self, request: AccessTokenRequest<'_>) -> String {
-        let now = jwt::now();
-        let claims = AccessTokenClaims {
-            issuer: &self.issuer,
-            audiences: &self.audiences,
-            client_id: request.client_id,
-            subject: request.subject,
-            scopes: request.scopes,
-            now,
-            lifetime_secs: request.lifetime_secs,
-        }
-        .to_object();
-        let expires_at = now.saturating_add(request.lifetime_secs);
-        let (token, key, remembered_claims) = match request.token_type {
-            AccessTokenType::Reference => {
-                let token = format!("{REFERENCE_TOKEN_PREFIX}{}", random_hex(32));
-                (token.clone(), token, Some(claims))
-            }
-            AccessTokenType::Jwt => {
-                let jti = claims
-                    .get("jti")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
-                (self.sign_access_token(&claims), jti, None)
-            }
-        };
-        let issued = IssuedAccessToken::new(
-            request.client_id.to_owned(),
-            request.grant,
-            remembered_claims,
-            expires_at,
-        );
-        self.store().insert_access_token(key, issued);
-        token
-    }
-
-    fn sign_access_token(&self, claims: &Object) -> String {
-        let key = Arc::clone(&lock(&self.keys).current);
-        jwt::encode(
-            &jwt::access_token_header(key.kid()),
-            claims,
-            Signature::Rs256(&key),
-        )
-    }
-
-    pub(crate) fn sign_id_token(&self, claims: &IdTokenClaims<'_>) -> String {
-        let key = Arc::clone(&lock(&self.keys).current);
-        jwt::encode(
-            &jwt::id_token_header(key.kid()),
-            &claims.to_object(),
-            Signature::Rs256(&key),
-        )
-    }
-
-    /// The claims of a JWT that one of the published keys signed (RS256), issued by this mock,
-    /// with header `typ` equal to `typ`; `exp` is checked (without leeway) if `check_exp`.
-    pub(crate) fn verify_jwt(&self, token: &str, typ: &str, check_exp: bool) -> Option<Object> {
-        let header = jsonwebtoken::decode_header(token).ok()?;
-        if header.typ.as_deref() != Some(typ) {
-            return None;
-        }
-        let kid = header.kid?;
-        let key = lock(&self.keys)
-            .published
-            .iter()
-            .find(|key| key.kid() == kid)
-            .map(Arc::clone)?;
-        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
-        validation.set_issuer(&[&self.issuer]);
-        validation.validate_aud = false;
-        validation.leeway = 0;
-        validation.validate_exp = check_exp;
-        validation.required_spec_claims.clear();
-        if check_exp {
-            validation.required_spec_claims.insert("exp".to_owned());
-        }
-        jsonwebtoken::decode::<Object>(token, key.decoding_key(), &validation)
-            .ok()
-            .map(|data| data.claims)
-    }
-
-    /// The claims of an access token that is active now: a reference token the mock issued
-    /// and did not revoke, or a JWT of this mock that is signed, unexpired and not revoked.
-    pub(crate) fn active_access_token_claims(&self, token: &str) -> Option<Object> {
-        if token.starts_with(REFERENCE_TOKEN_PREFIX) {
-            return self
-                .store()
-                .active_access_token(token, jwt::now())
-                .and_then(|issued| issued.claims.clone());
-        }
-        let claims = self.verify_jwt(token, "at+jwt", true)?;
-        let jti = claims
-            .get("jti")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        (!self.store().is_access_token_revoked(jti)).then_some(claims)
-    }
-
-    /// Revokes `token` if it is `client_id`'s: a refresh token (with its grant), a reference
-    /// token, or a JWT of this mock (by `jti`). Anything else is ignored.
-    pub(crate) fn revoke(&self, token: &str, client_id: &str) {
-        {
-            let mut store = self.store();
-            if store.revoke_refresh_token(token, client_id)
-                || store.revoke_access_token(token, client_id)
-            {
-                return;
-            }
-        }
-        let Some(claims) = self.verify_jwt(token, "at+jwt", true) else {
-            return;
-        };
-        let owner = claims.get("client_id").and_then(Value::as_str);
-        let jti = claims.get("jti").and_then(Value::as_str);
-        let expires_at = claims.get("exp").and_then(Value::as_i64);
-        match (owner, jti, expires_at) {
-            (Some(owner), Some(jti), Some(expires_at)) if owner == client_id => {
-                self.store().revoke_jwt(jti, client_id, expires_at);
-            }
-            _ => tracing::debug!(client_id, "a client may not revoke another client's token"),
-        }
-    }
-
-    fn mint(&self, spec: &TokenSpec) -> String {
-        let current = Arc::clone(&lock(&self.keys).current);
-        let defaults = MintDefaults {
-            issuer: &self.issuer,
-            audiences: &self.audiences,
-            lifetime_secs: self.lifetime_secs(),
-            kid: current.kid(),
-            now: jwt::now(),
-        };
-        let (header, claims) = spec.build(&defaults);
-        let key = if spec.uses_foreign_key() {
-            foreign_key()
-        } else {
-            &current
-        };
-        let signature = match spec.signing_alg() {
-            Alg::Rs256 => Signature::Rs256(key),
-            Alg::Hs256 => Signature::Hs256(key.public_pem().as_bytes()),
-            Alg::None => Signature::Unsigned,
-        };
-        jwt::encode(&header, &claims, signature)
-    }
-
-    fn endpoint(&self, path: &str) -> Option<Endpoint> {
-        match path.strip_prefix(self.issuer_path.as_str())? {
-            DISCOVERY_PATH => Some(Endpoint::Discovery),
-            JWKS_PATH => Some(Endpoint::Jwks),
-            TOKEN_PATH => Some(Endpoint::Token),
-            AUTHORIZE_PATH => Some(Endpoint::Authorize),
-            INTROSPECTION_PATH => Some(Endpoint::Introspection),
-            REVOCATION_PATH => Some(Endpoint::Revocation),
-            END_SESSION_PATH => Some(Endpoint::EndSession),
-            _ => None,
-        }
-    }
-
-    fn discovery_document(&self) -> Value {
-        discovery::document(&self.issuer)
-    }
-
-    fn jwks(&self) -> Value {
-        let keys = lock(&self.keys);
-        discovery::jwks(keys.published.iter().map(AsRef::as_ref))
-    }
-
-    /// The normal body of `endpoint`, for `Failure::MalformedBody` to cut in half.
-    fn normal_body(&self, endpoint: Endpoint) -> String {
-        match endpoint {
-            Endpoint::Discovery => self.discovery_document().to_string(),
-            Endpoint::Jwks => self.jwks().to_string(),
-            Endpoint::Token => {
-                let claims = AccessTokenClaims {
-                    issuer: &self.issuer,
-                    audiences: &self.audiences,
-                    client_id: "malformed",
-                    subject: Subject::Service {
-                        system_user: DEFAULT_SYSTEM_USER,
-                    },
-                    scopes: &[],
-                    now: jwt::now(),
-                    lifetime_secs: self.lifetime_secs(),
-                };
-                serde_json::json!({
-                    "access_token": self.sign_access_token(&claims.to_object()),
-                    "expires_in": claims.lifetime_secs,
-                    "token_type": "Bearer",
-                    "scope": "",
-                })
-                .to_string()
-            }
-            Endpoint::Introspection => serde_json::json!({ "active": false }).to_string(),
-            Endpoint::Authorize | Endpoint::EndSession => end_session::SIGNED_OUT_PAGE.to_owned(),
-            Endpoint::Revocation => String::new(),
-        }
-    }
-
-    /// Counts the request and carries out the next queued failure of `endpoint`, if any.
-    async fn before(&self, endpoint: Endpoint, connection: &ConnectionControl) -> Injected {
-        let failure = lock(&self.failures)[endpoint.index()].pop_front();
-        match failure {
-            Some(failure) => {
-                tracing::debug!(?endpoint, ?failure, "mock identity injects a failure");
-                inject(failure, connection, || self.normal_body(endpoint)).await
-            }
-            None => Injected::Proceed,
-        }
-    }
-
-    fn count(&self, endpoint: Endpoint) {
-        self.counters[endpoint.index()].fetch_add(1, Ordering::SeqCst);
-    }
-
-    fn count_grant(&self, request: &FormRequest) {
-        if let Some(grant_type) = request
-            .form
-            .as_ref()
-            .ok()
-            .and_then(|form| form.get("grant_type"))
-        {
-            *lock(&self.grant_counters)
-                .entry(grant_type.to_owned())
-                .or_default() += 1;
-        }
-    }
-}
-
-/// Seconds in `duration`, saturating.
-fn whole_secs(duration: Duration) -> i64 {
-    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
-}
-
 /// `given`, or `default()` when nothing was given.
 fn or_default<T>(given: Vec<T>, default: impl FnOnce() -> Vec<T>) -> Vec<T> {
     if given.is_empty() { default() } else { given }
@@ -891,24 +550,13 @@ fn replace_or_push<T>(items: &mut Vec<T>, item: T, same: impl Fn(&T, &T) -> bool
     }
 }
 
-/// A key that no mock ever publishes, shared by the whole process.
-fn foreign_key() -> &'static SigningKey {
-    static FOREIGN: OnceLock<SigningKey> = OnceLock::new();
-    FOREIGN.get_or_init(SigningKey::generate)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A test that panicked while holding a lock must not take every later assertion with it.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// Routes by exact path (the issuer path is configurable, so no route patterns are needed).
 async fn dispatch(
     State(shared): State<Arc<Shared>>,
     Extension(connection): Extension<ConnectionControl>,
     request: Request,
 ) -> Response {
-    let Some(endpoint) = shared.endpoint(request.uri().path()) else {
+    let Some(endpoint) = endpoint(&shared.issuer_path, request.uri().path()) else {
         return status(StatusCode::NOT_FOUND);
     };
     shared.count(endpoint);
@@ -924,7 +572,7 @@ async fn dispatch(
         }
         _ => Incoming::Request(request),
     };
-    let injected = match shared.before(endpoint, &connection).await {
+    let injected = match before(&shared, endpoint, &connection).await {
         Injected::Respond(response) => return response,
         Injected::Proceed => None,
         Injected::OAuthError(code) => Some(code),
@@ -957,6 +605,63 @@ async fn dispatch(
         (Endpoint::Revocation, Incoming::Form(form), None) => revocation::handle(&shared, form),
         // Every endpoint is above with the kind of request it reads.
         _ => status(StatusCode::NOT_FOUND),
+    }
+}
+
+/// The endpoint that `path` names, below `issuer_path`.
+fn endpoint(issuer_path: &str, path: &str) -> Option<Endpoint> {
+    match path.strip_prefix(issuer_path)? {
+        DISCOVERY_PATH => Some(Endpoint::Discovery),
+        JWKS_PATH => Some(Endpoint::Jwks),
+        TOKEN_PATH => Some(Endpoint::Token),
+        AUTHORIZE_PATH => Some(Endpoint::Authorize),
+        INTROSPECTION_PATH => Some(Endpoint::Introspection),
+        REVOCATION_PATH => Some(Endpoint::Revocation),
+        END_SESSION_PATH => Some(Endpoint::EndSession),
+        _ => None,
+    }
+}
+
+/// Carries out the next queued failure of `endpoint`, if any.
+async fn before(shared: &Shared, endpoint: Endpoint, connection: &ConnectionControl) -> Injected {
+    let failure = lock(&shared.failures)[endpoint.index()].pop_front();
+    match failure {
+        Some(failure) => {
+            tracing::debug!(?endpoint, ?failure, "mock identity injects a failure");
+            inject(failure, connection, || normal_body(shared, endpoint)).await
+        }
+        None => Injected::Proceed,
+    }
+}
+
+/// The normal body of `endpoint`, for `Failure::MalformedBody` to cut in half.
+fn normal_body(shared: &Shared, endpoint: Endpoint) -> String {
+    match endpoint {
+        Endpoint::Discovery => shared.discovery_document().to_string(),
+        Endpoint::Jwks => shared.jwks().to_string(),
+        Endpoint::Token => {
+            let claims = AccessTokenClaims {
+                issuer: &shared.issuer,
+                audiences: &shared.audiences,
+                client_id: "malformed",
+                subject: Subject::Service {
+                    system_user: DEFAULT_SYSTEM_USER,
+                },
+                scopes: &[],
+                now: jwt::now(),
+                lifetime_secs: shared.lifetime_secs(),
+            };
+            serde_json::json!({
+                "access_token": shared.sign_access_token(&claims.to_object()),
+                "expires_in": claims.lifetime_secs,
+                "token_type": "Bearer",
+                "scope": "",
+            })
+            .to_string()
+        }
+        Endpoint::Introspection => serde_json::json!({ "active": false }).to_string(),
+        Endpoint::Authorize | Endpoint::EndSession => end_session::SIGNED_OUT_PAGE.to_owned(),
+        Endpoint::Revocation => String::new(),
     }
 }
 

@@ -1,60 +1,20 @@
 //! `POST {issuer}/connect/token`: client authentication and the grants, as ERP.net answers
 //! them. The grants that act for a signed-in user live in `user_grants`.
 
-use std::fmt;
-
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::backchannel::{
-    self, AuthMethodUsed, Credentials, FormRequest, OAuthError, json_response,
-};
+use crate::backchannel::{self, Credentials, FormRequest, OAuthError, json_response};
 use crate::client::{CLIENT_CREDENTIALS, Client};
 use crate::jwt::Subject;
-use crate::params::{Params, Redacted};
-use crate::server::Shared;
+use crate::params::Params;
+use crate::state::Shared;
+use crate::token_request::TokenRequestRecord;
 use crate::user_grants;
 
 /// Scopes that are never issued for client credentials.
 const IDENTITY_SCOPES: [&str; 3] = ["openid", "profile", "offline_access"];
-
-/// What the last token request looked like, for assertions on what a client sent.
-///
-/// Recorded for every token request that named its client (with at most one client
-/// authentication method), whether or not it then succeeded. The client secret is never
-/// recorded; `Debug` also hides the values of `code`, `code_verifier`, `refresh_token` and
-/// the like, which the fields keep for assertions.
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TokenRequestRecord {
-    /// How the client authenticated.
-    pub auth_method: AuthMethodUsed,
-    /// The client id, decoded (from the Basic credentials or the form).
-    pub client_id: String,
-    /// The form parameters in the order sent, decoded, without `client_secret`.
-    pub form: Vec<(String, String)>,
-}
-
-impl TokenRequestRecord {
-    /// The value of a form parameter, if it was sent.
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.form
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    }
-}
-
-impl fmt::Debug for TokenRequestRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenRequestRecord")
-            .field("auth_method", &self.auth_method)
-            .field("client_id", &self.client_id)
-            .field("form", &Redacted(&self.form))
-            .finish()
-    }
-}
 
 /// Handles a token request once failure injection has let it through.
 pub(crate) fn handle(state: &Shared, request: FormRequest) -> Response {
@@ -149,23 +109,5 @@ mod tests {
             api_scopes(&allowed),
             ["read".to_owned(), "update".to_owned()]
         );
-    }
-
-    #[test]
-    fn debug_of_a_record_hides_codes_verifiers_and_refresh_tokens() {
-        let record = TokenRequestRecord {
-            auth_method: AuthMethodUsed::None,
-            client_id: "app".to_owned(),
-            form: vec![
-                ("grant_type".to_owned(), "authorization_code".to_owned()),
-                ("code".to_owned(), "THE-CODE".to_owned()),
-                ("code_verifier".to_owned(), "THE-VERIFIER".to_owned()),
-                ("refresh_token".to_owned(), "THE-RT".to_owned()),
-            ],
-        };
-        let printed = format!("{record:?}");
-        assert!(!printed.contains("THE-"), "{printed}");
-        assert!(printed.contains("authorization_code"));
-        assert_eq!(record.param("code"), Some("THE-CODE"));
     }
 }

@@ -9,7 +9,7 @@ use crate::client::Client;
 use crate::jwt::{self, IdTokenClaims, Subject};
 use crate::keys::random_hex;
 use crate::params::Params;
-use crate::server::Shared;
+use crate::state::Shared;
 use crate::store::{Grant, GrantId, Refusal};
 
 /// The grant type of refresh token requests.
