@@ -343,6 +343,18 @@ fn bench(c: &mut Criterion) {
             let status = status.expect("infallible").status();
             assert_eq!(status, StatusCode::OK, "{name} accepts the token");
         }
+        // ERP.net's own shape, which ours accepts and huskarl refuses (no
+        // `sub`; with one, the `scope` array fails its claims type).
+        let erpnet = identity.access_token_for(DEFAULT_CLIENT_ID, &["read", "update"]);
+        let erpnet = HeaderMap::from_iter([(
+            AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {erpnet}")).expect("header"),
+        )]);
+        assert!(cold.check(&erpnet).await.is_some(), "ours: ERP.net's shape");
+        assert!(
+            huskarl.check(&erpnet).await.is_none(),
+            "huskarl: ERP.net's shape"
+        );
     });
 
     let mut group = c.benchmark_group("jwt_validation");
