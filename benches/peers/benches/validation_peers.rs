@@ -16,6 +16,8 @@
 //!   holding `Authorization: Bearer …` (its only entry point: it takes the
 //!   request's headers, method and URI). It has no verified-token cache, so
 //!   the same token again costs the same: there is no cached row for it.
+//!   Its only RSA backend is RustCrypto's `rsa` (via `huskarl-crypto-native`),
+//!   whose modular exponentiation is most of the row's time.
 //!
 //! Group `jwt_validation_tower` (one request through `ServiceExt::oneshot` to a
 //! trivial inner service that answers 200):
@@ -29,6 +31,9 @@
 //! Group `jwt_unknown_kid` (a token naming a key the JWKS does not hold, through
 //! the same services): the time to refuse it, and the JWKS fetches the flood
 //! causes, which go to `target/bench-report/validation_peers.json`.
+//! huskarl refetches its JWKS for an unknown `kid` at most once a minute
+//! (`min_refresh_interval`), counting the fetch at start-up, so its count
+//! depends on how long after start-up its row runs: 0 or 1 here.
 //!
 //! The token: ERP.net's service tokens carry `scope` as a JSON array and no
 //! `sub`; huskarl's RFC 9068 validator refuses both (its claims type reads
