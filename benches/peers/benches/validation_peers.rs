@@ -95,7 +95,10 @@ impl CheckHeaders for JwtValidator {
 
 /// huskarl's validator reads the bearer from the headers itself.
 #[derive(Clone)]
-struct Huskarl(Arc<Rfc9068Validator>);
+struct Huskarl {
+    validator: Arc<Rfc9068Validator>,
+    uri: Uri,
+}
 
 /// The absolute URI huskarl's validator asks for; it compares it with a DPoP
 /// proof's `htu` only, and these requests carry bearer tokens.
@@ -105,10 +108,9 @@ impl CheckHeaders for Huskarl {
     type Verified = Arc<ValidatedRequest<Rfc9068AccessTokenClaims>>;
 
     async fn check(&self, headers: &HeaderMap) -> Option<Self::Verified> {
-        let uri = Uri::from_static(RESOURCE_URI);
         let result = self
-            .0
-            .validate_request(headers, &Method::GET, &uri, None)
+            .validator
+            .validate_request(headers, &Method::GET, &self.uri, None)
             .await;
         result.outcome.ok().flatten().map(Arc::new)
     }
@@ -316,7 +318,10 @@ fn bench(c: &mut Criterion) {
             .await
             .expect("huskarl validator")
     });
-    let huskarl = Huskarl(Arc::new(huskarl));
+    let huskarl = Huskarl {
+        validator: Arc::new(huskarl),
+        uri: Uri::from_static(RESOURCE_URI),
+    };
     let huskarl_service = ValidateBearer {
         validator: huskarl.clone(),
         inner: api(),
@@ -332,7 +337,6 @@ fn bench(c: &mut Criterion) {
 
     let header = HeaderValue::from_str(&format!("Bearer {token}")).expect("header");
     let headers = HeaderMap::from_iter([(AUTHORIZATION, header.clone())]);
-    let resource_uri = Uri::from_static(RESOURCE_URI);
     server.block_on(async {
         for (name, status) in [
             ("ours", ours_cold.clone().oneshot(request(&header)).await),
@@ -381,8 +385,8 @@ fn bench(c: &mut Criterion) {
         "huskarl_rfc9068_validate_request",
         || async {
             let result = huskarl
-                .0
-                .validate_request(black_box(&headers), &Method::GET, &resource_uri, None)
+                .validator
+                .validate_request(black_box(&headers), &Method::GET, &huskarl.uri, None)
                 .await;
             result.outcome.expect("huskarl accepts the token")
         },
