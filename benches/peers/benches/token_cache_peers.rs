@@ -13,8 +13,18 @@
 //!   borrow, as a caller must before an `.await` (a held borrow blocks the
 //!   watcher's refresh).
 //!
+//! - `huskarl_cache_token`: `huskarl`'s `InMemoryTokenCache::token().await`
+//!   over a `GrantTokenSource` running the client credentials grant: the
+//!   wiring huskarl's docs show for a service client. The hit path checks the
+//!   source for a primed token (a `std::sync::Mutex`), loads the cached
+//!   `Arc<TokenResponse>` from an `ArcSwapOption`, reads the wall clock twice
+//!   (expiry, then the refresh-ahead window) and boxes its future.
+//!
 //! The watcher is fed by aliri's own `ConstTokenSource` (no network), with the
-//! same 900-character token.
+//! same 900-character token. huskarl's cache has no such source: its grant
+//! fetches the one token from the mock identity on loopback before the
+//! measurement starts, and the bench checks afterwards that the token endpoint
+//! saw no other request, so no row includes network time.
 //!
 //! Run: `cargo bench -p erpnet-auth-bench-peers --bench token_cache_peers`.
 
@@ -30,6 +40,16 @@ use aliri_tokens::sources::ConstTokenSource;
 use arc_swap::ArcSwap;
 use criterion::{Criterion, criterion_group, criterion_main};
 use erpnet_auth::{AccessToken, CachedTokenSource, StaticToken};
+use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, MockIdentity};
+use huskarl::cache::{
+    GrantTokenSource, InMemoryRefreshTokenStore, InMemoryTokenCache, TokenSource as _,
+};
+use huskarl::core::client_auth::ClientSecret;
+use huskarl::core::secrets::{ProvidedSecret, SecretString};
+use huskarl::grant::client_credentials::{
+    ClientCredentialsGrant, ClientCredentialsGrantParameters,
+};
+use huskarl_reqwest::ReqwestClient;
 
 #[path = "../../support/threads.rs"]
 mod threads;
@@ -57,6 +77,35 @@ fn bench(c: &mut Criterion) {
         .expect("aliri watcher");
         (cache, watcher)
     });
+
+    // huskarl: client credentials against the mock identity, which answers
+    // the first `token()` only; every later call must be a hit.
+    let identity = setup.block_on(MockIdentity::start());
+    let huskarl = setup.block_on(async {
+        let grant = ClientCredentialsGrant::builder()
+            .client_id(DEFAULT_CLIENT_ID)
+            .client_auth(ClientSecret::new(ProvidedSecret::new(SecretString::new(
+                DEFAULT_CLIENT_SECRET,
+            ))))
+            .http_client(ReqwestClient::from(reqwest::Client::new()))
+            .token_endpoint(identity.token_endpoint().parse().expect("token endpoint"))
+            .build();
+        let source = GrantTokenSource::builder()
+            .grant(grant)
+            .grant_parameters(
+                ClientCredentialsGrantParameters::builder()
+                    .scope(vec!["read".to_owned(), "update".to_owned()])
+                    .build(),
+            )
+            .refresh_store(InMemoryRefreshTokenStore::default())
+            .build();
+        let cache = Arc::new(InMemoryTokenCache::builder().source(source).build());
+        cache
+            .token()
+            .await
+            .expect("huskarl: first token from the mock");
+        cache
+    });
     let swap = Arc::new(ArcSwap::from_pointee(token));
 
     for threads in [1usize, 2] {
@@ -82,8 +131,22 @@ fn bench(c: &mut Criterion) {
                 black_box(owned);
             },
         );
+        let h = huskarl.clone();
+        row(
+            &mut group,
+            "huskarl_cache_token",
+            threads,
+            async move || {
+                black_box(h.token().await.expect("huskarl hit"));
+            },
+        );
         group.finish();
     }
+    assert_eq!(
+        identity.requests(Endpoint::Token),
+        1,
+        "huskarl's cache asked the token endpoint again: a row measured a miss"
+    );
     drop(setup);
 }
 

@@ -2,10 +2,11 @@
 //! and the tools of `benches/run.sh`, which regenerates BENCHMARKS.md.
 //!
 //! - `benches/token_cache_peers.rs`: the token-cache hit path against
-//!   `aliri_tokens`' `TokenWatcher`, with our row and the limit in the same run;
+//!   `aliri_tokens`' `TokenWatcher` and `huskarl`'s `InMemoryTokenCache`, with
+//!   our row and the limit in the same run;
 //! - `benches/validation_peers.rs`: JWT validation against a bare aws-lc-rs
-//!   signature check (the limit), `jsonwebtoken::decode` and `jwt-authorizer`'s
-//!   tower layer;
+//!   signature check (the limit), `jsonwebtoken::decode`, `jwt-authorizer`'s
+//!   tower layer and `huskarl-resource-server`'s `Rfc9068Validator`;
 //! - `benches/refresh_storm.rs`: 10,000 tasks asking for a token the moment it
 //!   expires, against the mock identity;
 //! - `src/bin/validation_memory.rs`: peak memory while validating 100,000

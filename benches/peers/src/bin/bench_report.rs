@@ -95,6 +95,10 @@ const TOKEN_CACHE_PEERS: Table = Table {
             "aliri_token_watcher_owned",
             "the same, access token cloned out of the borrow (needed before an `.await`)",
         ),
+        (
+            "huskarl_cache_token",
+            "`huskarl` 0.11 `InMemoryTokenCache::token().await` over a client-credentials `GrantTokenSource` (two wall-clock reads per hit)",
+        ),
     ],
     limit: "arcswap_load_full",
     ours: "cached_token",
@@ -141,6 +145,10 @@ const VALIDATION: Table = Table {
             "jsonwebtoken_decode",
             "`jsonwebtoken` 11 (aws-lc-rs): `decode_header` for the `kid`, `DecodingKey` from a map built once, `decode`",
         ),
+        (
+            "huskarl_rfc9068_validate_request",
+            "`huskarl-resource-server` 0.11 `Rfc9068Validator::validate_request` (RustCrypto `rsa`) on a header map built once; it has no verified-token cache",
+        ),
     ],
     limit: "aws_lc_verify_sig",
     ours: "jwt_validator_cold",
@@ -162,6 +170,10 @@ const VALIDATION_TOWER: Table = Table {
             "jwt_authorizer_layer",
             "`jwt-authorizer` 0.15 layer over the mock's JWKS",
         ),
+        (
+            "huskarl_service",
+            "`huskarl-resource-server` 0.11 `Rfc9068Validator` in the same service as ours (huskarl has no tower layer)",
+        ),
     ],
     limit: "jwt_validation/aws_lc_verify_sig",
     ours: "erpnet_service_cold",
@@ -178,6 +190,10 @@ const UNKNOWN_KID: Table = Table {
         (
             "jwt_authorizer_unknown_kid",
             "`jwt-authorizer`: the same token",
+        ),
+        (
+            "huskarl_service_unknown_kid",
+            "`huskarl-resource-server`: the same token",
         ),
     ],
     limit: "jwt_validation/aws_lc_verify_sig",
@@ -615,7 +631,11 @@ fn goals(
         }
         let peers = format!("token_cache_peers/{threads}_threads");
         let ours_there = m(&format!("{peers}/cached_token"))?;
-        for other in ["aliri_token_watcher_borrow", "aliri_token_watcher_owned"] {
+        for other in [
+            "aliri_token_watcher_borrow",
+            "aliri_token_watcher_owned",
+            "huskarl_cache_token",
+        ] {
             // Scaled to this group's run of our row, so both sides are of one run.
             others.push((other, m(&format!("{peers}/{other}"))? / ours_there * ours));
         }
