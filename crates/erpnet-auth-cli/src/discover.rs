@@ -3,8 +3,8 @@
 use erpnet_auth_oidc::{Authority, Discovery, HttpClient, JwksCache};
 use serde_json::{Value, json};
 
+use crate::failure::{Failure, Outcome};
 use crate::output;
-use crate::{Failure, Outcome};
 
 /// Show a provider's discovery document and signing keys.
 ///

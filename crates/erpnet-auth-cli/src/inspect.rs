@@ -5,8 +5,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use erpnet_auth_oidc::is_erpnet_reference_token;
 use serde_json::{Map, Value};
 
+use crate::failure::{Failure, Outcome};
+use crate::output;
 use crate::settings::read_token;
-use crate::{Failure, Outcome, output};
 
 /// Decode a token and explain it, without sending it anywhere.
 ///

@@ -12,8 +12,9 @@ use erpnet_auth_oidc::{
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
+use crate::failure::{Failure, Outcome};
+use crate::output;
 use crate::settings::{Provider, scopes};
-use crate::{Failure, Outcome, output};
 
 const DEFAULT_SCOPES: &str = "openid profile offline_access read";
 

@@ -3,6 +3,7 @@
 //! party: tokens are decoded and verified locally, with the provider's own keys.
 
 mod discover;
+mod failure;
 mod inspect;
 mod login;
 mod mock;
@@ -15,45 +16,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::failure::Failure;
+
 /// Exit code when the thing checked failed (an invalid token, a refused request).
 const FAILURE: u8 = 1;
 /// Exit code for usage and configuration errors.
 const USAGE: u8 = 2;
-
-/// What went wrong, and which exit code it earns.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// The thing checked failed (exit 1).
-    Check(String),
-    /// The command line or the configuration is wrong (exit 2).
-    Usage(String),
-}
-
-impl From<erpnet_auth_oidc::Error> for Failure {
-    fn from(error: erpnet_auth_oidc::Error) -> Self {
-        match error {
-            erpnet_auth_oidc::Error::Config(_) => Failure::Usage(error.to_string()),
-            other => Failure::Check(other.to_string()),
-        }
-    }
-}
-
-impl From<erpnet_auth_oidc::ConfigError> for Failure {
-    fn from(error: erpnet_auth_oidc::ConfigError) -> Self {
-        Failure::Usage(error.to_string())
-    }
-}
-
-impl From<erpnet_auth_oidc::SignInError> for Failure {
-    fn from(error: erpnet_auth_oidc::SignInError) -> Self {
-        match error {
-            erpnet_auth_oidc::SignInError::Token(error) => error.into(),
-            other => Failure::Check(other.to_string()),
-        }
-    }
-}
-
-pub(crate) type Outcome = Result<(), Failure>;
 
 /// OAuth 2.0 / OpenID Connect for ERP.net and any standard provider:
 /// discover, get tokens, inspect and verify them, sign in, run a mock identity.

@@ -2,7 +2,7 @@
 
 use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, MockIdentity};
 
-use crate::{Failure, Outcome};
+use crate::failure::{Failure, Outcome};
 
 /// Run a mock ERP.net Identity on 127.0.0.1 until Ctrl-C.
 ///

@@ -5,7 +5,7 @@ use clap::Args;
 use erpnet_auth_oidc::Authority;
 use tokio::io::AsyncReadExt;
 
-use crate::Failure;
+use crate::failure::Failure;
 
 /// Which provider to talk to.
 #[derive(Debug, Clone, Args)]

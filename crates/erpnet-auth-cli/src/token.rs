@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use erpnet_auth_oidc::{ClientAuthMethod, ClientCredentials, TokenSource};
 use tokio::io::AsyncReadExt;
 
+use crate::failure::{Failure, Outcome};
+use crate::output;
 use crate::settings::{Provider, scopes};
-use crate::{Failure, Outcome, output};
 
 /// Get an access token with client credentials and print it.
 ///

@@ -3,9 +3,10 @@
 use erpnet_auth_oidc::{Algorithm, Authority, JwtValidator, ValidationError};
 use serde_json::Value;
 
+use crate::failure::{Failure, Outcome};
 use crate::inspect::decode;
+use crate::output;
 use crate::settings::{Provider, read_token};
-use crate::{Failure, Outcome, output};
 
 /// Validate a token with the provider's keys, printing each check.
 ///
