@@ -214,12 +214,21 @@ impl fmt::Debug for VerifiedToken {
     }
 }
 
+/// A NumericDate as a `SystemTime`, clamped to 1601-01-01 ..= 9999-12-31,
+/// which every platform's clock represents: the seconds come from a token, and
+/// `SystemTime` arithmetic panics where the platform's range ends (on Windows,
+/// about 30,000 years from now).
 fn seconds_to_time(seconds: i64) -> SystemTime {
+    const EARLIEST: i64 = -11_644_473_600;
+    const LATEST: i64 = 253_402_300_799;
+    let seconds = seconds.clamp(EARLIEST, LATEST);
+    let span = Duration::from_secs(seconds.unsigned_abs());
     if seconds >= 0 {
-        UNIX_EPOCH + Duration::from_secs(seconds.unsigned_abs())
+        UNIX_EPOCH.checked_add(span)
     } else {
-        UNIX_EPOCH - Duration::from_secs(seconds.unsigned_abs())
+        UNIX_EPOCH.checked_sub(span)
     }
+    .unwrap_or(UNIX_EPOCH)
 }
 
 /// The kind of ERP.net user a token was issued for (`user_type`).
@@ -407,6 +416,34 @@ mod tests {
         assert!(service.is_service());
         assert_eq!(service.scope, ["read", "update"]);
         assert_eq!(service.is_admin, Some(true));
+    }
+
+    #[test]
+    fn any_date_a_token_names_is_a_time_without_a_panic() {
+        let token = |seconds: i64| {
+            VerifiedToken::new(Checked {
+                audiences: Vec::new(),
+                expires_at: seconds,
+                not_before: Some(seconds),
+                issued_at: None,
+                scopes: Vec::new(),
+                key_id: None,
+                algorithm: None,
+                claims: Claims::Map(Map::new()),
+            })
+        };
+        let far = token(i64::MAX);
+        assert_eq!(
+            far.expires_at().duration_since(UNIX_EPOCH).ok(),
+            Some(Duration::from_secs(253_402_300_799)),
+            "clamped to the end of year 9999"
+        );
+        let early = token(i64::MIN);
+        assert!(early.not_before().is_some_and(|t| t < UNIX_EPOCH));
+        assert_eq!(
+            token(1_700_000_000).expires_at(),
+            UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+        );
     }
 
     #[test]
