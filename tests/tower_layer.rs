@@ -247,6 +247,27 @@ async fn malformed_authorization_is_an_invalid_request() {
 }
 
 #[tokio::test]
+async fn a_tab_after_bearer_is_an_invalid_request_never_anonymous() {
+    let identity = MockIdentity::start().await;
+    let token = identity.access_token_for(DEFAULT_CLIENT_ID, &["read"]);
+    let tabbed = format!("Bearer\t{token}");
+    let required = api(validator(&identity));
+    let optional = routes().layer(ValidateBearerLayer::new(validator(&identity)).optional());
+    for (layer, app) in [("required", &required), ("optional", &optional)] {
+        for path in ["/greeting", "/whoami"] {
+            let answer = send(app, request(Method::GET, path, &[&tabbed])).await;
+            assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{layer} {path}");
+            assert_eq!(answer.body["error"], "invalid_request", "{layer} {path}");
+            assert_eq!(
+                answer.body["error_description"],
+                "the scheme and the bearer token must be separated by a space",
+                "{layer} {path}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn every_hostile_or_invalid_token_is_refused_with_invalid_token() {
     let identity = MockIdentity::start().await;
     let app = api(validator(&identity));
