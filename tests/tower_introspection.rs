@@ -47,6 +47,20 @@ fn app(identity: &MockIdentity, introspection: bool) -> Router {
 }
 
 async fn call(app: &Router, path: &str, token: &str) -> (StatusCode, String, String) {
+    let (status, headers, body) = call_with_headers(app, path, token).await;
+    let challenge = headers
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, challenge, body)
+}
+
+async fn call_with_headers(
+    app: &Router,
+    path: &str,
+    token: &str,
+) -> (StatusCode, axum::http::HeaderMap, String) {
     let response = app
         .clone()
         .oneshot(
@@ -58,20 +72,11 @@ async fn call(app: &Router, path: &str, token: &str) -> (StatusCode, String, Str
         .await
         .expect("response");
     let status = response.status();
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let headers = response.headers().clone();
     let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
         .await
         .expect("body");
-    (
-        status,
-        challenge,
-        String::from_utf8_lossy(&body).into_owned(),
-    )
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,10 +150,16 @@ async fn without_introspection_reference_tokens_get_401_and_a_dead_endpoint_503(
         1,
         erpnet_auth_testkit::Failure::Status(503),
     );
-    let (status, _, _) = call(&app, "/whoami", &reference).await;
+    let (status, headers, body) = call_with_headers(&app, "/whoami", &reference).await;
     assert_eq!(
         status,
         StatusCode::SERVICE_UNAVAILABLE,
         "the provider could not be asked"
     );
+    let body: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(
+        body["error_description"], "token introspection unavailable; try again later",
+        "the real cause, not the signing keys"
+    );
+    assert_eq!(headers["retry-after"], "5");
 }

@@ -5,6 +5,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -13,7 +15,7 @@ use erpnet_auth_testkit::{
     Alg, DEFAULT_CLIENT_ID, DEFAULT_SYSTEM_USER, Endpoint, Failure, MockIdentity, OldKey, TokenSpec,
 };
 use erpnet_auth_tower::{Claims, RequireScopesLayer, ValidateBearerLayer};
-use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde::Deserialize;
@@ -89,6 +91,7 @@ fn api(validator: JwtValidator) -> Router {
 struct Answer {
     status: StatusCode,
     challenge: Option<String>,
+    retry_after: Option<String>,
     body: Value,
 }
 
@@ -98,6 +101,10 @@ async fn send(app: &Router, request: Request<Body>) -> Answer {
     let challenge = response
         .headers()
         .get(WWW_AUTHENTICATE)
+        .map(|v| v.to_str().expect("ascii").to_owned());
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
         .map(|v| v.to_str().expect("ascii").to_owned());
     let bytes = response
         .into_body()
@@ -110,6 +117,7 @@ async fn send(app: &Router, request: Request<Body>) -> Answer {
     Answer {
         status,
         challenge,
+        retry_after,
         body,
     }
 }
@@ -560,6 +568,7 @@ async fn a_rotated_key_the_key_endpoint_cannot_serve_is_503_not_401() {
         answer.challenge, None,
         "a 401 would make the client drop a token that may well be valid"
     );
+    assert_eq!(answer.retry_after.as_deref(), Some("5"));
 }
 
 #[tokio::test]
@@ -572,6 +581,17 @@ async fn no_signing_keys_at_all_is_503() {
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(answer.challenge, None, "the token may well be valid");
     assert_eq!(answer.body["error"], "temporarily_unavailable");
+    assert_eq!(
+        answer.body["error_description"],
+        "signing keys unavailable; try again later"
+    );
+    assert_eq!(answer.retry_after.as_deref(), Some("5"), "the default");
+    let patient = routes().layer(
+        ValidateBearerLayer::new(validator(&identity)).retry_after(Duration::from_millis(29_100)),
+    );
+    let answer = get_with(&patient, "/whoami", &token).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer.retry_after.as_deref(), Some("30"), "rounded up");
 
     // The same for a gRPC call: UNAVAILABLE in a trailers-only response.
     let mut grpc = request(Method::POST, "/whoami", &[&format!("Bearer {token}")]);
@@ -580,4 +600,9 @@ async fn no_signing_keys_at_all_is_503() {
     let response = app.clone().oneshot(grpc).await.expect("infallible");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["grpc-status"], "14");
+    assert_eq!(
+        response.headers()["grpc-message"],
+        "signing keys unavailable; try again later"
+    );
+    assert_eq!(response.headers()["grpc-retry-pushback-ms"], "5000");
 }

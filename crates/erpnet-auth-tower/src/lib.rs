@@ -87,7 +87,7 @@ pub use body::ResponseBody;
 pub use extract::{Claims, ClaimsRejection};
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
-pub use refusal::DEFAULT_REALM;
+pub use refusal::{DEFAULT_REALM, DEFAULT_RETRY_AFTER};
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub use require_scopes::{RequireScopes, RequireScopesLayer};
