@@ -426,6 +426,81 @@ async fn scopes_all_of_and_any_of() {
 }
 
 #[tokio::test]
+async fn scopes_are_read_from_scope_or_scp_as_an_array_or_a_string() {
+    let identity = MockIdentity::start().await;
+    let app = api(validator(&identity));
+    let strict = routes().layer(ValidateBearerLayer::new(
+        JwtValidator::builder(Authority::parse(&identity.issuer()).expect("authority"))
+            .audience("DomainAPI")
+            .require_scopes(["read"])
+            .build()
+            .expect("validator"),
+    ));
+    let without_scope = || TokenSpec::access_token().remove_claim("scope");
+    let forms = [
+        (
+            "`scope` array (ERP.net)",
+            without_scope().claim("scope", json!(["read", "update"])),
+        ),
+        (
+            "`scope` string (RFC 9068)",
+            without_scope().claim("scope", json!("read update")),
+        ),
+        (
+            "`scp` array (Okta, Entra ID)",
+            without_scope().claim("scp", json!(["read", "update"])),
+        ),
+        (
+            "`scp` string",
+            without_scope().claim("scp", json!("read update")),
+        ),
+    ];
+    for (form, spec) in forms {
+        let token = identity.mint(spec);
+        let answer = get_with(&app, "/whoami", &token).await;
+        assert_eq!(answer.status, StatusCode::OK, "{form}");
+        assert_eq!(answer.body["scopes"], json!(["read", "update"]), "{form}");
+        let post = request(Method::POST, "/items", &[&format!("Bearer {token}")]);
+        assert_eq!(send(&app, post).await.status, StatusCode::CREATED, "{form}");
+        let answer = get_with(&strict, "/greeting", &token).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "{form}: the validator's own check"
+        );
+    }
+
+    // Both present: `scope` is what the token grants.
+    let both = identity.mint(
+        without_scope()
+            .claim("scope", json!("update"))
+            .claim("scp", json!(["read"])),
+    );
+    assert_eq!(
+        get_with(&app, "/whoami", &both).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get_with(&strict, "/greeting", &both).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Neither: no scope at all, and a malformed `scp` is an invalid token.
+    let none = identity.mint(without_scope());
+    assert_eq!(
+        get_with(&app, "/whoami", &none).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let malformed = identity.mint(without_scope().claim("scp", json!({"read": true})));
+    let answer = get_with(&app, "/mine", &malformed).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        answer.challenge,
+        Some(invalid_token_challenge("malformed claims: `scp`"))
+    );
+}
+
+#[tokio::test]
 async fn optional_authentication_lets_anonymous_requests_through_only() {
     let identity = MockIdentity::start().await;
     let app = routes().layer(ValidateBearerLayer::new(validator(&identity)).optional());

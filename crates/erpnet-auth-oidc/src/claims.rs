@@ -112,8 +112,10 @@ impl VerifiedToken {
         &self.0.audiences
     }
 
-    /// `scope`, as a list whether the token sent a space-separated string
-    /// (RFC 9068) or a JSON array (ERP.net).
+    /// The granted scopes, as a list: from `scope`, whether a JSON array
+    /// (ERP.net) or a space-separated string (RFC 9068), or else from `scp`
+    /// (Okta, Entra ID), an array or a string. `scope` wins when a token has
+    /// both.
     pub fn scopes(&self) -> &[String] {
         &self.0.scopes
     }
@@ -320,7 +322,8 @@ pub struct ErpNetClaims {
     /// `client_db`.
     #[serde(default)]
     pub client_db: Option<String>,
-    /// `scope`, from a JSON array or a space-separated string.
+    /// `scope`, from a JSON array or a space-separated string. (ERP.net never
+    /// sends `scp`; [`VerifiedToken::scopes`] reads every form.)
     #[serde(default, deserialize_with = "scope_list")]
     pub scope: Vec<String>,
 }
@@ -347,7 +350,22 @@ fn scope_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>,
         .unwrap_or_default())
 }
 
-/// `scope` as a space-separated string (RFC 9068) or a JSON array (ERP.net).
+/// The scopes a token grants: `scope` as a JSON array (ERP.net) or a
+/// space-separated string (RFC 9068), or else `scp`, an array or a string
+/// (Okta, Entra ID and others). `scope` wins when both are present. The error
+/// names the malformed claim.
+pub(crate) fn granted_scopes(
+    scope: Option<&Value>,
+    scp: Option<&Value>,
+) -> Result<Vec<String>, &'static str> {
+    match (scope, scp) {
+        (Some(scope), _) => parse_scopes(scope).ok_or("`scope`"),
+        (None, Some(scp)) => parse_scopes(scp).ok_or("`scp`"),
+        (None, None) => Ok(Vec::new()),
+    }
+}
+
+/// A scope claim as a space-separated string or a JSON array of strings.
 pub(crate) fn parse_scopes(value: &Value) -> Option<Vec<String>> {
     match value {
         Value::String(s) => Some(s.split_whitespace().map(str::to_owned).collect()),
@@ -458,6 +476,21 @@ mod tests {
         );
         assert_eq!(parse_audiences(&serde_json::json!(["a", 1])), None);
         assert_eq!(parse_scopes(&serde_json::json!(5)), None);
+        let (array, text) = (serde_json::json!(["a", "b"]), serde_json::json!("c"));
+        assert_eq!(
+            granted_scopes(Some(&array), Some(&text)),
+            Ok(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(granted_scopes(None, Some(&text)), Ok(vec!["c".into()]));
+        assert_eq!(granted_scopes(None, None), Ok(Vec::new()));
+        assert_eq!(
+            granted_scopes(None, Some(&serde_json::json!(1))),
+            Err("`scp`")
+        );
+        assert_eq!(
+            granted_scopes(Some(&serde_json::json!([1])), Some(&text)),
+            Err("`scope`")
+        );
         assert_eq!(parse_numeric_date(&serde_json::json!(10.7)), Some(10));
         assert_eq!(parse_numeric_date(&serde_json::json!("10")), None);
     }

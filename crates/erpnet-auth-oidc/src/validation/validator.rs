@@ -19,7 +19,7 @@
 //! 5. Signature, with the key parsed once when the key set was fetched.
 //! 6. Claims: `iss` exactly, `aud` (string or array) containing a configured
 //!    audience, `exp` required, `nbf` and `iat` with a small leeway, required
-//!    scopes (`scope` as a string or an array).
+//!    scopes (`scope`, or else `scp`, as a string or an array).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -34,7 +34,7 @@ use erpnet_auth_core::sync::lock;
 use erpnet_auth_core::{ConfigError, constant_time_eq};
 
 use crate::claims::{
-    Checked, Claims, VerifiedToken, parse_audiences, parse_numeric_date, parse_scopes, unix_now,
+    Checked, Claims, VerifiedToken, granted_scopes, parse_audiences, parse_numeric_date, unix_now,
 };
 use crate::discovery::{Authority, DiscoveryCache};
 use crate::http::HttpClient;
@@ -268,12 +268,8 @@ impl JwtValidator {
         if inner.typ != TypPolicy::AccessToken && claims.nonce {
             return Err(ValidationError::IdToken);
         }
-        let scopes = match &claims.scope {
-            None => Vec::new(),
-            Some(scope) => {
-                parse_scopes(scope).ok_or(ValidationError::MalformedClaims("`scope`"))?
-            }
-        };
+        let scopes = granted_scopes(claims.scope.as_ref(), claims.scp.as_ref())
+            .map_err(ValidationError::MalformedClaims)?;
         if !inner.required_scopes.iter().all(|s| scopes.contains(s)) {
             return Err(ValidationError::InsufficientScope {
                 required: inner.required_scopes.clone(),
@@ -303,6 +299,7 @@ struct Registered {
     nbf: Option<Value>,
     iat: Option<Value>,
     scope: Option<Value>,
+    scp: Option<Value>,
     nonce: bool,
 }
 
@@ -334,7 +331,7 @@ impl<'de> serde::de::Visitor<'de> for RegisteredVisitor {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Registered, A::Error> {
         let mut claims = Registered::default();
-        let mut seen = [false; 7];
+        let mut seen = [false; 8];
         while let Some(name) = map.next_key::<ClaimName>()? {
             let value = map.next_value::<Value>()?;
             let index = name as usize;
@@ -352,6 +349,7 @@ impl<'de> serde::de::Visitor<'de> for RegisteredVisitor {
                 ClaimName::Nbf => claims.nbf = value,
                 ClaimName::Iat => claims.iat = value,
                 ClaimName::Scope => claims.scope = value,
+                ClaimName::Scp => claims.scp = value,
                 ClaimName::Nonce => claims.nonce = true,
                 ClaimName::Other => {}
             }
@@ -369,6 +367,7 @@ enum ClaimName {
     Nbf,
     Iat,
     Scope,
+    Scp,
     Nonce,
     Other,
 }
@@ -389,6 +388,7 @@ impl<'de> Deserialize<'de> for ClaimName {
                     "nbf" => ClaimName::Nbf,
                     "iat" => ClaimName::Iat,
                     "scope" => ClaimName::Scope,
+                    "scp" => ClaimName::Scp,
                     "nonce" => ClaimName::Nonce,
                     _ => ClaimName::Other,
                 })
