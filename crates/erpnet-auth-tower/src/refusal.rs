@@ -25,6 +25,7 @@ pub(crate) enum Outage {
     /// The provider's signing keys (JWKS, or discovery on the way to it).
     SigningKeys,
     /// The RFC 7662 introspection endpoint.
+    #[cfg_attr(not(feature = "introspection"), allow(dead_code))]
     Introspection,
 }
 

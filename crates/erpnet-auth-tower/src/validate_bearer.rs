@@ -19,7 +19,9 @@ use tower::{Layer, Service};
 
 use crate::bearer;
 use crate::body::ResponseBody;
-use crate::refusal::{DEFAULT_RETRY_AFTER, Outage, Realm, Refusal};
+#[cfg(feature = "introspection")]
+use crate::refusal::Outage;
+use crate::refusal::{DEFAULT_RETRY_AFTER, Realm, Refusal};
 
 /// Validates `Authorization: Bearer` tokens with a [`JwtValidator`] and puts
 /// the [`VerifiedToken`] into the request's extensions, where
