@@ -109,7 +109,7 @@ impl Origin {
         };
         let (scheme, rest) = value
             .split_once("://")
-            .ok_or(invalid("not a URL: give scheme://host[:port]"))?;
+            .ok_or_else(|| invalid("not a URL: give scheme://host[:port]"))?;
         let https = if scheme.eq_ignore_ascii_case("https") {
             true
         } else if scheme.eq_ignore_ascii_case("http") {
@@ -130,11 +130,14 @@ impl Origin {
                  the credential goes (for a Url: `url.origin().ascii_serialization()`)",
             ));
         }
-        let (host, port) = split_port(authority).ok_or(invalid("the port is not a number"))?;
-        let host = canonical_host(host).ok_or(invalid(
-            "the host must be an ASCII domain (punycode for international names), an IPv4 \
+        let (host, port) =
+            split_port(authority).ok_or_else(|| invalid("the port is not a number"))?;
+        let host = canonical_host(host).ok_or_else(|| {
+            invalid(
+                "the host must be an ASCII domain (punycode for international names), an IPv4 \
              address or an IPv6 address in brackets",
-        ))?;
+            )
+        })?;
         let origin = Origin {
             https,
             port: port.unwrap_or(if https { 443 } else { 80 }),

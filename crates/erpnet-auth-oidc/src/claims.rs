@@ -172,7 +172,7 @@ impl VerifiedToken {
         self.0.claims.get_or_init(|| {
             // The validator read every value of this payload as JSON, as
             // strictly as this parse does, before accepting it (see
-            // `Registered::parse`), so parsing it again cannot fail.
+            // `parse_claims` in the validator), so parsing it again cannot fail.
             self.0
                 .payload
                 .as_deref()

@@ -305,6 +305,8 @@ struct Registered {
 }
 
 impl Registered {
+    /// The claims an access token's validation checks, read strictly (see
+    /// [`parse_claims`]).
     fn parse(payload: &[u8]) -> Result<Self, ValidationError> {
         parse_claims::<RegisteredSink<'_>>(payload).map(|sink| sink.claims)
     }
