@@ -1,6 +1,13 @@
-//! Small synchronisation helpers shared by the crates of erpnet-auth.
+//! Synchronisation shared by the crates of erpnet-auth: [`SingleFlight`] and
+//! [`KeyedSingleFlight`], which coalesce concurrent work (token refreshes, key
+//! fetches, introspection) into one run that survives its callers, and
+//! [`lock`], a mutex lock that outlives a panic.
 
 use std::sync::{Mutex, MutexGuard};
+
+mod single_flight;
+
+pub use single_flight::{Abandoned, KeyedSingleFlight, SingleFlight, Waiter};
 
 /// Locks `mutex`, also when an earlier holder panicked.
 ///
