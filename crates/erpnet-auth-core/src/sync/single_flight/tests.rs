@@ -150,11 +150,11 @@ fn a_run_whose_runtime_shuts_down_is_cancelled_and_cleared() {
     let work = Work::default();
     let flights = KeyedSingleFlight::new();
     let first = paused_runtime();
-    let waiter = first.block_on(async {
-        let waiter = flights.run("k", || work.start());
-        settle().await;
-        waiter
-    });
+    let waiter = {
+        let _spawn_here = first.enter();
+        flights.run("k", || work.start())
+    };
+    first.block_on(settle());
     assert_eq!(work.runs(), 1);
     assert!(flights.contains_key(&"k"));
     drop(first);
