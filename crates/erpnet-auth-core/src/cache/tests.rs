@@ -6,6 +6,7 @@ use std::sync::atomic::AtomicUsize;
 
 use super::*;
 use crate::error::OAuthErrorCode;
+use crate::testing::{paused_runtime, settle};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -68,13 +69,6 @@ fn cache(provider: &Arc<Provider>) -> CachedTokenSource<Arc<Provider>> {
     CachedTokenSource::builder(provider.clone())
         .jitter(Duration::ZERO)
         .build()
-}
-
-/// Lets spawned tasks run without moving the clock.
-async fn settle() {
-    for _ in 0..20 {
-        tokio::task::yield_now().await;
-    }
 }
 
 /// Moves the clock, letting every task run before and after, as a real clock
@@ -371,15 +365,6 @@ async fn a_lazy_cache_leaves_no_task_behind() {
     drop(tokens);
     settle().await;
     assert_eq!(Arc::strong_count(&provider), 1);
-}
-
-/// A runtime of its own with a paused clock, for tests that outlive one.
-fn paused_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .expect("runtime")
 }
 
 #[test]

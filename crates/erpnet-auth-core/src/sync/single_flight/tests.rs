@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::*;
+use crate::testing::{paused_runtime, settle};
 
 /// Work that takes a second and answers with the number of its run.
 #[derive(Clone, Default)]
@@ -24,13 +25,6 @@ impl Work {
 
     fn runs(&self) -> usize {
         self.runs.load(Ordering::SeqCst)
-    }
-}
-
-/// Lets spawned tasks run without moving the clock.
-async fn settle() {
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
     }
 }
 
@@ -140,13 +134,6 @@ async fn a_panicking_run_is_reported_and_cleared() {
 
 #[test]
 fn a_run_whose_runtime_shuts_down_is_cancelled_and_cleared() {
-    let paused_runtime = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .expect("runtime")
-    };
     let work = Work::default();
     let flights = KeyedSingleFlight::new();
     let first = paused_runtime();

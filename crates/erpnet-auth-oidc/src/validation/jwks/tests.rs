@@ -50,6 +50,13 @@ impl Provider {
     fn fetches(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
     }
+    /// A cache of this provider's keys without the background refresh.
+    fn lazy_cache(&self) -> JwksCache {
+        self.cache()
+            .background_refresh(false)
+            .build()
+            .expect("cache")
+    }
     fn cache(&self) -> JwksBuilder {
         let me = self.clone();
         JwksCache::fake(move || {
@@ -124,11 +131,7 @@ fn only_signature_keys_of_supported_types_are_kept() {
 #[tokio::test(start_paused = true)]
 async fn unknown_key_ids_refetch_at_most_once_per_cooldown() {
     let provider = Provider::new(json!([ed25519_jwk("a")]));
-    let cache = provider
-        .cache()
-        .background_refresh(false)
-        .build()
-        .expect("cache");
+    let cache = provider.lazy_cache();
 
     // 100 concurrent callers with no keys loaded: one fetch.
     let callers: Vec<_> = (0..100)
@@ -169,11 +172,7 @@ async fn unknown_key_ids_refetch_at_most_once_per_cooldown() {
 /// A cache of `a` whose provider now publishes `a` and `b`, slowly; and the
 /// generation a token signed with `b` was checked against.
 async fn rotated_slowly(provider: &Provider, delay: Duration) -> (JwksCache, u64) {
-    let cache = provider
-        .cache()
-        .background_refresh(false)
-        .build()
-        .expect("cache");
+    let cache = provider.lazy_cache();
     cache.refresh().await.expect("first fetch");
     provider.serve(json!([ed25519_jwk("a"), ed25519_jwk("b")]), None);
     provider.slow(delay);
@@ -251,11 +250,7 @@ fn a_refetch_dropped_with_its_runtime_arms_no_cooldown() {
 #[tokio::test(start_paused = true)]
 async fn last_known_good_keys_survive_failures_and_garbage() {
     let provider = Provider::new(json!([ed25519_jwk("a")]));
-    let cache = provider
-        .cache()
-        .background_refresh(false)
-        .build()
-        .expect("cache");
+    let cache = provider.lazy_cache();
     cache.refresh().await.expect("first fetch");
     let generation = cache.generation();
 
@@ -280,11 +275,7 @@ async fn last_known_good_keys_survive_failures_and_garbage() {
 async fn the_generation_changes_only_when_the_keys_do() {
     let a = ed25519_jwk("a");
     let provider = Provider::new(json!([a.clone()]));
-    let cache = provider
-        .cache()
-        .background_refresh(false)
-        .build()
-        .expect("cache");
+    let cache = provider.lazy_cache();
     cache.refresh().await.expect("fetch");
     let first = cache.generation();
     cache.refresh().await.expect("fetch");
