@@ -35,7 +35,9 @@
 //! # How it stays gentle with the provider
 //!
 //! - Only one request to the underlying source is in flight at a time; every
-//!   caller that needs a token waits on that one request.
+//!   caller that needs a token waits on that one request. It runs on its own
+//!   task (a [`SingleFlight`]), so a caller that is dropped half-way cancels
+//!   nothing: the request ends, its token is stored, and the next caller gets it.
 //! - A token that is due for refresh but still valid is handed out at once while
 //!   one background refresh runs.
 //! - A failed refresh never replaces a still-valid token. Failures back off

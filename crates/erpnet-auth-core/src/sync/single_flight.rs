@@ -149,9 +149,10 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
     /// (a result still cached, an error while backing off).
     ///
     /// Joining and starting are one step: `start` is called under the lock
-    /// that other callers take to join, so two callers never both start, and a
-    /// flight that has ended has finished its work first. Keep `start` short,
-    /// and do not use this `SingleFlight` inside it.
+    /// that other callers take to join, so two callers never both start, and
+    /// `start` sees all that the last run wrote (a run leaves the map only
+    /// after its work has ended). Keep `start` short, and do not use this
+    /// `SingleFlight` inside it.
     pub fn try_run<F, Fut, E>(&self, start: F) -> Result<Waiter<T>, E>
     where
         F: FnOnce() -> Result<Fut, E>,

@@ -420,34 +420,7 @@ impl JwksCache {
             Ok((Some(set), max_age))
         }
         .await;
-        let outcome = match result {
-            Ok((None, max_age)) => Ok(max_age),
-            Ok((Some(mut set), max_age)) => {
-                if set.keys.is_empty() && !current.keys.is_empty() {
-                    tracing::warn!(
-                        "jwks: fetched key set has no usable key; keeping the last known good keys"
-                    );
-                } else {
-                    if same_keys(&set, &current) {
-                        set.generation = current.generation;
-                    } else {
-                        set.generation = current.generation + 1;
-                        tracing::info!(
-                            keys = set.keys.len(),
-                            kids = ?set.keys.iter().map(|k| k.kid.as_deref().unwrap_or("")).collect::<Vec<_>>(),
-                            "jwks: key set changed"
-                        );
-                    }
-                    tracing::debug!(elapsed = ?started.elapsed(), "jwks: fetched");
-                    inner.keys.store(Arc::new(set));
-                }
-                Ok(max_age)
-            }
-            Err(error) => {
-                tracing::warn!(%error, keeping = current.keys.len(), "jwks: fetch failed; keeping the last known good keys");
-                Err(error)
-            }
-        };
+        let outcome = self.install(result, &current, started);
         // Recorded when the fetch ends, not when it starts: a fetch that never
         // ends (its runtime shut down) arms no cooldown, so the next unknown key
         // id fetches at once instead of being refused with the old keys.
@@ -459,6 +432,44 @@ impl JwksCache {
         }
         state.last_failure = outcome.as_ref().err().cloned();
         outcome
+    }
+
+    /// Installs a fetched key set, unless it has no usable key where the
+    /// current one has some; returns the `max-age`.
+    fn install(
+        &self,
+        result: Result<(Option<KeySet>, Option<Duration>), Error>,
+        current: &KeySet,
+        started: Instant,
+    ) -> Result<Option<Duration>, Error> {
+        match result {
+            Ok((None, max_age)) => Ok(max_age),
+            Ok((Some(mut set), max_age)) => {
+                if set.keys.is_empty() && !current.keys.is_empty() {
+                    tracing::warn!(
+                        "jwks: fetched key set has no usable key; keeping the last known good keys"
+                    );
+                    return Ok(max_age);
+                }
+                if same_keys(&set, current) {
+                    set.generation = current.generation;
+                } else {
+                    set.generation = current.generation + 1;
+                    tracing::info!(
+                        keys = set.keys.len(),
+                        kids = ?set.keys.iter().map(|k| k.kid.as_deref().unwrap_or("")).collect::<Vec<_>>(),
+                        "jwks: key set changed"
+                    );
+                }
+                tracing::debug!(elapsed = ?started.elapsed(), "jwks: fetched");
+                self.inner.keys.store(Arc::new(set));
+                Ok(max_age)
+            }
+            Err(error) => {
+                tracing::warn!(%error, keeping = current.keys.len(), "jwks: fetch failed; keeping the last known good keys");
+                Err(error)
+            }
+        }
     }
 
     fn start_background_refresh(&self) {
