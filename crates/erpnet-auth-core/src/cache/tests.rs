@@ -440,6 +440,24 @@ fn a_refresh_whose_runtime_shuts_down_leaves_nothing_behind() {
     assert_eq!(provider.requests(), 2);
 }
 
+#[test]
+fn without_a_runtime_the_caller_fetches_the_token_itself() {
+    let source = crate::token_source_fn(|| async {
+        Ok(AccessToken::new("fetched inline").with_expires_in(HOUR))
+    });
+    let tokens = CachedTokenSource::new(source);
+    // Polled by hand, as an executor other than tokio would.
+    let mut token = std::pin::pin!(tokens.token());
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let Poll::Ready(token) = token.as_mut().poll(&mut cx) else {
+        panic!("the source answers at once, so the caller's fetch does too");
+    };
+    assert_eq!(token.expect("token").expose_secret(), "fetched inline");
+    assert!(!tokens.shared.flight.is_running());
+    let cached = tokens.cached_token().expect("stored, judged by the clock");
+    assert_eq!(cached.expose_secret(), "fetched inline");
+}
+
 #[tokio::test(start_paused = true)]
 async fn short_lived_tokens_get_proportional_margins() {
     let provider = Provider::new(Some(Duration::from_secs(8)));
