@@ -21,7 +21,9 @@
 
 use std::net::Ipv4Addr;
 
-use erpnet_auth::{Authority, CachedTokenSource, ClientCredentials, JwtValidator, StaticToken};
+use erpnet_auth::{
+    Authority, CachedTokenSource, ClientConfig, ClientCredentials, JwtValidator, StaticToken,
+};
 use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, MockIdentity};
 use erpnet_auth_tower::{AddBearerLayer, RequireScopesLayer, ValidateBearerLayer};
 use tonic::service::LayerExt as _;
@@ -60,8 +62,10 @@ async fn main() -> Result<(), Error> {
     let channel = Channel::from_shared(format!("http://{addr}"))?
         .connect()
         .await?;
-    let grant = ClientCredentials::builder(authority, DEFAULT_CLIENT_ID)
+    let client = ClientConfig::builder(authority, DEFAULT_CLIENT_ID)
         .client_secret(DEFAULT_CLIENT_SECRET)
+        .build()?;
+    let grant = ClientCredentials::builder(client)
         .scopes(["read"])
         .build()?;
     let tokens = CachedTokenSource::new(grant);

@@ -2,10 +2,9 @@
 
 use std::fmt;
 
+use erpnet_auth_core::ConfigError;
 use erpnet_auth_core::origin::is_secure_origin;
 use reqwest::Url;
-
-use crate::error::Error;
 
 /// An origin allowed to receive tokens (RFC 6454: scheme, host, port), with the
 /// default port made explicit so that `https://host` and `https://host:443` are
@@ -23,11 +22,13 @@ impl Origin {
     /// Parses `scheme://host[:port]` (a trailing `/` is tolerated). Anything
     /// more is refused rather than ignored: a path would suggest that only
     /// requests below it get the token, which is not the case.
-    pub(crate) fn parse(value: &str) -> Result<Origin, Error> {
+    pub(crate) fn parse(value: &str) -> Result<Origin, ConfigError> {
         let parsed = Url::parse(value.trim());
-        let invalid = |reason: String| Error::InvalidOrigin {
-            origin: shown(value, parsed.as_ref().ok()),
-            reason,
+        let invalid = |reason: String| {
+            ConfigError::invalid(format!(
+                "BearerAuth: `{}` is not an origin: {reason}",
+                shown(value, parsed.as_ref().ok())
+            ))
         };
         let url = match &parsed {
             Ok(url) => url,
@@ -57,8 +58,11 @@ impl Origin {
             port,
         };
         if !is_secure_origin(url.scheme(), host) {
-            return Err(Error::InsecureOrigin {
-                origin: origin.to_string(),
+            return Err(ConfigError::InsecureUrl {
+                url: origin.to_string(),
+                reason: "BearerAuth would send tokens unencrypted: plain http is allowed only \
+                         to loopback addresses; use https"
+                    .to_owned(),
             });
         }
         Ok(origin)
@@ -142,7 +146,7 @@ mod tests {
     fn refuses_what_is_not_a_secure_origin() {
         for insecure in ["http://demo.my.erp.net", "http://10.0.0.1:8080"] {
             let error = Origin::parse(insecure).expect_err(insecure);
-            assert!(matches!(error, Error::InsecureOrigin { .. }), "{error}");
+            assert!(matches!(error, ConfigError::InsecureUrl { .. }), "{error}");
             assert!(error.to_string().contains("loopback"), "{error}");
         }
         for invalid in [
@@ -156,7 +160,7 @@ mod tests {
         ] {
             let error = Origin::parse(invalid).expect_err(invalid);
             assert!(
-                matches!(error, Error::InvalidOrigin { .. }),
+                matches!(error, ConfigError::Invalid(_)),
                 "{invalid}: {error}"
             );
             assert!(!format!("{error} {error:?}").contains("pw"), "{error}");

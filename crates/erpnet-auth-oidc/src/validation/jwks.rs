@@ -89,7 +89,7 @@ pub struct JwksCache {
 
 /// Settings of a [`JwksCache`].
 #[derive(Debug, Clone)]
-pub struct JwksBuilder {
+pub struct JwksCacheBuilder {
     location: Location,
     http: Option<HttpClient>,
     cooldown: Duration,
@@ -202,18 +202,18 @@ pub struct KeyInfo {
 impl JwksCache {
     /// A cache for the key set at `jwks_uri`, with default settings.
     pub fn new(jwks_uri: Url) -> Result<Self, ConfigError> {
-        Self::builder_for_url(jwks_uri).build()
+        Self::builder(jwks_uri).build()
     }
 
     /// Settings for the key set at `jwks_uri`.
-    pub fn builder_for_url(jwks_uri: Url) -> JwksBuilder {
-        JwksBuilder::new(Location::Url(jwks_uri))
+    pub fn builder(jwks_uri: Url) -> JwksCacheBuilder {
+        JwksCacheBuilder::new(Location::Url(jwks_uri))
     }
 
     /// Settings for the key set named by the `jwks_uri` of a discovery document.
-    pub fn builder_for_discovery(discovery: DiscoveryCache) -> JwksBuilder {
+    pub fn builder_for_discovery(discovery: DiscoveryCache) -> JwksCacheBuilder {
         let http = discovery.http().clone();
-        let mut builder = JwksBuilder::new(Location::Discover(discovery));
+        let mut builder = JwksCacheBuilder::new(Location::Discover(discovery));
         builder.http = Some(http);
         builder
     }
@@ -221,7 +221,7 @@ impl JwksCache {
     /// A fixed key set from a JWKS document (`{"keys":[…]}`), never refreshed.
     pub fn from_json(jwks: &str, max_keys: usize) -> Result<Self, Error> {
         let keys = parse_key_set(jwks.as_bytes(), "static key set", max_keys, 1)?;
-        Ok(JwksBuilder::new(Location::Static(Arc::new(keys)))
+        Ok(JwksCacheBuilder::new(Location::Static(Arc::new(keys)))
             .background_refresh(false)
             .build()?)
     }
@@ -229,8 +229,8 @@ impl JwksCache {
     #[cfg(test)]
     pub(crate) fn fake(
         fetch: impl Fn() -> Result<(Vec<u8>, Option<Duration>), Error> + Send + Sync + 'static,
-    ) -> JwksBuilder {
-        JwksBuilder::new(Location::Fake(Arc::new(fetch)))
+    ) -> JwksCacheBuilder {
+        JwksCacheBuilder::new(Location::Fake(Arc::new(fetch)))
     }
 
     /// The keys currently held (empty until the first fetch).
@@ -447,7 +447,7 @@ async fn refresh_periodically(inner: Weak<Inner>) {
     }
 }
 
-impl JwksBuilder {
+impl JwksCacheBuilder {
     fn new(location: Location) -> Self {
         Self {
             location,

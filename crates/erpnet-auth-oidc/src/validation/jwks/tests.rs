@@ -44,7 +44,7 @@ impl Provider {
     fn fetches(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
     }
-    fn cache(&self) -> JwksBuilder {
+    fn cache(&self) -> JwksCacheBuilder {
         let me = self.clone();
         JwksCache::fake(move || {
             me.fetches.fetch_add(1, Ordering::SeqCst);
