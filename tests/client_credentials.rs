@@ -28,16 +28,16 @@ fn client(
         .expect("valid client")
 }
 
+/// The mock's default client.
+fn default_client(identity: &MockIdentity, method: ClientAuthMethod) -> ClientConfig {
+    client(identity, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, method)
+}
+
 fn grant(identity: &MockIdentity, method: ClientAuthMethod) -> ClientCredentials {
-    ClientCredentials::builder(client(
-        identity,
-        DEFAULT_CLIENT_ID,
-        DEFAULT_CLIENT_SECRET,
-        method,
-    ))
-    .scopes(["read", "update"])
-    .build()
-    .expect("valid configuration")
+    ClientCredentials::builder(default_client(identity, method))
+        .scopes(["read", "update"])
+        .build()
+        .expect("valid configuration")
 }
 
 #[tokio::test]
@@ -119,10 +119,8 @@ async fn client_secret_basic_form_encodes_a_client_id_with_a_slash() {
 #[tokio::test]
 async fn extra_parameters_are_sent() {
     let identity = MockIdentity::start().await;
-    ClientCredentials::builder(client(
+    ClientCredentials::builder(default_client(
         &identity,
-        DEFAULT_CLIENT_ID,
-        DEFAULT_CLIENT_SECRET,
         ClientAuthMethod::ClientSecretPost,
     ))
     .scopes(["read"])
@@ -179,12 +177,7 @@ async fn wrong_secret_is_a_permanent_invalid_client() {
 #[tokio::test]
 async fn a_scope_the_client_lacks_is_a_permanent_invalid_scope() {
     let identity = MockIdentity::start().await;
-    let client = client(
-        &identity,
-        DEFAULT_CLIENT_ID,
-        DEFAULT_CLIENT_SECRET,
-        ClientAuthMethod::ClientSecretPost,
-    );
+    let client = default_client(&identity, ClientAuthMethod::ClientSecretPost);
     let error = ClientCredentials::builder(client)
         .scopes(["read", "admin"])
         .build()
@@ -221,12 +214,7 @@ async fn redirects_are_not_followed() {
 #[tokio::test]
 async fn one_client_config_serves_every_grant_with_one_discovery() {
     let identity = MockIdentity::start().await;
-    let client = client(
-        &identity,
-        DEFAULT_CLIENT_ID,
-        DEFAULT_CLIENT_SECRET,
-        ClientAuthMethod::ClientSecretBasic,
-    );
+    let client = default_client(&identity, ClientAuthMethod::ClientSecretBasic);
     let reader = ClientCredentials::builder(client.clone())
         .scopes(["read"])
         .build()

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use erpnet_auth::{
-    AuthorizationCodeFlow, CachedTokenSource, ClientAuthMethod, ClientConfig, Discovery, Endpoints,
-    Error, Introspector, LoopbackOptions, LoopbackRedirect, PendingAuthorization, Revocation,
-    SignIn, SignInError, TokenSource, TokenTypeHint, Url, refresh_token_store_fn,
+    Authority, AuthorizationCodeFlow, CachedTokenSource, ClientAuthMethod, ClientConfig, Discovery,
+    Endpoints, Error, Introspector, LoopbackOptions, LoopbackRedirect, PendingAuthorization,
+    Revocation, SignIn, SignInError, TokenSource, TokenTypeHint, Url, refresh_token_store_fn,
     sign_in_with_loopback,
 };
 use erpnet_auth_testkit::{
@@ -128,6 +128,33 @@ async fn native_sign_in_through_the_loopback_helper() {
         logout
             .query_pairs()
             .any(|(n, v)| n == "id_token_hint" && v == id_token.expose_secret())
+    );
+}
+
+#[tokio::test]
+async fn sign_in_needs_a_fetched_document_and_a_request_adds_scopes() {
+    let identity = MockIdentity::start().await;
+    let authority: Authority = identity.issuer().parse().expect("authority");
+    let discovered_later = ClientConfig::builder(authority, DEFAULT_PUBLIC_CLIENT_ID)
+        .auth_method(ClientAuthMethod::None)
+        .build()
+        .expect("public client");
+    let error = AuthorizationCodeFlow::builder(discovered_later)
+        .build()
+        .expect_err("no discovery document at hand");
+    assert!(error.to_string().contains("Discovery::fetch"), "{error}");
+
+    let flow = flow(&identity).await;
+    assert_eq!(flow.scopes(), SCOPES);
+    let pending = flow
+        .authorization_request(&Url::parse("http://127.0.0.1:9/callback").expect("url"))
+        .scopes(["update admin", "openid"])
+        .build()
+        .expect("request");
+    assert_eq!(
+        support::query_param(pending.url(), "scope").as_deref(),
+        Some("openid profile offline_access read update admin"),
+        "the flow's scopes, then the request's new ones"
     );
 }
 

@@ -169,42 +169,31 @@ mod tests {
     }
 
     fn confidential() -> ClientConfig {
-        client(
-            Endpoints::new().token(url("https://demo.my.erp.net/id/connect/token")),
-            ClientAuthMethod::ClientSecretPost,
-        )
+        let token = Endpoints::new().token(url("https://demo.my.erp.net/id/connect/token"));
+        client(token, ClientAuthMethod::ClientSecretPost)
+    }
+
+    /// Why `builder` is refused.
+    fn refusal(builder: ClientCredentialsBuilder) -> String {
+        builder.build().expect_err("refused").to_string()
     }
 
     #[test]
     fn configuration_is_checked() {
-        let err = ClientCredentials::builder(confidential())
-            .build()
-            .expect_err("no scopes");
-        assert!(err.to_string().contains("scopes"), "{err}");
-        let err = ClientCredentials::builder(confidential())
+        let token = || Endpoints::new().token(url("https://demo.my.erp.net/id/connect/token"));
+        assert!(refusal(ClientCredentials::builder(confidential())).contains("scopes"));
+        let reserved = ClientCredentials::builder(confidential())
             .scopes(["read"])
-            .param("scope", "x")
-            .build()
-            .expect_err("reserved");
-        assert!(err.to_string().contains("`scope`"), "{err}");
-        let public = client(
-            Endpoints::new().token(url("https://demo.my.erp.net/id/connect/token")),
-            ClientAuthMethod::None,
-        );
-        let err = ClientCredentials::builder(public)
-            .scopes(["read"])
-            .build()
-            .expect_err("a public client");
-        assert!(err.to_string().contains("confidential"), "{err}");
-        let no_token_endpoint = client(
+            .param("scope", "x");
+        assert!(refusal(reserved).contains("`scope`"));
+        let public = ClientCredentials::builder(client(token(), ClientAuthMethod::None));
+        assert!(refusal(public.scopes(["read"])).contains("confidential"));
+        let revocation_only = client(
             Endpoints::new().revocation(url("https://demo.my.erp.net/id/connect/revocation")),
             ClientAuthMethod::ClientSecretBasic,
         );
-        let err = ClientCredentials::builder(no_token_endpoint)
-            .scopes(["read"])
-            .build()
-            .expect_err("no token endpoint");
-        assert!(err.to_string().contains("Endpoints::token"), "{err}");
+        let no_token_endpoint = ClientCredentials::builder(revocation_only).scopes(["read"]);
+        assert!(refusal(no_token_endpoint).contains("Endpoints::token"));
 
         let grant = ClientCredentials::builder(confidential())
             .scopes(["read update", "openid"])
