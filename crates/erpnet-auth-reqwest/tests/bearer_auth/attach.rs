@@ -1,7 +1,9 @@
 //! Which requests get a token, in which header.
 
+use std::sync::Arc;
+
 use erpnet_auth_core::StaticToken;
-use erpnet_auth_reqwest::{BearerAuth, ConfigError, SkipAuth, TokenHeader};
+use erpnet_auth_reqwest::{BearerAuth, ConfigError, SkipAuth, TokenHeader, TokenSource};
 use erpnet_auth_testkit::{Endpoint, MockIdentity};
 
 use crate::api::Api;
@@ -132,7 +134,9 @@ async fn a_middleware_that_allows_no_origin_is_refused() {
 async fn x_api_key_mode_sends_the_token_in_x_api_key_only() {
     let api = Api::start().await;
     let pat = format!("enrt_{}", "0123456789abcdef".repeat(4));
-    let auth = BearerAuth::builder(StaticToken::new(pat.clone()))
+    // A source already shared as `Arc<dyn TokenSource>`.
+    let shared: Arc<dyn TokenSource> = Arc::new(StaticToken::new(pat.clone()));
+    let auth = BearerAuth::builder_for_arc(shared)
         .allow_origin(&api.origin)
         .token_header(TokenHeader::XApiKey);
     let client = client(auth);
