@@ -56,6 +56,8 @@ mod error;
 pub mod origin;
 mod source;
 pub mod sync;
+#[cfg(test)]
+mod testing;
 mod token;
 
 pub use cache::{
