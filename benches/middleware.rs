@@ -80,7 +80,12 @@ fn bench(c: &mut Criterion) {
     let http = reqwest::Client::new();
     let bare = reqwest_middleware::ClientBuilder::new(http.clone()).build();
     let with_auth = reqwest_middleware::ClientBuilder::new(http.clone())
-        .with(BearerAuth::new(tokens).allow_origin(&origin))
+        .with(
+            BearerAuth::builder(tokens)
+                .allow_origin(&origin)
+                .build()
+                .expect("BearerAuth"),
+        )
         .build();
 
     let mut group = c.benchmark_group("get_with_token");

@@ -26,7 +26,9 @@
 use std::process::ExitCode;
 
 use erpnet_auth::reqwest::BearerAuth;
-use erpnet_auth::{Authority, CachedTokenSource, ClientAuthMethod, ClientCredentials, Url};
+use erpnet_auth::{
+    Authority, CachedTokenSource, ClientAuthMethod, ClientConfig, ClientCredentials, Url,
+};
 
 const WHAT_TO_SET: &str = "set ERPNET_AUTHORITY (an ERP.net instance name or issuer URL), \
      ERPNET_CLIENT_ID, ERPNET_CLIENT_SECRET, ERPNET_SCOPES (space-separated) and optionally \
@@ -76,10 +78,12 @@ async fn run() -> Result<(), Stop> {
     let authority: Authority = authority
         .parse()
         .map_err(|e| config_error(format!("ERPNET_AUTHORITY: {e}")))?;
-    let mut grant = ClientCredentials::builder(authority, var("ERPNET_CLIENT_ID")?)
+    let client = ClientConfig::builder(authority, var("ERPNET_CLIENT_ID")?)
         .client_secret(var("ERPNET_CLIENT_SECRET")?)
         .auth_method(method)
-        .scopes(var("ERPNET_SCOPES")?.split_whitespace());
+        .build()
+        .map_err(|e| config_error(e.to_string()))?;
+    let mut grant = ClientCredentials::builder(client).scopes([var("ERPNET_SCOPES")?]);
     if let Ok(resource) = std::env::var("ERPNET_RESOURCE") {
         grant = grant.param("resource", resource);
     }
@@ -87,8 +91,9 @@ async fn run() -> Result<(), Stop> {
     let tokens = CachedTokenSource::new(grant);
 
     // The token goes to the URL's origin only (https, or http to loopback).
-    let auth = BearerAuth::new(tokens)
-        .try_allow_origin(url.origin().ascii_serialization())
+    let auth = BearerAuth::builder(tokens)
+        .allow_origin(url.origin().ascii_serialization())
+        .build()
         .map_err(|e| config_error(e.to_string()))?;
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(auth)

@@ -14,12 +14,11 @@
 //! test user in against the embedded mock ERP.net Identity, playing the browser
 //! itself.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use erpnet_auth::{
-    AuthorizationCodeFlow, CachedTokenSource, Discovery, LoopbackOptions, Url,
-    sign_in_with_loopback,
+    AuthorizationCodeFlow, CachedTokenSource, ClientAuthMethod, ClientConfig, Discovery,
+    LoopbackOptions, Url, sign_in_with_loopback,
 };
 use erpnet_auth_testkit::{DEFAULT_PUBLIC_CLIENT_ID, MockIdentity};
 
@@ -56,9 +55,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
-    let discovery = Arc::new(Discovery::fetch(&authority).await?);
-    let flow = AuthorizationCodeFlow::builder(discovery, client_id)
-        .scopes(scopes.split_whitespace())
+    let discovery = Discovery::fetch(&authority).await?;
+    let client = ClientConfig::builder(discovery, client_id)
+        .auth_method(ClientAuthMethod::None) // a public client
+        .build()?;
+    let flow = AuthorizationCodeFlow::builder(client)
+        .scopes([scopes])
         .build()?;
     let mut options = LoopbackOptions::default().open_browser(!no_browser && mock.is_none());
     if let Some(resource) = resource {

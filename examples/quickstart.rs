@@ -24,8 +24,8 @@ use axum::routing::get;
 use erpnet_auth::reqwest::BearerAuth;
 use erpnet_auth::tower::{Claims, RequireScopesLayer, ValidateBearerLayer};
 use erpnet_auth::{
-    AccessToken, Authority, CachedTokenSource, ClientAuthMethod, ClientCredentials, Discovery,
-    Error, JwtValidator,
+    AccessToken, Authority, CachedTokenSource, ClientAuthMethod, ClientConfig, ClientCredentials,
+    Discovery, Error, JwtValidator,
 };
 use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, MockIdentity};
 
@@ -125,10 +125,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         discovery.token_endpoint()
     );
 
-    // 2. The client credentials grant, wrapped in the lock-free cache.
-    let grant = ClientCredentials::builder(&discovery, settings.client_id.as_str())
+    // 2. The client (who we are at the provider), its client credentials
+    //    grant, and the lock-free cache in front of it.
+    let client = ClientConfig::builder(&discovery, settings.client_id.as_str())
         .client_secret(settings.client_secret)
         .auth_method(settings.method)
+        .build()?;
+    let grant = ClientCredentials::builder(client)
         .scopes(settings.scopes)
         .build()?;
     let tokens = CachedTokenSource::new(grant);
@@ -207,8 +210,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tokio::spawn(async move { axum::serve(listener, api).await });
     println!("6. a protected API at {origin} (ValidateBearerLayer, keys from the provider's JWKS)");
 
+    let auth = BearerAuth::builder(tokens.clone())
+        .allow_origin(&origin)
+        .build()?;
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(BearerAuth::new(tokens.clone()).allow_origin(&origin))
+        .with(auth)
         .build();
     let whoami = client.get(format!("{origin}/whoami")).send().await?;
     let status = whoami.status();

@@ -23,7 +23,9 @@
 
 use std::net::Ipv4Addr;
 
-use erpnet_auth::{Authority, CachedTokenSource, ClientCredentials, JwtValidator, StaticToken};
+use erpnet_auth::{
+    Authority, CachedTokenSource, ClientConfig, ClientCredentials, JwtValidator, StaticToken,
+};
 use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, MockIdentity};
 use erpnet_auth_tower::{AddBearerLayer, RequireScopesLayer, ValidateBearerLayer};
 use tonic::service::LayerExt as _;
@@ -61,8 +63,10 @@ async fn main() -> Result<(), Error> {
     // Client half: a channel whose every call carries a cached token.
     let origin = format!("http://{addr}");
     let channel = Channel::from_shared(origin.clone())?.connect().await?;
-    let grant = ClientCredentials::builder(authority, DEFAULT_CLIENT_ID)
+    let client = ClientConfig::builder(authority, DEFAULT_CLIENT_ID)
         .client_secret(DEFAULT_CLIENT_SECRET)
+        .build()?;
+    let grant = ClientCredentials::builder(client)
         .scopes(["read"])
         .build()?;
     let tokens = CachedTokenSource::new(grant);

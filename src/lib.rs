@@ -10,9 +10,9 @@
 //! | feature | crate (feature) | what it adds |
 //! |---|---|---|
 //! | (always) | [`erpnet_auth_core`] | [`TokenSource`], [`CachedTokenSource`], [`StaticToken`], [`AccessToken`], [`Error`], [`ConfigError`] at the top level |
-//! | `client` (default) | `erpnet-auth-oidc` (`client`) | discovery and the client grants: `Authority`, `Discovery`, `ClientCredentials`, `RefreshTokenGrant` |
+//! | `client` (default) | `erpnet-auth-oidc` (`client`) | discovery, the client and its grants: `Authority`, `Discovery`, `ClientConfig`, `ClientCredentials`, `RefreshTokenGrant`, `Revocation` (RFC 7009) |
 //! | `validation` | `erpnet-auth-oidc` (`validation`) | `JwtValidator`, `JwksCache`, `VerifiedToken`, `ErpNetClaims` (brings aws-lc-rs) |
-//! | `introspection` | `erpnet-auth-oidc` (`introspection`) | `Introspector` (RFC 7662) and `Revocation` (RFC 7009) |
+//! | `introspection` | `erpnet-auth-oidc` (`introspection`) | `Introspector` (RFC 7662) |
 //! | `sign-in` | `erpnet-auth-oidc` (`sign-in`) | `AuthorizationCodeFlow` with PKCE, ID tokens, `sign_in_with_loopback` (brings openidconnect) |
 //! | `rustls` (default) / `native-tls` | `erpnet-auth-oidc` (`rustls` / `native-tls`) | the TLS backend of every call to the provider |
 //! | `reqwest` | `erpnet-auth-reqwest` | `erpnet_auth::reqwest`: `BearerAuth`, a reqwest-middleware that attaches tokens to outgoing requests |
@@ -22,15 +22,17 @@
 //! | `testkit` | `erpnet-auth-testkit` | `erpnet_auth::testkit`: an in-process mock ERP.net Identity for your tests |
 //!
 //! ```
-//! use erpnet_auth::{Authority, CachedTokenSource, ClientCredentials, TokenSource};
+//! use erpnet_auth::{Authority, CachedTokenSource, ClientConfig, ClientCredentials, TokenSource};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), erpnet_auth::Error> {
 //! # let identity = erpnet_auth_testkit::MockIdentity::start().await;
 //! # let instance = identity.issuer();
 //! // `instance` is an ERP.net instance name ("myinstance") or an issuer URL.
-//! let grant = ClientCredentials::builder(instance.parse::<Authority>()?, "my.trusted.app/first")
+//! let client = ClientConfig::builder(instance.parse::<Authority>()?, "my.trusted.app/first")
 //!     .client_secret(erpnet_auth_testkit::DEFAULT_CLIENT_SECRET)
+//!     .build()?;
+//! let grant = ClientCredentials::builder(client)
 //!     .scopes(["read", "update"])
 //!     .build()?;
 //! let tokens = CachedTokenSource::new(grant);

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use erpnet_auth::{
-    Authority, CachedTokenSource, ClientCredentials, ConfigError, Discovery, Error, HttpClient,
-    TokenSource,
+    Authority, CachedTokenSource, ClientConfig, ClientCredentials, ConfigError, Discovery,
+    Endpoints, Error, HttpClient, TokenSource,
 };
 use erpnet_auth_testkit::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, Failure, MockIdentity,
@@ -36,10 +36,13 @@ async fn discover(identity: &MockIdentity, failure: Failure) -> Error {
 /// Client credentials straight at the mock's token endpoint, with a short time-out.
 fn grant(identity: &MockIdentity) -> ClientCredentials {
     let endpoint: erpnet_auth::Url = identity.token_endpoint().parse().expect("url");
-    ClientCredentials::builder(endpoint, DEFAULT_CLIENT_ID)
+    let client = ClientConfig::builder(Endpoints::new().token(endpoint), DEFAULT_CLIENT_ID)
         .client_secret(DEFAULT_CLIENT_SECRET)
-        .scopes(["read"])
         .http(http())
+        .build()
+        .expect("config");
+    ClientCredentials::builder(client)
+        .scopes(["read"])
         .build()
         .expect("config")
 }
@@ -251,9 +254,8 @@ async fn plain_http_to_a_remote_host_is_refused_before_sending() {
     let url: erpnet_auth::Url = "http://demo.my.erp.net/id/connect/token"
         .parse()
         .expect("url");
-    let e = ClientCredentials::builder(url, DEFAULT_CLIENT_ID)
+    let e = ClientConfig::builder(Endpoints::new().token(url), DEFAULT_CLIENT_ID)
         .client_secret(DEFAULT_CLIENT_SECRET)
-        .scopes(["read"])
         .build()
         .expect_err("insecure");
     assert!(matches!(e, ConfigError::InsecureUrl { .. }), "{e}");

@@ -3,20 +3,38 @@
 use std::time::Duration;
 
 use erpnet_auth::{
-    Authority, CachedTokenSource, ClientAuthMethod, ClientCredentials, Discovery, Error,
-    HttpClient, OAuthErrorCode, TokenSource,
+    Authority, CachedTokenSource, ClientAuthMethod, ClientConfig, ClientCredentials, Discovery,
+    Endpoints, Error, HttpClient, OAuthErrorCode, Revocation, TokenSource, TokenTypeHint, Url,
 };
 use erpnet_auth_testkit::{
     AuthMethodUsed, Client, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, MockIdentity,
 };
+use secrecy::SecretString;
 
 mod support;
 
-fn grant(identity: &MockIdentity, method: ClientAuthMethod) -> ClientCredentials {
+/// Client `id` of the mock, discovered from its issuer.
+fn client(
+    identity: &MockIdentity,
+    id: &str,
+    secret: &str,
+    method: ClientAuthMethod,
+) -> ClientConfig {
     let authority = Authority::parse(&identity.issuer()).expect("loopback issuer");
-    ClientCredentials::builder(authority, DEFAULT_CLIENT_ID)
-        .client_secret(DEFAULT_CLIENT_SECRET)
+    ClientConfig::builder(authority, id)
+        .client_secret(secret)
         .auth_method(method)
+        .build()
+        .expect("valid client")
+}
+
+/// The mock's default client.
+fn default_client(identity: &MockIdentity, method: ClientAuthMethod) -> ClientConfig {
+    client(identity, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, method)
+}
+
+fn grant(identity: &MockIdentity, method: ClientAuthMethod) -> ClientCredentials {
+    ClientCredentials::builder(default_client(identity, method))
         .scopes(["read", "update"])
         .build()
         .expect("valid configuration")
@@ -78,10 +96,13 @@ async fn client_secret_post_sends_id_secret_and_scopes_in_the_form() {
 async fn client_secret_basic_form_encodes_a_client_id_with_a_slash() {
     let identity = MockIdentity::start().await;
     identity.register_client(Client::new("my.trusted.app/second", "p@ss:w/rd+ü").scopes(["read"]));
-    let authority = Authority::parse(&identity.issuer()).expect("authority");
-    let token = ClientCredentials::builder(authority, "my.trusted.app/second")
-        .client_secret("p@ss:w/rd+ü")
-        .auth_method(ClientAuthMethod::ClientSecretBasic)
+    let client = client(
+        &identity,
+        "my.trusted.app/second",
+        "p@ss:w/rd+ü",
+        ClientAuthMethod::ClientSecretBasic,
+    );
+    let token = ClientCredentials::builder(client)
         .scopes(["read"])
         .build()
         .expect("config")
@@ -98,16 +119,17 @@ async fn client_secret_basic_form_encodes_a_client_id_with_a_slash() {
 #[tokio::test]
 async fn extra_parameters_are_sent() {
     let identity = MockIdentity::start().await;
-    let authority = Authority::parse(&identity.issuer()).expect("authority");
-    ClientCredentials::builder(authority, DEFAULT_CLIENT_ID)
-        .client_secret(DEFAULT_CLIENT_SECRET)
-        .scopes(["read"])
-        .param("resource", "https://api.example.com")
-        .build()
-        .expect("config")
-        .token()
-        .await
-        .expect("token");
+    ClientCredentials::builder(default_client(
+        &identity,
+        ClientAuthMethod::ClientSecretPost,
+    ))
+    .scopes(["read"])
+    .param("resource", "https://api.example.com")
+    .build()
+    .expect("config")
+    .token()
+    .await
+    .expect("token");
     let request = identity.last_token_request().expect("recorded");
     assert_eq!(request.param("resource"), Some("https://api.example.com"));
 }
@@ -131,14 +153,12 @@ async fn the_cache_reuses_the_token_and_discovers_once() {
 #[tokio::test]
 async fn wrong_secret_is_a_permanent_invalid_client() {
     let identity = MockIdentity::start().await;
-    let authority = Authority::parse(&identity.issuer()).expect("authority");
     for method in [
         ClientAuthMethod::ClientSecretPost,
         ClientAuthMethod::ClientSecretBasic,
     ] {
-        let error = ClientCredentials::builder(authority.clone(), DEFAULT_CLIENT_ID)
-            .client_secret("not-the-secret")
-            .auth_method(method)
+        let client = client(&identity, DEFAULT_CLIENT_ID, "not-the-secret", method);
+        let error = ClientCredentials::builder(client)
             .scopes(["read"])
             .build()
             .expect("config")
@@ -157,9 +177,8 @@ async fn wrong_secret_is_a_permanent_invalid_client() {
 #[tokio::test]
 async fn a_scope_the_client_lacks_is_a_permanent_invalid_scope() {
     let identity = MockIdentity::start().await;
-    let authority = Authority::parse(&identity.issuer()).expect("authority");
-    let error = ClientCredentials::builder(authority, DEFAULT_CLIENT_ID)
-        .client_secret(DEFAULT_CLIENT_SECRET)
+    let client = default_client(&identity, ClientAuthMethod::ClientSecretPost);
+    let error = ClientCredentials::builder(client)
         .scopes(["read", "admin"])
         .build()
         .expect("config")
@@ -190,4 +209,68 @@ async fn redirects_are_not_followed() {
         matches!(error, Error::Redirect { status: 302, .. }),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn one_client_config_serves_every_grant_with_one_discovery() {
+    let identity = MockIdentity::start().await;
+    let client = default_client(&identity, ClientAuthMethod::ClientSecretBasic);
+    let reader = ClientCredentials::builder(client.clone())
+        .scopes(["read"])
+        .build()
+        .expect("grant");
+    let writer = ClientCredentials::builder(client.clone())
+        .scopes(["read update", "update"])
+        .build()
+        .expect("grant");
+    let revocation = Revocation::new(client).expect("revocation");
+
+    let read = reader.token().await.expect("token");
+    let write = writer.token().await.expect("token");
+    assert_eq!(read.scopes(), ["read"]);
+    assert_eq!(write.scopes(), ["read", "update"]);
+    let request = identity.last_token_request().expect("recorded");
+    assert_eq!(
+        request.auth_method,
+        AuthMethodUsed::Basic,
+        "the client's method"
+    );
+    assert_eq!(
+        request.param("scope"),
+        Some("read update"),
+        "split, no duplicate"
+    );
+    revocation
+        .revoke(
+            &SecretString::from(write.expose_secret().to_owned()),
+            TokenTypeHint::AccessToken,
+        )
+        .await
+        .expect("revoked");
+    assert_eq!(
+        identity.requests(Endpoint::Discovery),
+        1,
+        "the grants and the revocation share one discovery document"
+    );
+}
+
+#[tokio::test]
+async fn explicit_endpoints_need_no_discovery() {
+    let identity = MockIdentity::start().await;
+    let token_endpoint: Url = identity.token_endpoint().parse().expect("url");
+    let client = ClientConfig::builder(Endpoints::new().token(token_endpoint), DEFAULT_CLIENT_ID)
+        .client_secret(DEFAULT_CLIENT_SECRET)
+        .build()
+        .expect("client");
+    let token = ClientCredentials::builder(client.clone())
+        .scopes(["read"])
+        .build()
+        .expect("grant")
+        .token()
+        .await
+        .expect("token");
+    assert!(token.has_scope("read"));
+    assert_eq!(identity.requests(Endpoint::Discovery), 0);
+    let error = Revocation::new(client).expect_err("no revocation endpoint was given");
+    assert!(error.to_string().contains("revocation"), "{error}");
 }

@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use erpnet_auth::{
-    AuthorizationCodeFlow, CachedTokenSource, Discovery, Error, Introspector, LoopbackOptions,
-    LoopbackRedirect, PendingAuthorization, Revocation, SignIn, SignInError, TokenSource,
-    TokenTypeHint, Url, refresh_token_store_fn, sign_in_with_loopback,
+    Authority, AuthorizationCodeFlow, CachedTokenSource, ClientAuthMethod, ClientConfig, Discovery,
+    Endpoints, Error, Introspector, LoopbackOptions, LoopbackRedirect, PendingAuthorization,
+    Revocation, SignIn, SignInError, TokenSource, TokenTypeHint, Url, refresh_token_store_fn,
+    sign_in_with_loopback,
 };
 use erpnet_auth_testkit::{
     DEFAULT_CLIENT_ID, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_RESOURCE_ID, DEFAULT_RESOURCE_SECRET,
@@ -25,7 +26,11 @@ async fn flow(identity: &MockIdentity) -> AuthorizationCodeFlow {
     let discovery = Discovery::fetch(&identity.issuer())
         .await
         .expect("discovery");
-    AuthorizationCodeFlow::builder(discovery, DEFAULT_PUBLIC_CLIENT_ID)
+    let client = ClientConfig::builder(discovery, DEFAULT_PUBLIC_CLIENT_ID)
+        .auth_method(ClientAuthMethod::None)
+        .build()
+        .expect("public client");
+    AuthorizationCodeFlow::builder(client)
         .scopes(SCOPES)
         .build()
         .expect("flow")
@@ -126,6 +131,33 @@ async fn native_sign_in_through_the_loopback_helper() {
     );
 }
 
+#[tokio::test]
+async fn sign_in_needs_a_fetched_document_and_a_request_adds_scopes() {
+    let identity = MockIdentity::start().await;
+    let authority: Authority = identity.issuer().parse().expect("authority");
+    let discovered_later = ClientConfig::builder(authority, DEFAULT_PUBLIC_CLIENT_ID)
+        .auth_method(ClientAuthMethod::None)
+        .build()
+        .expect("public client");
+    let error = AuthorizationCodeFlow::builder(discovered_later)
+        .build()
+        .expect_err("no discovery document at hand");
+    assert!(error.to_string().contains("Discovery::fetch"), "{error}");
+
+    let flow = flow(&identity).await;
+    assert_eq!(flow.scopes(), SCOPES);
+    let pending = flow
+        .authorization_request(&Url::parse("http://127.0.0.1:9/callback").expect("url"))
+        .scopes(["update admin", "openid"])
+        .build()
+        .expect("request");
+    assert_eq!(
+        support::query_param(pending.url(), "scope").as_deref(),
+        Some("openid profile offline_access read update admin"),
+        "the flow's scopes, then the request's new ones"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_or_failed_callbacks_are_typed_errors() {
     let identity = MockIdentity::start().await;
@@ -186,12 +218,22 @@ async fn forged_or_failed_callbacks_are_typed_errors() {
     );
 }
 
-fn introspector(identity: &MockIdentity) -> Introspector {
+/// The mock's API resource at its introspection endpoint, with `secret`.
+fn introspector_with(identity: &MockIdentity, secret: &str) -> Introspector {
     let endpoint: Url = identity.introspection_endpoint().parse().expect("url");
-    Introspector::builder(endpoint, DEFAULT_RESOURCE_ID)
-        .client_secret(DEFAULT_RESOURCE_SECRET)
-        .build()
-        .expect("introspector")
+    let api = ClientConfig::builder(
+        Endpoints::new().introspection(endpoint),
+        DEFAULT_RESOURCE_ID,
+    )
+    .client_secret(secret)
+    .auth_method(ClientAuthMethod::ClientSecretBasic)
+    .build()
+    .expect("resource server");
+    Introspector::builder(api).build().expect("introspector")
+}
+
+fn introspector(identity: &MockIdentity) -> Introspector {
+    introspector_with(identity, DEFAULT_RESOURCE_SECRET)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -346,10 +388,14 @@ async fn introspection_and_revocation_of_reference_tokens() {
     );
 
     let revocation_endpoint: Url = identity.revocation_endpoint().parse().expect("url");
-    let revocation = Revocation::builder(revocation_endpoint, DEFAULT_CLIENT_ID)
-        .client_secret(erpnet_auth_testkit::DEFAULT_CLIENT_SECRET)
-        .build_revocation()
-        .expect("revocation");
+    let client = ClientConfig::builder(
+        Endpoints::new().revocation(revocation_endpoint),
+        DEFAULT_CLIENT_ID,
+    )
+    .client_secret(erpnet_auth_testkit::DEFAULT_CLIENT_SECRET)
+    .build()
+    .expect("client");
+    let revocation = Revocation::new(client).expect("revocation");
     revocation
         .revoke(
             &SecretString::from(reference.clone()),
@@ -367,16 +413,7 @@ async fn introspection_and_revocation_of_reference_tokens() {
         "inactive after revocation"
     );
 
-    let wrong = Introspector::builder(
-        identity
-            .introspection_endpoint()
-            .parse::<Url>()
-            .expect("url"),
-        DEFAULT_RESOURCE_ID,
-    )
-    .client_secret("wrong")
-    .build()
-    .expect("introspector");
+    let wrong = introspector_with(&identity, "wrong");
     let error = wrong.introspect(&other).await.expect_err("unauthenticated");
     assert!(!error.to_string().contains(&other));
 }

@@ -2,7 +2,8 @@
 //!
 //! Captures every tracing event and span at TRACE level, from every thread,
 //! across a full run (discovery, both client authentication methods, the cache,
-//! a refresh, a rejected token, failures), then searches the output and the
+//! a refresh, a rejected token, failures, introspection, revocation), then
+//! searches the output and the
 //! `Debug`/`Display` form of every value the run produced for the client secret
 //! and every access token issued.
 
@@ -11,10 +12,12 @@ mod support;
 use std::time::Duration;
 
 use erpnet_auth::{
-    Authority, CachedTokenSource, ClientAuthMethod, ClientCredentials, Discovery, TokenSource,
+    Authority, CachedTokenSource, ClientAuthMethod, ClientConfig, ClientCredentials, Discovery,
+    TokenSource,
 };
 use erpnet_auth::{
-    AuthorizationCodeFlow, Introspector, LoopbackRedirect, PendingAuthorization, Url,
+    AuthorizationCodeFlow, Endpoints, Introspector, LoopbackRedirect, PendingAuthorization,
+    TokenTypeHint, Url,
 };
 use erpnet_auth_testkit::{
     Client, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_RESOURCE_ID, DEFAULT_RESOURCE_SECRET, Endpoint,
@@ -45,20 +48,25 @@ async fn no_secret_reaches_logs_debug_or_errors() {
     let mut shown: Vec<String> = Vec::new();
     let mut tokens_seen = Vec::new();
 
-    let discovery = std::sync::Arc::new(
-        Discovery::fetch(&identity.issuer())
-            .await
-            .expect("discovery"),
-    );
+    let discovery = Discovery::fetch(&identity.issuer())
+        .await
+        .expect("discovery");
     shown.push(format!("{discovery:?}"));
+    let client = |secret: String, method: ClientAuthMethod, shown: &mut Vec<String>| {
+        let builder = ClientConfig::builder(authority.clone(), "my.trusted.app/logs")
+            .client_secret(secret)
+            .auth_method(method);
+        shown.push(format!("{builder:?}"));
+        let client = builder.build().expect("config");
+        shown.push(format!("{client:?}"));
+        client
+    };
 
     for method in [
         ClientAuthMethod::ClientSecretPost,
         ClientAuthMethod::ClientSecretBasic,
     ] {
-        let builder = ClientCredentials::builder(authority.clone(), "my.trusted.app/logs")
-            .client_secret(SECRET)
-            .auth_method(method)
+        let builder = ClientCredentials::builder(client(SECRET.to_owned(), method, &mut shown))
             .scopes(["read", "update"]);
         shown.push(format!("{builder:?}"));
         let grant = builder.build().expect("config");
@@ -81,8 +89,12 @@ async fn no_secret_reaches_logs_debug_or_errors() {
         }
     }
 
-    let wrong = ClientCredentials::builder(authority.clone(), "my.trusted.app/logs")
-        .client_secret(format!("{SECRET}-wrong"))
+    let wrong_client = client(
+        format!("{SECRET}-wrong"),
+        ClientAuthMethod::ClientSecretPost,
+        &mut shown,
+    );
+    let wrong = ClientCredentials::builder(wrong_client)
         .scopes(["read"])
         .build()
         .expect("config");
@@ -90,17 +102,24 @@ async fn no_secret_reaches_logs_debug_or_errors() {
     shown.push(format!("{error} {error:?}"));
 
     identity.fail_next(Endpoint::Token, 1, Failure::MalformedBody);
-    let grant = ClientCredentials::builder(authority, "my.trusted.app/logs")
-        .client_secret(SECRET)
-        .scopes(["read"])
-        .build()
-        .expect("config");
+    let grant = ClientCredentials::builder(client(
+        SECRET.to_owned(),
+        ClientAuthMethod::ClientSecretBasic,
+        &mut shown,
+    ))
+    .scopes(["read"])
+    .build()
+    .expect("config");
     let error = grant.token().await.expect_err("malformed");
     shown.push(format!("{error} {error:?}"));
 
     // The interactive half: a sign-in (code, PKCE verifier, ID token, refresh
     // token), a rotation, introspection and revocation.
-    let flow = AuthorizationCodeFlow::builder(discovery.clone(), DEFAULT_PUBLIC_CLIENT_ID)
+    let public = ClientConfig::builder(discovery, DEFAULT_PUBLIC_CLIENT_ID)
+        .auth_method(ClientAuthMethod::None)
+        .build()
+        .expect("public client");
+    let flow = AuthorizationCodeFlow::builder(public)
         .scopes(["openid", "profile", "offline_access", "read"])
         .build()
         .expect("flow");
@@ -144,20 +163,29 @@ async fn no_secret_reaches_logs_debug_or_errors() {
         .expect("grant");
     let error = replay.token().await.expect_err("rotated token replayed");
     shown.push(format!("{error} {error:?}"));
-    let introspector = Introspector::builder(
-        identity
-            .introspection_endpoint()
-            .parse::<Url>()
-            .expect("url"),
+    let api = ClientConfig::builder(
+        Endpoints::new().introspection(
+            identity
+                .introspection_endpoint()
+                .parse::<Url>()
+                .expect("url"),
+        ),
         DEFAULT_RESOURCE_ID,
     )
     .client_secret(DEFAULT_RESOURCE_SECRET)
     .build()
-    .expect("introspector");
+    .expect("resource server");
+    let introspector = Introspector::builder(api).build().expect("introspector");
     let _ = introspector
         .introspect(signed_in.access_token.expose_secret())
         .await;
     shown.push(format!("{introspector:?}"));
+    let revocation = flow.revocation().expect("revocation");
+    revocation
+        .revoke(&rotated, TokenTypeHint::RefreshToken)
+        .await
+        .expect("revoked");
+    shown.push(format!("{revocation:?}"));
     for secret in [
         code,
         verifier,
@@ -175,6 +203,7 @@ async fn no_secret_reaches_logs_debug_or_errors() {
     assert!(logs.contains("token issued"), "the run was logged:\n{logs}");
     assert!(tokens_seen.len() >= 12);
     assert!(logs.contains("signed in"), "the sign-in was logged");
+    assert!(logs.contains("token revoked"), "the revocation was logged");
     for secret in std::iter::once(SECRET.to_owned()).chain(tokens_seen) {
         assert!(!logs.contains(&secret), "a secret reached the logs");
         for text in &shown {

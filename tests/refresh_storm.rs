@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use erpnet_auth::{Authority, CachedTokenSource, ClientCredentials};
+use erpnet_auth::{Authority, CachedTokenSource, ClientConfig, ClientCredentials};
 use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, MockIdentity};
 use tokio::sync::watch;
 
@@ -17,14 +17,17 @@ async fn ten_thousand_tasks_at_expiry_cause_one_token_request() {
     // Real time: the mock dates its tokens by the wall clock, and a lifetime of
     // 2 s keeps the test short.
     identity.set_token_lifetime(Duration::from_secs(2));
-    let grant = ClientCredentials::builder(
+    let client = ClientConfig::builder(
         Authority::parse(&identity.issuer()).expect("authority"),
         DEFAULT_CLIENT_ID,
     )
     .client_secret(DEFAULT_CLIENT_SECRET)
-    .scopes(["read"])
     .build()
-    .expect("grant");
+    .expect("client");
+    let grant = ClientCredentials::builder(client)
+        .scopes(["read"])
+        .build()
+        .expect("grant");
     let tokens = CachedTokenSource::new(grant);
     let first = tokens.token().await.expect("first token");
     assert_eq!(identity.requests(Endpoint::Token), 1);

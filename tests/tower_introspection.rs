@@ -8,7 +8,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use erpnet_auth::tower::{Claims, RequireScopesLayer, ValidateBearerLayer};
-use erpnet_auth::{Authority, Introspector, JwtValidator, Revocation, TokenTypeHint, Url};
+use erpnet_auth::{
+    Authority, ClientAuthMethod, ClientConfig, DiscoveryCache, HttpClient, Introspector,
+    JwtValidator, Revocation, TokenTypeHint,
+};
 use erpnet_auth_testkit::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_RESOURCE_ID, DEFAULT_RESOURCE_SECRET,
     Endpoint, MockIdentity,
@@ -16,23 +19,29 @@ use erpnet_auth_testkit::{
 use secrecy::SecretString;
 use tower::ServiceExt;
 
+/// The mock's discovery document, fetched on first use.
+fn discovery(identity: &MockIdentity) -> DiscoveryCache {
+    let authority = Authority::parse(&identity.issuer()).expect("authority");
+    DiscoveryCache::new(authority, HttpClient::new().expect("http client"))
+}
+
 fn app(identity: &MockIdentity, introspection: bool) -> Router {
-    let validator = JwtValidator::builder(Authority::parse(&identity.issuer()).expect("authority"))
+    // The validator and the introspector share one discovery document.
+    let discovery = discovery(identity);
+    let validator = JwtValidator::builder_for_discovery(discovery.clone())
         .audience("DomainAPI")
         .require_scopes(["read"])
         .build()
         .expect("validator");
-    let introspector = Introspector::builder(
-        identity
-            .introspection_endpoint()
-            .parse::<Url>()
-            .expect("url"),
-        DEFAULT_RESOURCE_ID,
-    )
-    .client_secret(DEFAULT_RESOURCE_SECRET)
-    .cache_ttl(Duration::ZERO)
-    .build()
-    .expect("introspector");
+    let api = ClientConfig::builder(discovery, DEFAULT_RESOURCE_ID)
+        .client_secret(DEFAULT_RESOURCE_SECRET)
+        .auth_method(ClientAuthMethod::ClientSecretBasic)
+        .build()
+        .expect("resource server");
+    let introspector = Introspector::builder(api)
+        .cache_ttl(Duration::ZERO)
+        .build()
+        .expect("introspector");
     let mut layer = ValidateBearerLayer::new(validator);
     if introspection {
         layer = layer.introspect_opaque_tokens(introspector);
@@ -110,13 +119,11 @@ async fn reference_tokens_are_introspected_and_jwts_validated_locally() {
     let (status, challenge, _) = call(&app, "/whoami", &unknown).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(challenge.contains("invalid_token"));
-    let revocation = Revocation::builder(
-        identity.revocation_endpoint().parse::<Url>().expect("url"),
-        DEFAULT_CLIENT_ID,
-    )
-    .client_secret(DEFAULT_CLIENT_SECRET)
-    .build_revocation()
-    .expect("revocation");
+    let client = ClientConfig::builder(discovery(&identity), DEFAULT_CLIENT_ID)
+        .client_secret(DEFAULT_CLIENT_SECRET)
+        .build()
+        .expect("client");
+    let revocation = Revocation::new(client).expect("revocation");
     revocation
         .revoke(
             &SecretString::from(reference.clone()),
@@ -167,7 +174,7 @@ async fn without_introspection_reference_tokens_get_401_and_a_dead_endpoint_503(
 /// An introspection endpoint on 127.0.0.1 that names scopes as other
 /// providers do: `scp` (Okta, Entra ID) as an array or a string, or both
 /// `scope` and `scp`. The token says which.
-async fn scp_provider() -> Url {
+async fn scp_provider() -> erpnet_auth::Url {
     use axum::routing::post;
     use std::collections::HashMap;
 
@@ -206,8 +213,14 @@ async fn introspected_scopes_are_read_from_scp_too() {
         .require_scopes(["read"])
         .build()
         .expect("validator");
-    let introspector = Introspector::builder(scp_provider().await, "api")
-        .client_secret("api-secret")
+    let client = ClientConfig::builder(
+        erpnet_auth::Endpoints::new().introspection(scp_provider().await),
+        "api",
+    )
+    .client_secret("api-secret")
+    .build()
+    .expect("client");
+    let introspector = Introspector::builder(client)
         .cache_ttl(Duration::ZERO)
         .build()
         .expect("introspector");

@@ -87,8 +87,12 @@ async fn the_peers_tokens_open_the_api_and_the_answers_are_200_403_401() {
     let api = start_api(peer.validator(JWT_API)).await;
     let grant = peer.client_credentials(CC_BASIC, &["read"], JWT_API);
     let (counting, token_requests) = Counting::new(grant);
+    let auth = BearerAuth::builder(CachedTokenSource::new(counting))
+        .allow_origin(&api)
+        .build()
+        .expect("BearerAuth");
     let client = reqwest_middleware::ClientBuilder::new(http_client())
-        .with(BearerAuth::new(CachedTokenSource::new(counting)).allow_origin(&api))
+        .with(auth)
         .build();
 
     let response = client

@@ -6,7 +6,7 @@ use std::time::Duration;
 use erpnet_auth::{AccessToken, Introspector, OAuthErrorCode, Revocation, TokenTypeHint};
 use secrecy::SecretString;
 
-use crate::peer::{CC_BASIC, OPAQUE_API, Peer, RESOURCE_SERVER, peer_or_skip};
+use crate::peer::{CC_BASIC, Confidential, OPAQUE_API, Peer, RESOURCE_SERVER, peer_or_skip};
 
 async fn opaque_token(peer: &Peer) -> AccessToken {
     peer.service_token(&["read"], OPAQUE_API).await
@@ -28,12 +28,10 @@ async fn an_opaque_token_is_active_until_revoked() {
     assert!(!erpnet_auth::looks_like_jwt(token.expose_secret()));
 
     // One introspector caching results (the default), one not at all.
-    let cached = Introspector::builder(peer.authority(), RESOURCE_SERVER.id)
-        .client_secret(RESOURCE_SERVER.secret)
+    let cached = Introspector::builder(peer.client(RESOURCE_SERVER))
         .build()
         .expect("introspector");
-    let uncached = Introspector::builder(peer.authority(), RESOURCE_SERVER.id)
-        .client_secret(RESOURCE_SERVER.secret)
+    let uncached = Introspector::builder(peer.client(RESOURCE_SERVER))
         .cache_ttl(Duration::ZERO)
         .build()
         .expect("introspector");
@@ -50,11 +48,7 @@ async fn an_opaque_token_is_active_until_revoked() {
     }
 
     // Revoked by the client it was issued to (the peer lets only that one).
-    let revocation = Revocation::builder(peer.authority(), CC_BASIC.id)
-        .client_secret(CC_BASIC.secret)
-        .auth_method(CC_BASIC.method)
-        .build_revocation()
-        .expect("revocation");
+    let revocation = Revocation::new(peer.client(CC_BASIC)).expect("revocation");
     let secret = SecretString::from(token.expose_secret().to_owned());
     revocation
         .revoke(&secret, TokenTypeHint::AccessToken)
@@ -80,8 +74,11 @@ async fn an_opaque_token_is_active_until_revoked() {
 async fn a_wrong_introspection_secret_is_an_error_not_an_inactive_token() {
     let peer = peer_or_skip!();
     let token = opaque_token(&peer).await;
-    let introspector = Introspector::builder(peer.authority(), RESOURCE_SERVER.id)
-        .client_secret("not-the-secret")
+    let wrong = Confidential {
+        secret: "not-the-secret",
+        ..RESOURCE_SERVER
+    };
+    let introspector = Introspector::builder(peer.client(wrong))
         .build()
         .expect("introspector");
     let error = introspector

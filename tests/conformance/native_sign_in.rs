@@ -2,15 +2,14 @@
 //! played headless, the ID token validated, then rotating refresh tokens under
 //! concurrency, and the replay of a rotated refresh token.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use erpnet_auth::{
-    AccessToken, AuthorizationCodeFlow, CachedTokenSource, Discovery, Error, JwtValidator,
-    LoopbackOptions, PendingAuthorization, PendingParts, RefreshTokenGrant,
-    RefreshTokenGrantBuilder, SignIn, SignInError, TokenSource, Url, ValidationError,
-    sign_in_with_loopback,
+    AccessToken, AuthorizationCodeFlow, CachedTokenSource, ClientAuthMethod, ClientConfig,
+    Discovery, Error, JwtValidator, LoopbackOptions, PendingAuthorization, PendingParts,
+    RefreshTokenGrant, RefreshTokenGrantBuilder, SignIn, SignInError, TokenSource, Url,
+    ValidationError, sign_in_with_loopback,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -22,7 +21,11 @@ const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(60);
 
 async fn flow(peer: &Peer) -> AuthorizationCodeFlow {
     let discovery = Discovery::fetch(peer.issuer()).await.expect("discovery");
-    AuthorizationCodeFlow::builder(Arc::new(discovery), NATIVE_APP)
+    let client = ClientConfig::builder(discovery, NATIVE_APP)
+        .auth_method(ClientAuthMethod::None)
+        .build()
+        .expect("public client");
+    AuthorizationCodeFlow::builder(client)
         .scopes(["openid", "profile", "offline_access", "read", "update"])
         .build()
         .expect("flow")

@@ -23,8 +23,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use erpnet_auth::{
-    AccessToken, Authority, ClientAuthMethod, ClientCredentials, Error, JwtValidator, TokenSource,
-    async_trait,
+    AccessToken, Authority, ClientAuthMethod, ClientConfig, ClientCredentials, Error, JwtValidator,
+    TokenSource, async_trait,
 };
 
 /// A resource whose access tokens are JWTs (RS256, `typ: at+jwt`, `aud` = the
@@ -105,6 +105,16 @@ impl Peer {
             .expect("validator")
     }
 
+    /// The confidential `client` at the peer, authenticating with the method
+    /// it is registered for.
+    pub(crate) fn client(&self, client: Confidential) -> ClientConfig {
+        ClientConfig::builder(self.authority(), client.id)
+            .client_secret(client.secret)
+            .auth_method(client.method)
+            .build()
+            .expect("valid client")
+    }
+
     /// A client-credentials grant of `client` for `scopes` at `resource`
     /// (RFC 8707).
     pub(crate) fn client_credentials(
@@ -113,9 +123,7 @@ impl Peer {
         scopes: &[&str],
         resource: &str,
     ) -> ClientCredentials {
-        ClientCredentials::builder(self.authority(), client.id)
-            .client_secret(client.secret)
-            .auth_method(client.method)
+        ClientCredentials::builder(self.client(client))
             .scopes(scopes.iter().copied())
             .param("resource", resource)
             .build()

@@ -46,8 +46,12 @@ fn api(layer: ValidateBearerLayer) -> Router {
 
 fn client(peer: &Peer, origin: &str) -> reqwest_middleware::ClientWithMiddleware {
     let tokens = CachedTokenSource::new(peer.client_credentials(CC_BASIC, &["read"], JWT_API));
+    let auth = BearerAuth::builder(tokens)
+        .allow_origin(origin)
+        .build()
+        .expect("BearerAuth");
     reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(BearerAuth::new(tokens).allow_origin(origin))
+        .with(auth)
         .build()
 }
 
@@ -99,8 +103,7 @@ async fn the_layer_protects_an_api_with_the_peers_tokens() {
 #[tokio::test]
 async fn a_revoked_opaque_token_gets_401_through_the_layer() {
     let peer = peer_or_skip!();
-    let introspector = Introspector::builder(peer.authority(), RESOURCE_SERVER.id)
-        .client_secret(RESOURCE_SERVER.secret)
+    let introspector = Introspector::builder(peer.client(RESOURCE_SERVER))
         .cache_ttl(Duration::ZERO)
         .build()
         .expect("introspector");
@@ -118,10 +121,7 @@ async fn a_revoked_opaque_token_gets_401_through_the_layer() {
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.text().await.expect("body"), CC_BASIC.id);
 
-    Revocation::builder(peer.authority(), CC_BASIC.id)
-        .client_secret(CC_BASIC.secret)
-        .auth_method(CC_BASIC.method)
-        .build_revocation()
+    Revocation::new(peer.client(CC_BASIC))
         .expect("revocation")
         .revoke(
             &SecretString::from(token.expose_secret().to_owned()),

@@ -40,7 +40,7 @@ use aliri_tokens::sources::AsyncTokenSource;
 use aliri_tokens::{TokenLifetimeConfig, TokenWatcher, TokenWithLifetime};
 use async_trait::async_trait;
 use erpnet_auth::{
-    AccessToken, Authority, CachedTokenSource, ClientCredentials, Error, TokenSource,
+    AccessToken, Authority, CachedTokenSource, ClientConfig, ClientCredentials, Error, TokenSource,
 };
 use erpnet_auth_bench_peers::save_figures;
 use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, MockIdentity};
@@ -194,10 +194,14 @@ impl Row {
         let requests = Arc::new(AtomicUsize::new(0));
         let grant = Counted {
             grant: ClientCredentials::builder(
-                identity.issuer().parse::<Authority>().expect("authority"),
-                DEFAULT_CLIENT_ID,
+                ClientConfig::builder(
+                    identity.issuer().parse::<Authority>().expect("authority"),
+                    DEFAULT_CLIENT_ID,
+                )
+                .client_secret(DEFAULT_CLIENT_SECRET)
+                .build()
+                .expect("client"),
             )
-            .client_secret(DEFAULT_CLIENT_SECRET)
             .scopes(["read"])
             .build()
             .expect("grant"),

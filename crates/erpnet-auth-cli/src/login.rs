@@ -2,12 +2,12 @@
 //! public client, and the saved, rotating refresh token.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use erpnet_auth_oidc::{
-    AccessToken, AuthorizationCodeFlow, ClientAuthMethod, Discovery, Error, HttpClient,
-    LoopbackOptions, RefreshTokenGrant, TokenSource, refresh_token_store_fn, sign_in_with_loopback,
+    AccessToken, Authority, AuthorizationCodeFlow, ClientAuthMethod, ClientConfig, Discovery,
+    Error, HttpClient, LoopbackOptions, RefreshTokenGrant, TokenSource, refresh_token_store_fn,
+    sign_in_with_loopback,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
@@ -80,8 +80,10 @@ pub(crate) async fn login(args: LoginArgs) -> Outcome {
             "no client id: pass --client-id or set ERPNET_CLIENT_ID (a public client)".into(),
         )
     })?;
-    let discovery = Arc::new(Discovery::fetch_with(&authority, &HttpClient::new()?).await?);
-    let flow = AuthorizationCodeFlow::builder(discovery, client_id.clone())
+    let http = HttpClient::new()?;
+    let discovery = Discovery::fetch_with(&authority, &http).await?;
+    let client = public_client(discovery, &client_id, http)?;
+    let flow = AuthorizationCodeFlow::builder(client)
         .scopes(scopes(&args.scopes))
         .build()?;
     let mut options = LoopbackOptions::default()
@@ -145,16 +147,14 @@ pub(crate) async fn refresh(args: RefreshArgs) -> Outcome {
                 path.display()
             ))
         })?;
-    let authority = erpnet_auth_oidc::Authority::issuer_url(&issuer)
-        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let authority = Authority::issuer_url(&issuer).map_err(|e| Failure::Usage(e.to_string()))?;
     // The provider revokes the refresh token as it issues the next one: make
     // sure the next one can be saved before spending this one.
     check_writable(&path).await?;
-    let discovery = Discovery::fetch_with(&authority, &HttpClient::new()?).await?;
+    let client = public_client(authority, &client_id, HttpClient::new()?)?;
     let store_path = path.clone();
-    let (store_issuer, store_client) = (issuer.clone(), client_id.clone());
-    let grant = RefreshTokenGrant::builder(&discovery, client_id, refresh_token)
-        .auth_method(ClientAuthMethod::None)
+    let (store_issuer, store_client) = (issuer, client_id);
+    let grant = RefreshTokenGrant::builder(client, refresh_token)
         .store(refresh_token_store_fn(move |token: SecretString| {
             let (path, issuer, client) = (
                 store_path.clone(),
@@ -186,6 +186,18 @@ pub(crate) async fn refresh(args: RefreshArgs) -> Outcome {
     })?;
     print_token(&token, None, Some(&path), args.json);
     Ok(())
+}
+
+/// The public client `client_id` of the provider: no secret.
+fn public_client(
+    provider: impl Into<erpnet_auth_oidc::Provider>,
+    client_id: &str,
+    http: HttpClient,
+) -> Result<ClientConfig, Failure> {
+    Ok(ClientConfig::builder(provider, client_id)
+        .auth_method(ClientAuthMethod::None)
+        .http(http)
+        .build()?)
 }
 
 fn print_token(token: &AccessToken, subject: Option<&str>, saved: Option<&Path>, json: bool) {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use erpnet_auth_oidc::{ClientAuthMethod, ClientCredentials, TokenSource};
+use erpnet_auth_oidc::{ClientAuthMethod, ClientConfig, ClientCredentials, TokenSource};
 use tokio::io::AsyncReadExt;
 
 use crate::failure::{Failure, Outcome};
@@ -100,11 +100,11 @@ pub(crate) async fn run(args: Args) -> Outcome {
             ))
         })?;
     let secret = client_secret(&args).await?;
-    let grant = ClientCredentials::builder(authority, client_id)
+    let client = ClientConfig::builder(authority, client_id)
         .client_secret(secret)
         .auth_method(method)
-        .scopes(scopes)
         .build()?;
+    let grant = ClientCredentials::builder(client).scopes(scopes).build()?;
     let token = grant.token().await?;
     if args.json {
         let document = output::token_json(&token, serde_json::Map::new());

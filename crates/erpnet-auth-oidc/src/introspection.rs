@@ -1,5 +1,5 @@
-//! Token introspection (RFC 7662) and revocation (RFC 7009), for opaque tokens
-//! at providers that offer them.
+//! Token introspection (RFC 7662), for opaque tokens at providers that offer
+//! it.
 //!
 //! ERP.net documents no public introspection endpoint: its reference tokens
 //! (`enrt_…`) are validated by the instance itself. Generic providers (and the
@@ -19,10 +19,10 @@ use erpnet_auth_core::{ConfigError, Error};
 use crate::claims::{
     Checked, Claims, VerifiedToken, granted_scopes, parse_audiences, parse_numeric_date, unix_now,
 };
-use crate::client::token_endpoint::{ClientAuth, ClientAuthMethod, error_answer};
-use crate::client::{Endpoint, TokenEndpoint, Which, endpoint_for};
+use crate::client::config::{ClientConfig, EndpointKind};
+use crate::client::token_endpoint::error_answer;
 use crate::digest::sha256;
-use crate::http::{HttpClient, endpoint_name, is_json, media_type};
+use crate::http::{is_json, media_type};
 
 /// Default longest time an introspection result is reused.
 pub const DEFAULT_INTROSPECTION_TTL: Duration = Duration::from_secs(30);
@@ -37,11 +37,14 @@ pub const DEFAULT_INTROSPECTION_CACHE: usize = 10_000;
 ///
 /// ```no_run
 /// # async fn demo(token: &str) -> Result<(), erpnet_auth_oidc::Error> {
-/// use erpnet_auth_oidc::{Authority, Introspector};
+/// use erpnet_auth_oidc::{Authority, ClientAuthMethod, ClientConfig, Introspector};
 ///
-/// let introspector = Introspector::builder(Authority::parse("https://id.example.com")?, "my-api")
+/// // The resource server's own credentials at the provider.
+/// let api = ClientConfig::builder(Authority::parse("https://id.example.com")?, "my-api")
 ///     .client_secret(std::env::var("API_SECRET").unwrap_or_default())
+///     .auth_method(ClientAuthMethod::ClientSecretBasic)
 ///     .build()?;
+/// let introspector = Introspector::builder(api).build()?;
 /// match introspector.introspect(token).await? {
 ///     Some(active) => println!("active, scopes {:?}", active.scopes()),
 ///     None => println!("inactive"),
@@ -59,9 +62,7 @@ type Outcome = Result<Option<VerifiedToken>, Error>;
 type Remembered = (Option<VerifiedToken>, i64);
 
 struct Inner {
-    endpoint: Endpoint,
-    auth: ClientAuth,
-    http: HttpClient,
+    client: ClientConfig,
     ttl: i64,
     capacity: usize,
     cache: Mutex<HashMap<[u8; 32], Remembered>>,
@@ -70,37 +71,15 @@ struct Inner {
     in_flight: KeyedSingleFlight<[u8; 32], Outcome>,
 }
 
-/// Configures an [`Introspector`] or a [`Revocation`] client.
+/// Configures an [`Introspector`].
+#[derive(Debug)]
 pub struct IntrospectorBuilder {
-    endpoint: TokenEndpoint,
-    client_id: String,
-    secret: Option<SecretString>,
-    method: ClientAuthMethod,
-    http: Option<HttpClient>,
+    client: ClientConfig,
     ttl: Duration,
     capacity: usize,
 }
 
 impl IntrospectorBuilder {
-    /// The secret of the resource server.
-    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
-        self.secret = Some(SecretString::from(secret.into()));
-        self
-    }
-
-    /// How the resource server authenticates (default `client_secret_basic`,
-    /// as RFC 7662 and IdentityServer expect).
-    pub fn auth_method(mut self, method: ClientAuthMethod) -> Self {
-        self.method = method;
-        self
-    }
-
-    /// The HTTP client (default: [`HttpClient::new`], or the discovery cache's).
-    pub fn http(mut self, http: HttpClient) -> Self {
-        self.http = Some(http);
-        self
-    }
-
     /// The longest time a result is reused (default 30 s; zero turns the cache off).
     pub fn cache_ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
@@ -113,127 +92,30 @@ impl IntrospectorBuilder {
         self
     }
 
-    fn parts(
-        self,
-    ) -> Result<(TokenEndpoint, ClientAuth, HttpClient, Duration, usize), ConfigError> {
-        let auth = ClientAuth::checked(self.client_id, self.secret, self.method)?;
-        let (endpoint, http) = self.endpoint.prepare(self.http)?;
-        Ok((endpoint, auth, http, self.ttl, self.capacity))
-    }
-
-    /// Builds the introspector.
+    /// Builds the introspector. Fails when the provider is known, now, to
+    /// have no introspection endpoint; with a discovery cache that is found on
+    /// the first request.
     pub fn build(self) -> Result<Introspector, ConfigError> {
-        let (endpoint, auth, http, ttl, capacity) = self.parts()?;
+        self.client.check_endpoint(EndpointKind::Introspection)?;
         Ok(Introspector {
             inner: Arc::new(Inner {
-                endpoint: endpoint_for(endpoint, Which::Introspection, &http),
-                auth,
-                http,
-                ttl: ttl.as_secs() as i64,
-                capacity,
+                client: self.client,
+                ttl: i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX),
+                capacity: self.capacity,
                 cache: Mutex::new(HashMap::new()),
                 in_flight: KeyedSingleFlight::new(),
             }),
         })
     }
-
-    /// Builds a revocation client with the same endpoint source and credentials
-    /// (with an authority, the discovery document's `revocation_endpoint`).
-    pub fn build_revocation(self) -> Result<Revocation, ConfigError> {
-        let (endpoint, auth, http, _, _) = self.parts()?;
-        Ok(Revocation {
-            endpoint: endpoint_for(endpoint, Which::Revocation, &http),
-            auth,
-            http,
-        })
-    }
-}
-
-/// What kind of token is being revoked (`token_type_hint`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TokenTypeHint {
-    /// An access token.
-    AccessToken,
-    /// A refresh token.
-    RefreshToken,
-}
-
-/// Revokes access and refresh tokens (RFC 7009). Build one with
-/// [`IntrospectorBuilder::build_revocation`], using
-/// [`Revocation::builder`].
-#[derive(Clone)]
-pub struct Revocation {
-    endpoint: Endpoint,
-    auth: ClientAuth,
-    http: HttpClient,
-}
-
-impl Revocation {
-    /// Starts configuring revocation at `endpoint` (a URL, or an authority whose
-    /// discovery document names the `revocation_endpoint`) for `client_id`.
-    pub fn builder(
-        endpoint: impl Into<TokenEndpoint>,
-        client_id: impl Into<String>,
-    ) -> IntrospectorBuilder {
-        Introspector::builder(endpoint, client_id).auth_method(ClientAuthMethod::ClientSecretPost)
-    }
-
-    /// Revokes `token`. The provider answers success for unknown tokens too
-    /// (RFC 7009 §2.2), so success means "not usable any more".
-    pub async fn revoke(&self, token: &SecretString, hint: TokenTypeHint) -> Result<(), Error> {
-        let url = self.endpoint.resolve().await?;
-        let hint = match hint {
-            TokenTypeHint::AccessToken => "access_token",
-            TokenTypeHint::RefreshToken => "refresh_token",
-        };
-        let request = self.auth.request(
-            &self.http,
-            &url,
-            &[("token", token.expose_secret()), ("token_type_hint", hint)],
-        )?;
-        let response = self.http.execute(request).await?;
-        if response.status.is_success() {
-            tracing::info!(endpoint = %endpoint_name(&url), hint, "token revoked");
-            return Ok(());
-        }
-        Err(error_answer(&endpoint_name(&url), &response))
-    }
-}
-
-impl fmt::Debug for Revocation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Revocation")
-            .field("endpoint", &self.endpoint)
-            .field("auth", &self.auth)
-            .finish()
-    }
-}
-
-impl fmt::Debug for IntrospectorBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IntrospectorBuilder")
-            .field("endpoint", &self.endpoint)
-            .field("client_id", &self.client_id)
-            .field("method", &self.method)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Introspector {
-    /// Starts configuring introspection at `endpoint` (a URL, or an authority
-    /// whose discovery document names the `introspection_endpoint`), as the
-    /// resource server `client_id` (an API resource or a confidential client).
-    pub fn builder(
-        endpoint: impl Into<TokenEndpoint>,
-        client_id: impl Into<String>,
-    ) -> IntrospectorBuilder {
+    /// Starts configuring introspection as `client`: the resource server's
+    /// own credentials at the provider (an API resource or a confidential
+    /// client), whose `introspection_endpoint` is asked.
+    pub fn builder(client: ClientConfig) -> IntrospectorBuilder {
         IntrospectorBuilder {
-            endpoint: endpoint.into(),
-            client_id: client_id.into(),
-            secret: None,
-            method: ClientAuthMethod::ClientSecretBasic,
-            http: None,
+            client,
             ttl: DEFAULT_INTROSPECTION_TTL,
             capacity: DEFAULT_INTROSPECTION_CACHE,
         }
@@ -311,14 +193,13 @@ impl Introspector {
 
     async fn request(&self, token: &str) -> Result<Option<VerifiedToken>, Error> {
         let inner = &*self.inner;
-        let url = inner.endpoint.resolve().await?;
-        let name = endpoint_name(&url);
-        let request = inner.auth.request(
-            &inner.http,
-            &url,
-            &[("token", token), ("token_type_hint", "access_token")],
-        )?;
-        let response = inner.http.execute(request).await?;
+        let (name, response) = inner
+            .client
+            .post(
+                EndpointKind::Introspection,
+                &[("token", token), ("token_type_hint", "access_token")],
+            )
+            .await?;
         if !response.status.is_success() {
             return Err(error_answer(&name, &response));
         }
@@ -373,8 +254,7 @@ impl Introspector {
 impl fmt::Debug for Introspector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Introspector")
-            .field("endpoint", &self.inner.endpoint)
-            .field("auth", &self.inner.auth)
+            .field("client", &self.inner.client)
             .field("ttl", &self.inner.ttl)
             .finish()
     }

@@ -7,9 +7,9 @@
 //! | feature | what it gives | brings |
 //! |---|---|---|
 //! | (always) | [`Authority`], [`Discovery`], [`DiscoveryCache`], [`HttpClient`] (the one HTTP policy) | reqwest |
-//! | `client` (default) | obtaining tokens as a client: [`ClientCredentials`], [`RefreshTokenGrant`], [`TokenEndpoint`], client authentication | nothing more |
+//! | `client` (default) | acting as a client: [`ClientConfig`], [`ClientCredentials`], [`RefreshTokenGrant`], [`Revocation`] (RFC 7009), client authentication | nothing more |
 //! | `validation` | validating JWT access tokens: `JwtValidator`, `JwksCache`, `VerifiedToken`, `ErpNetClaims` | aws-lc-rs |
-//! | `introspection` | validating opaque tokens (RFC 7662) and revoking tokens (RFC 7009): `Introspector`, `Revocation` | `client`, aws-lc-rs |
+//! | `introspection` | validating opaque tokens (RFC 7662): `Introspector` | `client`, aws-lc-rs |
 //! | `sign-in` | signing users in: `AuthorizationCodeFlow` with PKCE, ID tokens, `sign_in_with_loopback` | `client`, `validation`, openidconnect |
 //! | `rustls` (default) | TLS through rustls (with aws-lc-rs as its crypto provider) | rustls |
 //! | `native-tls` | TLS through the platform's library (OpenSSL on Linux) instead | native-tls |
@@ -23,7 +23,7 @@
 //! here.
 //!
 //! ```
-//! use erpnet_auth_oidc::{Authority, CachedTokenSource, ClientCredentials, TokenSource};
+//! use erpnet_auth_oidc::{Authority, CachedTokenSource, ClientConfig, ClientCredentials, TokenSource};
 //! use erpnet_auth_testkit::MockIdentity;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -32,8 +32,11 @@
 //! let identity = MockIdentity::start().await;
 //! let authority = identity.issuer().parse::<Authority>()?;
 //!
-//! let grant = ClientCredentials::builder(authority, erpnet_auth_testkit::DEFAULT_CLIENT_ID)
+//! // Who the client is, once; every grant of this client is built from it.
+//! let client = ClientConfig::builder(authority, erpnet_auth_testkit::DEFAULT_CLIENT_ID)
 //!     .client_secret(erpnet_auth_testkit::DEFAULT_CLIENT_SECRET)
+//!     .build()?;
+//! let grant = ClientCredentials::builder(client)
 //!     .scopes(["read", "update"])
 //!     .build()?;
 //! let tokens = CachedTokenSource::new(grant);
@@ -44,6 +47,61 @@
 //! assert!(first.has_scope("update"));
 //! # Ok(()) }
 //! ```
+//!
+//! # One client configuration
+//!
+//! A [`ClientConfig`] holds what every call of one client shares: where the
+//! provider is ([`Provider`]: an [`Authority`] discovered on first use, a
+//! [`DiscoveryCache`], a fetched [`Discovery`], or explicit [`Endpoints`]),
+//! the client id, the secret, the [`ClientAuthMethod`] and the
+//! [`HttpClient`]. Every grant ([`ClientCredentials`], [`RefreshTokenGrant`],
+//! `AuthorizationCodeFlow`), the `Introspector` and [`Revocation`] are built
+//! from one, so they authenticate alike and share one discovery document and
+//! one connection pool.
+//!
+//! # Constructors
+//!
+//! One pattern across the workspace:
+//!
+//! - `X::builder(primary)` starts configuring an `X` from what it cannot do
+//!   without (a grant from its [`ClientConfig`], a validator from its
+//!   [`Authority`]); the builder's `build()` checks everything and returns
+//!   `Result<X, ConfigError>`.
+//! - `X::builder_for_<source>(…)` does the same when that comes from
+//!   elsewhere: `JwtValidator::builder_for_discovery`,
+//!   `JwtValidator::builder_for_jwks`, `JwksCache::builder_for_discovery`.
+//! - `X::new(primary)` is the builder with every default, when there is
+//!   nothing to choose ([`Revocation::new`], `JwksCache::new`,
+//!   [`HttpClient::new`]); `X::from_<form>(…)` makes one from another
+//!   representation (`JwksCache::from_json`).
+//!
+//! # Errors
+//!
+//! What a configuration gets wrong is a [`ConfigError`], returned by `build()`
+//! (and by `new` where it can fail), before anything is sent; what goes wrong
+//! at run time is an [`Error`], with [`Error::is_transient`]. A mistake that
+//! can only be seen at run time (a discovered document naming no
+//! introspection endpoint) is an [`Error::Config`]. No builder falls back to
+//! an HTTP client with another policy: if one cannot be built, `build()`
+//! fails.
+//!
+//! # Scopes
+//!
+//! Every `scopes(…)` of this crate means the same:
+//!
+//! - it **adds** scopes: calling it again adds more, it never replaces;
+//! - each string is split on whitespace, so `["read update"]` is
+//!   `["read", "update"]`;
+//! - duplicates are dropped, and the order of first appearance is kept (it
+//!   is the order of the `scope` parameter).
+//!
+//! Where they go: [`ClientCredentialsBuilder::scopes`] (required: ERP.net
+//! grants every scope of the application when none is named),
+//! [`RefreshTokenGrantBuilder::scopes`] (optional: fewer than were granted),
+//! `AuthorizationCodeFlowBuilder::scopes` and
+//! `AuthorizationRequestBuilder::scopes` (sign-in always asks for `openid`;
+//! a request adds to the flow's), and `JwtValidatorBuilder::require_scopes`
+//! (every one is required).
 //!
 //! [erpnet-auth]: https://docs.rs/erpnet-auth
 
@@ -61,6 +119,8 @@ mod http;
 mod introspection;
 #[cfg(any(feature = "validation", feature = "introspection"))]
 mod jose;
+#[cfg(any(feature = "client", feature = "validation"))]
+mod scopes;
 #[cfg(feature = "sign-in")]
 mod sign_in;
 #[cfg(feature = "validation")]
@@ -77,12 +137,13 @@ pub use claims::{ErpNetClaims, UserType, VerifiedToken};
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use client::{
-    TokenEndpoint,
     client_credentials::{ClientCredentials, ClientCredentialsBuilder},
+    config::{ClientConfig, ClientConfigBuilder, Endpoints, Provider},
     refresh_token::{
         FnRefreshTokenStore, RefreshTokenGrant, RefreshTokenGrantBuilder, RefreshTokenStore,
         refresh_token_store_fn,
     },
+    revocation::{Revocation, TokenTypeHint},
     token_endpoint::{ClientAuthMethod, TokenResponse},
 };
 pub use discovery::{Authority, Discovery, DiscoveryCache, ProviderMetadata};
@@ -91,7 +152,6 @@ pub use http::{DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, HttpClient, is_loopback_host, 
 #[cfg_attr(docsrs, doc(cfg(feature = "introspection")))]
 pub use introspection::{
     DEFAULT_INTROSPECTION_CACHE, DEFAULT_INTROSPECTION_TTL, Introspector, IntrospectorBuilder,
-    Revocation, TokenTypeHint,
 };
 #[cfg(any(feature = "validation", feature = "introspection"))]
 #[cfg_attr(
@@ -115,7 +175,7 @@ pub use sign_in::{
 pub use validation::{
     error::ValidationError,
     jwks::{
-        DEFAULT_JWKS_COOLDOWN, DEFAULT_JWKS_REFRESH, DEFAULT_MAX_KEYS, JwksBuilder, JwksCache,
+        DEFAULT_JWKS_COOLDOWN, DEFAULT_JWKS_REFRESH, DEFAULT_MAX_KEYS, JwksCache, JwksCacheBuilder,
         KeyInfo,
     },
     validator::{

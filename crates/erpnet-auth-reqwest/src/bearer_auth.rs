@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use erpnet_auth_core::{AccessToken, TokenSource};
+use erpnet_auth_core::{AccessToken, ConfigError, TokenSource};
 use http::{Extensions, StatusCode};
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
@@ -18,13 +18,16 @@ use crate::skip_auth::SkipAuth;
 /// [`TokenSource`] to requests for the origins it allows.
 ///
 /// ```no_run
-/// # fn demo(tokens: erpnet_auth_core::CachedTokenSource<erpnet_auth_oidc::ClientCredentials>) {
+/// # fn demo(tokens: erpnet_auth_core::CachedTokenSource<erpnet_auth_oidc::ClientCredentials>) -> Result<(), erpnet_auth_core::ConfigError> {
 /// use erpnet_auth_reqwest::BearerAuth;
 ///
+/// let auth = BearerAuth::builder(tokens)
+///     .allow_origin("https://myinstance.my.erp.net")
+///     .build()?; // refuses a value that is not an https (or loopback) origin
 /// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-///     .with(BearerAuth::new(tokens).allow_origin("https://myinstance.my.erp.net"))
+///     .with(auth)
 ///     .build();
-/// # let _ = client; }
+/// # let _ = client; Ok(()) }
 /// ```
 ///
 /// For each request:
@@ -42,87 +45,43 @@ use crate::skip_auth::SkipAuth;
 ///    source cannot give a new token then, the caller gets that
 ///    [`Error::Token`] rather than the 401, since it says what to fix.
 ///
-/// Cheap to clone; clones share the token source. Configuration mistakes
-/// ([`allow_origin`](Self::allow_origin) with something that is not a secure
-/// origin) do not panic: every request then fails with the error, and
-/// [`check`](Self::check) reports it up front.
+/// Cheap to clone; clones share the token source. A configuration mistake
+/// (an origin that is not a secure origin, or none at all) is refused by
+/// [`BearerAuthBuilder::build`], so a `BearerAuth` that exists attaches
+/// tokens.
 #[derive(Clone)]
 pub struct BearerAuth {
     source: Arc<dyn TokenSource>,
+    origins: Arc<[Origin]>,
+    header: TokenHeader,
+}
+
+/// Configures a [`BearerAuth`]: the origins it may send tokens to and the
+/// header they go in.
+pub struct BearerAuthBuilder {
+    source: Arc<dyn TokenSource>,
     origins: Vec<Origin>,
     header: TokenHeader,
-    /// The first configuration mistake, returned by every request.
-    config_error: Option<Error>,
+    /// The first mistake, returned by `build()`.
+    error: Option<ConfigError>,
 }
 
 impl BearerAuth {
-    /// A middleware taking tokens from `source`, typically a
-    /// [`CachedTokenSource`](erpnet_auth_core::CachedTokenSource). It allows no
-    /// origin yet: add each with [`allow_origin`](Self::allow_origin).
-    pub fn new(source: impl TokenSource) -> Self {
-        Self::from_arc(Arc::new(source))
+    /// Starts configuring a middleware taking tokens from `source`, typically
+    /// a [`CachedTokenSource`](erpnet_auth_core::CachedTokenSource). Allow
+    /// each origin with [`allow_origin`](BearerAuthBuilder::allow_origin).
+    pub fn builder(source: impl TokenSource) -> BearerAuthBuilder {
+        Self::builder_for_arc(Arc::new(source))
     }
 
-    /// Like [`new`](Self::new), for a source already shared as
+    /// Like [`builder`](Self::builder), for a source already shared as
     /// `Arc<dyn TokenSource>` (no second indirection).
-    pub fn from_arc(source: Arc<dyn TokenSource>) -> Self {
-        Self {
+    pub fn builder_for_arc(source: Arc<dyn TokenSource>) -> BearerAuthBuilder {
+        BearerAuthBuilder {
             source,
             origins: Vec::new(),
             header: TokenHeader::default(),
-            config_error: None,
-        }
-    }
-
-    /// Allows sending tokens to `origin`: `https://host[:port]` (or `http://` to
-    /// a loopback address: `127.0.0.0/8`, `[::1]`, `localhost`). May be called
-    /// several times. Requests match by scheme, host and port, with default ports
-    /// normalised (`https://host` is `https://host:443`); the path does not
-    /// matter.
-    ///
-    /// A value that is not such an origin does not panic: it is recorded, and
-    /// every request through this middleware fails with
-    /// [`Error::InvalidOrigin`] or [`Error::InsecureOrigin`] (see
-    /// [`check`](Self::check) and [`try_allow_origin`](Self::try_allow_origin)
-    /// to find out at once). A `Url` works too, but only one with no path.
-    pub fn allow_origin(mut self, origin: impl AsRef<str>) -> Self {
-        match Origin::parse(origin.as_ref()) {
-            Ok(origin) => self.push_origin(origin),
-            Err(error) => {
-                tracing::error!(%error, "bearer_auth: invalid configuration, every request fails");
-                self.config_error.get_or_insert(error);
-            }
-        }
-        self
-    }
-
-    /// Like [`allow_origin`](Self::allow_origin), but returns the error at once.
-    pub fn try_allow_origin(mut self, origin: impl AsRef<str>) -> Result<Self, Error> {
-        self.push_origin(Origin::parse(origin.as_ref())?);
-        Ok(self)
-    }
-
-    fn push_origin(&mut self, origin: Origin) {
-        if !self.origins.contains(&origin) {
-            self.origins.push(origin);
-        }
-    }
-
-    /// Which header carries the token (default [`TokenHeader::Authorization`]).
-    /// A request's own [`TokenHeader`] extension takes precedence.
-    pub fn token_header(mut self, header: TokenHeader) -> Self {
-        self.header = header;
-        self
-    }
-
-    /// The error every request would fail with, if the configuration is wrong:
-    /// an invalid or insecure origin, or no origin at all. Call it at start-up to
-    /// refuse to run with a broken configuration.
-    pub fn check(&self) -> Result<(), Error> {
-        match &self.config_error {
-            Some(error) => Err(error.clone()),
-            None if self.origins.is_empty() => Err(Error::NoOriginAllowed),
-            None => Ok(()),
+            error: None,
         }
     }
 
@@ -139,6 +98,58 @@ impl BearerAuth {
     }
 }
 
+impl BearerAuthBuilder {
+    /// Allows sending tokens to `origin`: `https://host[:port]` (or `http://` to
+    /// a loopback address: `127.0.0.0/8`, `[::1]`, `localhost`). May be called
+    /// several times. Requests match by scheme, host and port, with default ports
+    /// normalised (`https://host` is `https://host:443`); the path does not
+    /// matter. A `Url` works too, but only one with no path
+    /// (`url.origin().ascii_serialization()` gives its origin).
+    ///
+    /// A value that is not such an origin does not panic here:
+    /// [`build`](Self::build) refuses it.
+    pub fn allow_origin(mut self, origin: impl AsRef<str>) -> Self {
+        match Origin::parse(origin.as_ref()) {
+            Ok(origin) if !self.origins.contains(&origin) => self.origins.push(origin),
+            Ok(_) => {}
+            Err(error) => {
+                self.error.get_or_insert(error);
+            }
+        }
+        self
+    }
+
+    /// Which header carries the token (default [`TokenHeader::Authorization`]).
+    /// A request's own [`TokenHeader`] extension takes precedence.
+    pub fn token_header(mut self, header: TokenHeader) -> Self {
+        self.header = header;
+        self
+    }
+
+    /// Checks the configuration and builds the middleware. Fails with the
+    /// first value given to [`allow_origin`](Self::allow_origin) that is not
+    /// an origin ([`ConfigError::Invalid`]) or not a secure one
+    /// ([`ConfigError::InsecureUrl`]: plain `http` to a host that is not a
+    /// loopback address), or when no origin was allowed, so that no token
+    /// would ever be attached.
+    pub fn build(self) -> Result<BearerAuth, ConfigError> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        if self.origins.is_empty() {
+            return Err(ConfigError::invalid(
+                "BearerAuth allows no origin, so it would never attach a token: call \
+                 allow_origin(\"https://…\") with the origin of the API",
+            ));
+        }
+        Ok(BearerAuth {
+            source: self.source,
+            origins: self.origins.into(),
+            header: self.header,
+        })
+    }
+}
+
 #[async_trait::async_trait]
 impl Middleware for BearerAuth {
     async fn handle(
@@ -147,9 +158,6 @@ impl Middleware for BearerAuth {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        if self.config_error.is_some() || self.origins.is_empty() {
-            self.check()?;
-        }
         if extensions.get::<SkipAuth>().is_some() {
             tracing::trace!("bearer_auth: SkipAuth, sent without a token");
             return next.run(request, extensions).await;
@@ -237,7 +245,18 @@ impl fmt::Debug for BearerAuth {
             .field("source", &"dyn TokenSource")
             .field("origins", &origins)
             .field("header", &self.header)
-            .field("config_error", &self.config_error)
+            .finish()
+    }
+}
+
+impl fmt::Debug for BearerAuthBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let origins: Vec<String> = self.origins.iter().map(ToString::to_string).collect();
+        f.debug_struct("BearerAuthBuilder")
+            .field("source", &"dyn TokenSource")
+            .field("origins", &origins)
+            .field("header", &self.header)
+            .field("error", &self.error)
             .finish()
     }
 }

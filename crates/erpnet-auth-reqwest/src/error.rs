@@ -1,6 +1,11 @@
-//! The one error type of this crate.
+//! The run-time error of this crate; configuration mistakes are a
+//! [`ConfigError`](erpnet_auth_core::ConfigError) from `build()`.
 
 /// Why [`BearerAuth`](crate::BearerAuth) did not send a request.
+///
+/// Only what goes wrong at run time: a misconfigured `BearerAuth` is refused
+/// by [`BearerAuthBuilder::build`](crate::BearerAuthBuilder::build) with a
+/// [`ConfigError`](erpnet_auth_core::ConfigError) and never exists.
 ///
 /// It reaches the caller inside [`reqwest_middleware::Error::Middleware`];
 /// [`Error::downcast`] gets it back out. No variant ever carries a secret: the
@@ -13,7 +18,7 @@
 /// fn explain(error: &reqwest_middleware::Error) -> String {
 ///     match Error::downcast(error) {
 ///         Some(auth) if auth.is_transient() => format!("no token yet, try again later: {auth}"),
-///         Some(auth) => format!("fix the configuration: {auth}"),
+///         Some(auth) => format!("the token source failed for good: {auth}"),
 ///         None => format!("the request failed: {error}"),
 ///     }
 /// }
@@ -34,34 +39,6 @@ pub enum Error {
         source: Box<erpnet_auth_core::Error>,
     },
 
-    /// A value given to [`allow_origin`](crate::BearerAuth::allow_origin) is not
-    /// an origin (`https://host[:port]`).
-    #[error("BearerAuth: `{origin}` is not an origin: {reason}")]
-    InvalidOrigin {
-        /// The value as given.
-        origin: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-
-    /// An allowed origin uses plain `http` to a host that is not a loopback
-    /// address: tokens would travel unencrypted.
-    #[error(
-        "BearerAuth: refusing to send tokens to `{origin}`: plain http is allowed only to \
-         loopback addresses; use https"
-    )]
-    InsecureOrigin {
-        /// The origin.
-        origin: String,
-    },
-
-    /// No origin was allowed, so no request would ever get a token.
-    #[error(
-        "BearerAuth allows no origin, so it would never attach a token: call \
-         allow_origin(\"https://…\") with the origin of the API"
-    )]
-    NoOriginAllowed,
-
     /// The token source handed out a token with characters that are not allowed
     /// in an HTTP header, so the request was not sent.
     #[error(
@@ -77,15 +54,12 @@ pub enum Error {
 impl Error {
     /// Whether the same request may succeed later: only when the token source
     /// failed transiently (time-out, refused connection, HTTP 429 or 5xx from the
-    /// token endpoint). Configuration errors and permanent token errors such as
-    /// `invalid_client` need a change before anything can succeed.
+    /// token endpoint). Permanent token errors such as `invalid_client` need a
+    /// change before anything can succeed.
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Token { source, .. } => source.is_transient(),
-            Error::InvalidOrigin { .. }
-            | Error::InsecureOrigin { .. }
-            | Error::NoOriginAllowed
-            | Error::InvalidTokenValue { .. } => false,
+            Error::InvalidTokenValue { .. } => false,
         }
     }
 
@@ -130,6 +104,10 @@ mod tests {
         assert!(found.is_transient());
         assert!(found.token_error().is_some());
         assert!(wrapped.to_string().contains("provider down"), "{wrapped}");
-        assert!(!Error::NoOriginAllowed.is_transient());
+        let bad_token = Error::InvalidTokenValue {
+            origin: "https://demo.my.erp.net".to_owned(),
+        };
+        assert!(!bad_token.is_transient());
+        assert!(bad_token.token_error().is_none());
     }
 }

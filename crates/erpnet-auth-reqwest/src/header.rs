@@ -8,7 +8,7 @@ const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
 /// The header that carries the token.
 ///
-/// Set it for every request with [`BearerAuth::token_header`](crate::BearerAuth::token_header),
+/// Set it for every request with [`BearerAuthBuilder::token_header`](crate::BearerAuthBuilder::token_header),
 /// or for one request as an extension, which takes precedence:
 ///
 /// ```

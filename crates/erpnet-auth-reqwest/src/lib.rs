@@ -2,7 +2,7 @@
 //! the [reqwest-middleware] adapter of [erpnet-auth].
 //!
 //! ```
-//! use erpnet_auth_oidc::{Authority, CachedTokenSource, ClientCredentials};
+//! use erpnet_auth_oidc::{Authority, CachedTokenSource, ClientConfig, ClientCredentials};
 //! use erpnet_auth_reqwest::BearerAuth;
 //! # use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, MockIdentity};
 //!
@@ -12,14 +12,15 @@
 //! # let (instance, api) = (identity.issuer(), erp_api().await?);
 //! // `instance` is an ERP.net instance name ("myinstance") or an issuer URL;
 //! // `api` the origin of its APIs, such as "https://myinstance.my.erp.net".
-//! let grant = ClientCredentials::builder(instance.parse::<Authority>()?, DEFAULT_CLIENT_ID)
+//! let client = ClientConfig::builder(instance.parse::<Authority>()?, DEFAULT_CLIENT_ID)
 //!     .client_secret(DEFAULT_CLIENT_SECRET)
-//!     .scopes(["read"])
 //!     .build()?;
+//! let grant = ClientCredentials::builder(client).scopes(["read"]).build()?;
 //! let tokens = CachedTokenSource::new(grant); // one per process and identity
 //!
+//! let auth = BearerAuth::builder(tokens).allow_origin(&api).build()?;
 //! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-//!     .with(BearerAuth::new(tokens).allow_origin(&api))
+//!     .with(auth)
 //!     .build();
 //!
 //! let response = client
@@ -45,12 +46,14 @@
 //! # The rules
 //!
 //! - **Where the token goes**: only to the origins given to
-//!   [`BearerAuth::allow_origin`] (scheme, host and port; `https://host` and
-//!   `https://host:443` are one origin). Requests to any other origin go out
-//!   without a token, and cause no token request.
+//!   [`BearerAuthBuilder::allow_origin`] (scheme, host and port;
+//!   `https://host` and `https://host:443` are one origin). Requests to any
+//!   other origin go out without a token, and cause no token request.
 //! - **https only**: an allowed origin must be `https`, or plain `http` to a
 //!   loopback address (`127.0.0.0/8`, `[::1]`, `localhost`) for local tests.
-//!   Anything else is a configuration error ([`Error::InsecureOrigin`]).
+//!   [`BearerAuthBuilder::build`] refuses anything else, and a middleware
+//!   that allows no origin, with a [`ConfigError`]: a misconfigured
+//!   `BearerAuth` never exists, so no request fails for its configuration.
 //! - **Redirects**: reqwest follows them inside one call, where no middleware
 //!   can step in. It drops the `Authorization` header when a redirect leaves the
 //!   origin, so the token never follows it (this crate's tests prove it). It
@@ -103,11 +106,11 @@ mod origin;
 mod redirect;
 mod skip_auth;
 
-pub use bearer_auth::BearerAuth;
+pub use bearer_auth::{BearerAuth, BearerAuthBuilder};
 pub use error::Error;
 pub use header::TokenHeader;
 pub use redirect::same_origin_redirects;
 pub use skip_auth::SkipAuth;
 
 #[doc(no_inline)]
-pub use erpnet_auth_core::TokenSource;
+pub use erpnet_auth_core::{ConfigError, TokenSource};

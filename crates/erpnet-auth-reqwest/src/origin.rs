@@ -1,13 +1,12 @@
 //! The origins a token may be sent to: scheme, host and port. The rule itself
 //! is [`erpnet_auth_core::origin::Origin`], shared with the tower adapter; this
-//! is its use with reqwest's `Url` and this crate's error.
+//! is its use with reqwest's `Url`.
 
 use std::fmt;
 
-use erpnet_auth_core::origin::{self, OriginError};
+use erpnet_auth_core::ConfigError;
+use erpnet_auth_core::origin;
 use reqwest::Url;
-
-use crate::error::Error;
 
 /// An origin allowed to receive tokens (RFC 6454: scheme, host, port), with the
 /// default port made explicit so that `https://host` and `https://host:443` are
@@ -19,20 +18,10 @@ impl Origin {
     /// Parses `scheme://host[:port]` (a trailing `/` is tolerated). Anything
     /// more is refused rather than ignored: a path would suggest that only
     /// requests below it get the token, which is not the case.
-    pub(crate) fn parse(value: &str) -> Result<Origin, Error> {
+    pub(crate) fn parse(value: &str) -> Result<Origin, ConfigError> {
         origin::Origin::parse(value)
             .map(Origin)
-            .map_err(|error| match error {
-                OriginError::Insecure { origin } => Error::InsecureOrigin { origin },
-                OriginError::Invalid { origin, reason } => Error::InvalidOrigin {
-                    origin,
-                    reason: reason.to_owned(),
-                },
-                other => Error::InvalidOrigin {
-                    origin: other.origin().to_owned(),
-                    reason: other.to_string(),
-                },
-            })
+            .map_err(ConfigError::from)
     }
 
     /// Whether `url` belongs to this origin. No allocation.
@@ -93,7 +82,7 @@ mod tests {
     fn refuses_what_is_not_a_secure_origin() {
         for insecure in ["http://demo.my.erp.net", "http://10.0.0.1:8080"] {
             let error = Origin::parse(insecure).expect_err(insecure);
-            assert!(matches!(error, Error::InsecureOrigin { .. }), "{error}");
+            assert!(matches!(error, ConfigError::InsecureUrl { .. }), "{error}");
             assert!(error.to_string().contains("loopback"), "{error}");
         }
         for invalid in [
@@ -107,7 +96,7 @@ mod tests {
         ] {
             let error = Origin::parse(invalid).expect_err(invalid);
             assert!(
-                matches!(error, Error::InvalidOrigin { .. }),
+                matches!(error, ConfigError::Invalid(_)),
                 "{invalid}: {error}"
             );
             assert!(!format!("{error} {error:?}").contains("pw"), "{error}");

@@ -25,14 +25,13 @@ const MAX_REDIRECTS: usize = 10;
 ///     .build()
 ///     .expect("client");
 /// let pat = StaticToken::new(std::env::var("ERPNET_PAT").unwrap_or_default());
-/// let client = reqwest_middleware::ClientBuilder::new(http)
-///     .with(
-///         BearerAuth::new(pat)
-///             .allow_origin("https://myinstance.my.erp.net")
-///             .token_header(TokenHeader::XApiKey),
-///     )
-///     .build();
+/// let auth = BearerAuth::builder(pat)
+///     .allow_origin("https://myinstance.my.erp.net")
+///     .token_header(TokenHeader::XApiKey)
+///     .build()?;
+/// let client = reqwest_middleware::ClientBuilder::new(http).with(auth).build();
 /// # let _ = client;
+/// # Ok::<(), erpnet_auth_reqwest::ConfigError>(())
 /// ```
 ///
 /// With the default `Authorization` header it is not needed, though it does no

@@ -12,7 +12,7 @@ mod api;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use erpnet_auth_oidc::{Authority, CachedTokenSource, ClientCredentials};
+use erpnet_auth_oidc::{Authority, CachedTokenSource, ClientConfig, ClientCredentials};
 use erpnet_auth_reqwest::{BearerAuth, Error};
 use erpnet_auth_testkit::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, Failure, MockIdentity,
@@ -47,17 +47,25 @@ async fn events_tell_what_happened_and_nothing_holds_a_secret() {
 
     let identity = MockIdentity::start().await;
     let api = Api::start().await;
-    let grant = ClientCredentials::builder(
+    let client = ClientConfig::builder(
         Authority::parse(&identity.issuer()).expect("authority"),
         DEFAULT_CLIENT_ID,
     )
     .client_secret(DEFAULT_CLIENT_SECRET)
-    .scopes(["read", "update"])
     .build()
     .expect("configuration");
+    let grant = ClientCredentials::builder(client)
+        .scopes(["read", "update"])
+        .build()
+        .expect("configuration");
     let tokens = CachedTokenSource::new(grant);
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(BearerAuth::new(tokens.clone()).allow_origin(&api.origin))
+        .with(
+            BearerAuth::builder(tokens.clone())
+                .allow_origin(&api.origin)
+                .build()
+                .expect("valid BearerAuth"),
+        )
         .build();
 
     let first = tokens.token().await.expect("token");

@@ -15,9 +15,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 use erpnet_auth_core::{AccessToken, ConfigError, Error, OAuthErrorCode, TokenSource};
 
-use crate::client::TokenEndpoint;
-use crate::client::token_endpoint::{ClientAuth, ClientAuthMethod, request_token};
-use crate::http::{HttpClient, endpoint_name};
+use crate::client::config::{ClientConfig, EndpointKind};
+use crate::scopes::Scopes;
 
 /// Where an application keeps its refresh token between runs.
 ///
@@ -78,10 +77,12 @@ impl<F> fmt::Debug for FnRefreshTokenStore<F> {
 ///
 /// ```no_run
 /// # fn demo(sign_in: erpnet_auth_oidc::SignIn, discovery: &erpnet_auth_oidc::Discovery) -> Result<(), erpnet_auth_oidc::Error> {
-/// use erpnet_auth_oidc::{CachedTokenSource, ClientAuthMethod, RefreshTokenGrant};
+/// use erpnet_auth_oidc::{CachedTokenSource, ClientAuthMethod, ClientConfig, RefreshTokenGrant};
 ///
-/// let grant = RefreshTokenGrant::builder(discovery, "my.native.app", sign_in.refresh_token.expect("offline_access"))
-///     .auth_method(ClientAuthMethod::None)
+/// let client = ClientConfig::builder(discovery, "my.native.app")
+///     .auth_method(ClientAuthMethod::None) // a public client
+///     .build()?;
+/// let grant = RefreshTokenGrant::builder(client, sign_in.refresh_token.expect("offline_access"))
 ///     .build()?;
 /// let tokens = CachedTokenSource::builder(grant)
 ///     .initial_token(sign_in.access_token)
@@ -89,11 +90,10 @@ impl<F> fmt::Debug for FnRefreshTokenStore<F> {
 /// # let _ = tokens; Ok(()) }
 /// ```
 pub struct RefreshTokenGrant {
-    endpoint: TokenEndpoint,
-    auth: ClientAuth,
-    scopes: Option<String>,
+    client: ClientConfig,
+    scopes: Scopes,
+    scope_param: String,
     resources: Vec<String>,
-    http: HttpClient,
     store: Option<Arc<dyn RefreshTokenStore>>,
     state: tokio::sync::Mutex<State>,
 }
@@ -108,36 +108,29 @@ struct State {
 
 /// Configures a [`RefreshTokenGrant`].
 pub struct RefreshTokenGrantBuilder {
-    endpoint: TokenEndpoint,
-    client_id: String,
-    secret: Option<SecretString>,
-    method: ClientAuthMethod,
+    client: ClientConfig,
     refresh_token: SecretString,
-    scopes: Option<Vec<String>>,
+    scopes: Scopes,
     resources: Vec<String>,
-    http: Option<HttpClient>,
     store: Option<Arc<dyn RefreshTokenStore>>,
 }
 
 impl RefreshTokenGrant {
-    /// Starts configuring the grant for `client_id` with the refresh token of a
+    /// Starts configuring the grant for `client` with the refresh token of a
     /// sign-in (or one loaded from the application's store).
-    pub fn builder(
-        endpoint: impl Into<TokenEndpoint>,
-        client_id: impl Into<String>,
-        refresh_token: SecretString,
-    ) -> RefreshTokenGrantBuilder {
+    pub fn builder(client: ClientConfig, refresh_token: SecretString) -> RefreshTokenGrantBuilder {
         RefreshTokenGrantBuilder {
-            endpoint: endpoint.into(),
-            client_id: client_id.into(),
-            secret: None,
-            method: ClientAuthMethod::ClientSecretPost,
+            client,
             refresh_token,
-            scopes: None,
+            scopes: Scopes::default(),
             resources: Vec::new(),
-            http: None,
             store: None,
         }
+    }
+
+    /// The client.
+    pub fn client(&self) -> &ClientConfig {
+        &self.client
     }
 
     /// The newest refresh token (for an application that saves it itself).
@@ -153,21 +146,11 @@ impl RefreshTokenGrant {
     }
 
     async fn refresh(&self, state: &mut State) -> Result<AccessToken, Error> {
-        let endpoint = self.endpoint.resolve().await?;
-        let span = tracing::info_span!(
-            "token_request",
-            grant = "refresh_token",
-            endpoint = %endpoint_name(&endpoint),
-            client_id = %self.auth.client_id,
-        );
         let params = self.form(state.refresh_token.expose_secret());
-        let started = tokio::time::Instant::now();
-        let result = tracing::Instrument::instrument(
-            request_token(&self.http, &endpoint, &self.auth, &params, &[]),
-            span.clone(),
-        )
-        .await;
-        let _entered = span.enter();
+        let result = self
+            .client
+            .request_token("refresh_token", &params, self.scopes.as_slice())
+            .await;
         let response = match result {
             Ok(response) => response,
             Err(Error::OAuth {
@@ -184,17 +167,8 @@ impl RefreshTokenGrant {
                 state.ended = Some(ended.clone());
                 return Err(ended);
             }
-            Err(error) => {
-                tracing::warn!(%error, elapsed = ?started.elapsed(), "token refresh failed");
-                return Err(error);
-            }
+            Err(error) => return Err(error),
         };
-        tracing::info!(
-            elapsed = ?started.elapsed(),
-            expires_in = ?response.expires_in,
-            rotated = response.refresh_token.is_some(),
-            "token refreshed"
-        );
         // The old refresh token is now revoked: keep the new one before anything
         // else can fail. (A provider that does not rotate sends none.)
         if let Some(new) = response.refresh_token {
@@ -211,8 +185,8 @@ impl RefreshTokenGrant {
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token),
         ];
-        if let Some(scope) = &self.scopes {
-            form.push(("scope", scope));
+        if !self.scope_param.is_empty() {
+            form.push(("scope", &self.scope_param));
         }
         form.extend(self.resources.iter().map(|r| ("resource", r.as_str())));
         form
@@ -252,26 +226,15 @@ impl TokenSource for RefreshTokenGrant {
 }
 
 impl RefreshTokenGrantBuilder {
-    /// The client secret, for a confidential client.
-    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
-        self.secret = Some(SecretString::from(secret.into()));
-        self
-    }
-
-    /// How the client authenticates (default `client_secret_post`; use
-    /// [`ClientAuthMethod::None`] for a public client).
-    pub fn auth_method(mut self, method: ClientAuthMethod) -> Self {
-        self.method = method;
-        self
-    }
-
-    /// Asks for fewer scopes than were granted (by default, the same).
+    /// Adds scopes to ask for, fewer than were granted; see
+    /// [Scopes](crate#scopes). With none (the default) the refreshed token
+    /// has the scopes of the sign-in.
     pub fn scopes<I, S>(mut self, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self.scopes.add(scopes);
         self
     }
 
@@ -290,25 +253,17 @@ impl RefreshTokenGrantBuilder {
         self
     }
 
-    /// The HTTP client (default: [`HttpClient::new`], or the discovery cache's).
-    pub fn http(mut self, http: HttpClient) -> Self {
-        self.http = Some(http);
-        self
-    }
-
     /// Checks the configuration and builds the grant.
     pub fn build(self) -> Result<RefreshTokenGrant, ConfigError> {
-        let auth = ClientAuth::checked(self.client_id, self.secret, self.method)?;
         if self.refresh_token.expose_secret().is_empty() {
             return Err(ConfigError::invalid("the refresh token is empty"));
         }
-        let (endpoint, http) = self.endpoint.prepare(self.http)?;
+        self.client.check_endpoint(EndpointKind::Token)?;
         Ok(RefreshTokenGrant {
-            endpoint,
-            auth,
-            scopes: self.scopes.map(|s| s.join(" ")),
+            client: self.client,
+            scope_param: self.scopes.joined(),
+            scopes: self.scopes,
             resources: self.resources,
-            http,
             store: self.store,
             state: tokio::sync::Mutex::new(State {
                 refresh_token: self.refresh_token,
@@ -322,9 +277,8 @@ impl RefreshTokenGrantBuilder {
 impl fmt::Debug for RefreshTokenGrant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RefreshTokenGrant")
-            .field("endpoint", &self.endpoint)
-            .field("auth", &self.auth)
-            .field("scopes", &self.scopes)
+            .field("client", &self.client)
+            .field("scopes", &self.scopes.as_slice())
             .field("resources", &self.resources)
             .field("refresh_token", &"[redacted]")
             .finish()
@@ -334,9 +288,8 @@ impl fmt::Debug for RefreshTokenGrant {
 impl fmt::Debug for RefreshTokenGrantBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RefreshTokenGrantBuilder")
-            .field("endpoint", &self.endpoint)
-            .field("client_id", &self.client_id)
-            .field("method", &self.method)
+            .field("client", &self.client)
+            .field("scopes", &self.scopes.as_slice())
             .field("refresh_token", &"[redacted]")
             .finish()
     }
@@ -345,21 +298,29 @@ impl fmt::Debug for RefreshTokenGrantBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::config::Endpoints;
+    use crate::client::token_endpoint::ClientAuthMethod;
+
+    fn public_client() -> ClientConfig {
+        let endpoint = url::Url::parse("https://id.example.com/token").expect("url");
+        ClientConfig::builder(Endpoints::new().token(endpoint), "app")
+            .auth_method(ClientAuthMethod::None)
+            .build()
+            .expect("client")
+    }
 
     #[test]
     fn the_refresh_request_names_scopes_and_resources_when_set() {
-        let endpoint = url::Url::parse("https://id.example.com/token").expect("url");
-        let plain = RefreshTokenGrant::builder(endpoint.clone(), "app", SecretString::from("rt"))
-            .auth_method(ClientAuthMethod::None)
+        let plain = RefreshTokenGrant::builder(public_client(), SecretString::from("rt"))
             .build()
             .expect("grant");
         assert_eq!(
             plain.form("rt"),
             [("grant_type", "refresh_token"), ("refresh_token", "rt")]
         );
-        let narrowed = RefreshTokenGrant::builder(endpoint, "app", SecretString::from("rt"))
-            .auth_method(ClientAuthMethod::None)
+        let narrowed = RefreshTokenGrant::builder(public_client(), SecretString::from("rt"))
             .scopes(["read"])
+            .scopes(["read profile"])
             .resource("https://api.example.com")
             .build()
             .expect("grant");
@@ -368,10 +329,14 @@ mod tests {
             [
                 ("grant_type", "refresh_token"),
                 ("refresh_token", "rt2"),
-                ("scope", "read"),
+                ("scope", "read profile"),
                 ("resource", "https://api.example.com"),
             ]
         );
         assert!(!format!("{narrowed:?}").contains("rt2"));
+        let err = RefreshTokenGrant::builder(public_client(), SecretString::from(""))
+            .build()
+            .expect_err("an empty refresh token");
+        assert!(err.to_string().contains("empty"), "{err}");
     }
 }

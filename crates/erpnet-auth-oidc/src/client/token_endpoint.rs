@@ -1,5 +1,6 @@
-//! Talking to a token endpoint: client authentication (RFC 6749 §2.3), the request,
-//! and the response (§5.1) or error (§5.2). Shared by every grant.
+//! Talking to a provider as a client: client authentication (RFC 6749 §2.3) on
+//! every request, and the token endpoint's response (§5.1) or error (§5.2).
+//! [`ClientConfig`](crate::ClientConfig) sends the requests.
 
 use std::fmt;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use url::Url;
 
 use erpnet_auth_core::{AccessToken, ConfigError, Error, OAuthErrorCode};
 
-use crate::http::{HttpClient, endpoint_name, is_json, media_type, request_error};
+use crate::http::{HttpClient, HttpResponse, endpoint_name, is_json, media_type, request_error};
 
 /// How the client authenticates to the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,7 +67,7 @@ fn form_encode(value: &str) -> String {
 
 impl ClientAuth {
     /// Checks a client's configuration: a non-empty id, and a secret unless the
-    /// client is public.
+    /// client is public (and none if it is).
     pub(crate) fn checked(
         client_id: String,
         secret: Option<SecretString>,
@@ -75,10 +76,19 @@ impl ClientAuth {
         if client_id.trim().is_empty() {
             return Err(ConfigError::invalid("the client id is empty"));
         }
-        if method != ClientAuthMethod::None && secret.is_none() {
-            return Err(ConfigError::invalid(format!(
-                "client `{client_id}` has no client secret; set one or use ClientAuthMethod::None for a public client"
-            )));
+        match (method, &secret) {
+            (ClientAuthMethod::None, Some(_)) => {
+                return Err(ConfigError::invalid(format!(
+                    "client `{client_id}` is public (ClientAuthMethod::None) but has a client secret; \
+                     drop the secret, or choose client_secret_post or client_secret_basic"
+                )));
+            }
+            (ClientAuthMethod::ClientSecretPost | ClientAuthMethod::ClientSecretBasic, None) => {
+                return Err(ConfigError::invalid(format!(
+                    "client `{client_id}` has no client secret; set one or use ClientAuthMethod::None for a public client"
+                )));
+            }
+            _ => {}
         }
         Ok(Self {
             client_id,
@@ -179,25 +189,6 @@ struct RawResponse {
     error: Option<String>,
     error_description: Option<String>,
     error_uri: Option<String>,
-}
-
-/// Posts a token request and interprets the answer.
-pub(crate) async fn request_token(
-    http: &HttpClient,
-    endpoint: &Url,
-    auth: &ClientAuth,
-    params: &[(&str, &str)],
-    requested_scopes: &[String],
-) -> Result<TokenResponse, Error> {
-    let request = auth.request(http, endpoint, params)?;
-    let response = http.execute(request).await?;
-    parse_token_response(
-        &endpoint_name(endpoint),
-        response.status.as_u16(),
-        &response.headers,
-        &response.body,
-        requested_scopes,
-    )
 }
 
 /// Interprets a token endpoint's answer.
@@ -318,8 +309,7 @@ fn parse_expires_in(value: &serde_json::Value) -> Option<Duration> {
 /// An unsuccessful answer as an error: the RFC 6749 §5.2 error document when
 /// there is one (`invalid_client` from an introspection or revocation
 /// endpoint, RFC 7662 §2.3, RFC 7009 §2.2.1), the status otherwise.
-#[cfg(feature = "introspection")]
-pub(crate) fn error_answer(endpoint: &str, response: &crate::http::HttpResponse) -> Error {
+pub(crate) fn error_answer(endpoint: &str, response: &HttpResponse) -> Error {
     let status = response.status.as_u16();
     match parse_token_response(endpoint, status, &response.headers, &response.body, &[]) {
         Err(error) => error,
@@ -450,7 +440,6 @@ mod tests {
         assert_eq!(ClientAuthMethod::parse("jwt"), None);
     }
 
-    #[cfg(feature = "introspection")]
     fn answer(status: u16, content_type: &str, body: &str) -> crate::http::HttpResponse {
         let mut headers = http::HeaderMap::new();
         headers.insert(
@@ -464,7 +453,6 @@ mod tests {
         }
     }
 
-    #[cfg(feature = "introspection")]
     #[test]
     fn an_error_document_is_a_typed_oauth_error_and_anything_else_a_status() {
         let error = error_answer(

@@ -8,6 +8,7 @@ use erpnet_auth_testkit::{
 use url::Url;
 
 use super::*;
+use crate::client::config::Endpoints;
 
 /// How long the mock takes to answer; the callers give up after a second.
 const SLOW: Duration = Duration::from_secs(10);
@@ -15,10 +16,11 @@ const PATIENCE: Duration = Duration::from_secs(1);
 
 fn introspector(identity: &MockIdentity) -> Introspector {
     let url = Url::parse(&identity.introspection_endpoint()).expect("url");
-    Introspector::builder(url, DEFAULT_RESOURCE_ID)
+    let api = ClientConfig::builder(Endpoints::new().introspection(url), DEFAULT_RESOURCE_ID)
         .client_secret(DEFAULT_RESOURCE_SECRET)
         .build()
-        .expect("introspector")
+        .expect("resource server");
+    Introspector::builder(api).build().expect("introspector")
 }
 
 fn reference_token(identity: &MockIdentity) -> String {

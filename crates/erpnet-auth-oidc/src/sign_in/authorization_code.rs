@@ -22,12 +22,13 @@ use url::Url;
 
 use erpnet_auth_core::{AccessToken, ConfigError, Error, constant_time_eq};
 
-use crate::client::TokenEndpoint;
+use crate::client::config::ClientConfig;
 use crate::client::refresh_token::{RefreshTokenGrant, RefreshTokenGrantBuilder};
-use crate::client::token_endpoint::{ClientAuth, ClientAuthMethod, request_token};
+use crate::client::revocation::Revocation;
 use crate::discovery::Discovery;
-use crate::http::{HttpClient, check_url, endpoint_name};
+use crate::http::{check_url, endpoint_name};
 use crate::jose::Algorithm;
+use crate::scopes::Scopes;
 use crate::sign_in::SignInError;
 use crate::sign_in::id_token::{self, IdToken, IdTokenCheck};
 use crate::validation::jwks::JwksCache;
@@ -35,15 +36,20 @@ use crate::validation::validator::DEFAULT_LEEWAY;
 
 /// The authorization code flow for one client of one provider.
 ///
+/// Built from a [`ClientConfig`] whose provider is a fetched [`Discovery`]
+/// document: authorization and end-session URLs are built from it without
+/// waiting on the network.
+///
 /// ```no_run
 /// # async fn demo(callback: erpnet_auth_oidc::Url) -> Result<(), Box<dyn std::error::Error>> {
-/// use std::sync::Arc;
-/// use erpnet_auth_oidc::{AuthorizationCodeFlow, ClientAuthMethod, Discovery, Url};
+/// use erpnet_auth_oidc::{AuthorizationCodeFlow, ClientAuthMethod, ClientConfig, Discovery, Url};
 ///
-/// let discovery = Arc::new(Discovery::fetch("myinstance").await?);
-/// let flow = AuthorizationCodeFlow::builder(discovery, "my.native.app")
+/// let discovery = Discovery::fetch("myinstance").await?;
+/// let client = ClientConfig::builder(discovery, "my.native.app")
 ///     .auth_method(ClientAuthMethod::None) // a public client
-///     .scopes(["openid", "profile", "offline_access", "read"])
+///     .build()?;
+/// let flow = AuthorizationCodeFlow::builder(client)
+///     .scopes(["profile", "offline_access", "read"]) // and `openid`, always
 ///     .build()?;
 ///
 /// let redirect = Url::parse("http://127.0.0.1:8400/callback").expect("url");
@@ -60,10 +66,9 @@ pub struct AuthorizationCodeFlow {
 }
 
 struct Inner {
+    client: ClientConfig,
     discovery: Arc<Discovery>,
-    auth: ClientAuth,
-    scopes: Vec<String>,
-    http: HttpClient,
+    scopes: Scopes,
     jwks: JwksCache,
     algorithms: Vec<Algorithm>,
     leeway: i64,
@@ -71,12 +76,8 @@ struct Inner {
 
 /// Configures an [`AuthorizationCodeFlow`].
 pub struct AuthorizationCodeFlowBuilder {
-    discovery: Arc<Discovery>,
-    client_id: String,
-    secret: Option<SecretString>,
-    method: ClientAuthMethod,
-    scopes: Vec<String>,
-    http: Option<HttpClient>,
+    client: ClientConfig,
+    scopes: Scopes,
     jwks: Option<JwksCache>,
     algorithms: Vec<Algorithm>,
 }
@@ -133,7 +134,7 @@ pub struct SignIn {
 pub struct AuthorizationRequestBuilder<'a> {
     flow: &'a AuthorizationCodeFlow,
     redirect_uri: Url,
-    scopes: Option<Vec<String>>,
+    scopes: Scopes,
     login_hint: Option<String>,
     prompt: Option<String>,
     resources: Vec<String>,
@@ -141,19 +142,17 @@ pub struct AuthorizationRequestBuilder<'a> {
 }
 
 impl AuthorizationCodeFlow {
-    /// Starts configuring the flow for `client_id` at the provider `discovery`
-    /// describes.
-    pub fn builder(
-        discovery: impl Into<Arc<Discovery>>,
-        client_id: impl Into<String>,
-    ) -> AuthorizationCodeFlowBuilder {
+    /// Starts configuring the flow for `client`, whose provider must be a
+    /// fetched [`Discovery`] document ([`Provider::Document`](crate::Provider::Document)).
+    /// A public client (native and command-line apps) has
+    /// [`ClientAuthMethod::None`](crate::ClientAuthMethod::None); a web app is
+    /// usually confidential.
+    pub fn builder(client: ClientConfig) -> AuthorizationCodeFlowBuilder {
+        let mut scopes = Scopes::default();
+        scopes.add(["openid"]);
         AuthorizationCodeFlowBuilder {
-            discovery: discovery.into(),
-            client_id: client_id.into(),
-            secret: None,
-            method: ClientAuthMethod::None,
-            scopes: vec!["openid".into()],
-            http: None,
+            client,
+            scopes,
             jwks: None,
             algorithms: vec![Algorithm::RS256],
         }
@@ -164,7 +163,7 @@ impl AuthorizationCodeFlow {
         AuthorizationRequestBuilder {
             flow: self,
             redirect_uri: redirect_uri.clone(),
-            scopes: None,
+            scopes: self.inner.scopes.clone(),
             login_hint: None,
             prompt: None,
             resources: Vec::new(),
@@ -182,9 +181,14 @@ impl AuthorizationCodeFlow {
         &self.inner.discovery
     }
 
-    /// The client id.
-    pub fn client_id(&self) -> &str {
-        &self.inner.auth.client_id
+    /// The client.
+    pub fn client(&self) -> &ClientConfig {
+        &self.inner.client
+    }
+
+    /// The scopes every authorization request asks for, `openid` first.
+    pub fn scopes(&self) -> &[String] {
+        self.inner.scopes.as_slice()
     }
 
     /// Completes a sign-in from the callback URL the browser was sent to: checks
@@ -243,27 +247,16 @@ impl AuthorizationCodeFlow {
             .ok_or_else(|| SignInError::Callback("the callback carries no `code`".into()))?;
 
         let endpoint = inner.discovery.token_endpoint();
-        let span = tracing::info_span!(
-            "token_request",
-            grant = "authorization_code",
-            endpoint = %endpoint_name(endpoint),
-            client_id = %inner.auth.client_id,
-        );
-        let started = tokio::time::Instant::now();
         let form = exchange_form(code, &pending);
-        let response = tracing::Instrument::instrument(
-            request_token(&inner.http, endpoint, &inner.auth, &form, &inner.scopes),
-            span.clone(),
-        )
-        .await;
-        let _entered = span.enter();
-        let response =
-            response.inspect_err(|error| tracing::warn!(%error, "code exchange failed"))?;
+        let response = inner
+            .client
+            .request_token("authorization_code", &form, inner.scopes.as_slice())
+            .await?;
         let id_token = match (&response.id_token, pending.openid) {
             (Some(raw), _) => {
                 let check = IdTokenCheck {
                     issuer,
-                    client_id: &inner.auth.client_id,
+                    client_id: inner.client.client_id(),
                     nonce: pending.nonce.expose_secret(),
                     algorithms: &inner.algorithms,
                     leeway: inner.leeway,
@@ -287,7 +280,7 @@ impl AuthorizationCodeFlow {
             (None, false) => None,
         };
         tracing::info!(
-            elapsed = ?started.elapsed(),
+            client_id = %inner.client.client_id(),
             subject = id_token.as_ref().map(|t| t.subject()),
             refresh_token = response.refresh_token.is_some(),
             "signed in"
@@ -304,18 +297,13 @@ impl AuthorizationCodeFlow {
     /// `resource`, name it again with
     /// [`RefreshTokenGrantBuilder::resource`].
     pub fn refresh_grant(&self, refresh_token: SecretString) -> RefreshTokenGrantBuilder {
-        let inner = &*self.inner;
-        let mut builder = RefreshTokenGrant::builder(
-            TokenEndpoint::Url(inner.discovery.token_endpoint().clone()),
-            inner.auth.client_id.clone(),
-            refresh_token,
-        )
-        .auth_method(inner.auth.method)
-        .http(inner.http.clone());
-        if let Some(secret) = &inner.auth.secret {
-            builder = builder.client_secret(secret.expose_secret());
-        }
-        builder
+        RefreshTokenGrant::builder(self.inner.client.clone(), refresh_token)
+    }
+
+    /// [`Revocation`] for the same client, to revoke the session's tokens at
+    /// sign-out. Fails when the provider has no revocation endpoint.
+    pub fn revocation(&self) -> Result<Revocation, ConfigError> {
+        Revocation::new(self.inner.client.clone())
     }
 
     /// The RP-initiated logout URL (`end_session_endpoint`), with
@@ -344,49 +332,21 @@ impl AuthorizationCodeFlow {
             if let Some(state) = state {
                 query.append_pair("state", state);
             }
-            query.append_pair("client_id", &self.inner.auth.client_id);
+            query.append_pair("client_id", self.inner.client.client_id());
         }
         Ok(url)
     }
 }
 
 impl AuthorizationCodeFlowBuilder {
-    /// The client secret, for a confidential client (web apps).
-    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
-        self.secret = Some(SecretString::from(secret.into()));
-        if self.method == ClientAuthMethod::None {
-            self.method = ClientAuthMethod::ClientSecretPost;
-        }
-        self
-    }
-
-    /// How the client authenticates at the token endpoint (default: none, a
-    /// public client; `client_secret_post` once a secret is set).
-    pub fn auth_method(mut self, method: ClientAuthMethod) -> Self {
-        self.method = method;
-        self
-    }
-
-    /// The scopes to request (`openid` is always included). With
-    /// `offline_access` the sign-in yields a refresh token.
+    /// Adds scopes to request; see [Scopes](crate#scopes). `openid` is always
+    /// requested; with `offline_access` the sign-in yields a refresh token.
     pub fn scopes<I, S>(mut self, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        for scope in scopes.into_iter().map(Into::into) {
-            for scope in scope.split_whitespace() {
-                if !self.scopes.iter().any(|s| s == scope) {
-                    self.scopes.push(scope.to_owned());
-                }
-            }
-        }
-        self
-    }
-
-    /// The HTTP client (default: [`HttpClient::new`]).
-    pub fn http(mut self, http: HttpClient) -> Self {
-        self.http = Some(http);
+        self.scopes.add(scopes);
         self
     }
 
@@ -405,13 +365,19 @@ impl AuthorizationCodeFlowBuilder {
 
     /// Checks the configuration and builds the flow.
     pub fn build(self) -> Result<AuthorizationCodeFlow, ConfigError> {
-        let auth = ClientAuth::checked(self.client_id, self.secret, self.method)?;
+        let discovery = self.client.discovery().cloned().ok_or_else(|| {
+            ConfigError::invalid(
+                "sign-in builds authorization URLs from the provider's discovery document: \
+                 build the ClientConfig from a fetched Discovery (Discovery::fetch), not from \
+                 an authority, a discovery cache or endpoint URLs",
+            )
+        })?;
         if self.algorithms.is_empty() {
             return Err(ConfigError::invalid(
                 "no ID token signature algorithm allowed",
             ));
         }
-        let methods = &self.discovery.metadata().code_challenge_methods_supported;
+        let methods = &discovery.metadata().code_challenge_methods_supported;
         if methods
             .as_ref()
             .is_some_and(|m| !m.iter().any(|m| m == "S256"))
@@ -420,22 +386,17 @@ impl AuthorizationCodeFlowBuilder {
                 "the provider does not support PKCE with S256, which this library requires",
             ));
         }
-        let http = match self.http {
-            Some(http) => http,
-            None => HttpClient::new()?,
-        };
         let jwks = match self.jwks {
             Some(jwks) => jwks,
-            None => JwksCache::builder_for_url(self.discovery.jwks_uri().clone())
-                .http(http.clone())
+            None => JwksCache::builder(discovery.jwks_uri().clone())
+                .http(self.client.http().clone())
                 .build()?,
         };
         Ok(AuthorizationCodeFlow {
             inner: Arc::new(Inner {
-                discovery: self.discovery,
-                auth,
+                client: self.client,
+                discovery,
                 scopes: self.scopes,
-                http,
                 jwks,
                 algorithms: self.algorithms,
                 leeway: DEFAULT_LEEWAY.as_secs() as i64,
@@ -445,13 +406,14 @@ impl AuthorizationCodeFlowBuilder {
 }
 
 impl AuthorizationRequestBuilder<'_> {
-    /// Scopes for this request instead of the flow's (`openid` is kept).
+    /// Adds scopes for this request to the flow's (incremental consent); see
+    /// [Scopes](crate#scopes).
     pub fn scopes<I, S>(mut self, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self.scopes.add(scopes);
         self
     }
 
@@ -507,11 +469,10 @@ impl AuthorizationRequestBuilder<'_> {
                 "the parameter `{name}` is set by the flow itself"
             )));
         }
-        let scopes = self.scopes.unwrap_or_else(|| inner.scopes.clone());
         // openidconnect builds the request from the endpoint alone; the
         // discovery document was read and checked by this crate.
         let client = CoreClient::new(
-            ClientId::new(inner.auth.client_id.clone()),
+            ClientId::new(inner.client.client_id().to_owned()),
             IssuerUrl::from_url(inner.discovery.authority().url().clone()),
             JsonWebKeySet::new(Vec::new()),
         )
@@ -527,13 +488,12 @@ impl AuthorizationRequestBuilder<'_> {
                 Nonce::new_random,
             )
             .set_pkce_challenge(challenge);
-        for scope in scopes.iter().filter(|s| *s != "openid") {
+        for scope in self.scopes.as_slice().iter().filter(|s| *s != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
         }
         let prompt = self.prompt.or_else(|| {
-            scopes
-                .iter()
-                .any(|s| s == "offline_access")
+            self.scopes
+                .contains("offline_access")
                 .then(|| "consent".to_owned())
         });
         for prompt in prompt.iter().flat_map(|p| p.split_whitespace()) {
@@ -623,9 +583,8 @@ pub const DEFAULT_SIGN_IN_TIMEOUT: Duration = Duration::from_secs(300);
 impl fmt::Debug for AuthorizationCodeFlow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthorizationCodeFlow")
-            .field("issuer", &self.inner.discovery.issuer())
-            .field("auth", &self.inner.auth)
-            .field("scopes", &self.inner.scopes)
+            .field("client", &self.inner.client)
+            .field("scopes", &self.inner.scopes.as_slice())
             .finish()
     }
 }
@@ -633,10 +592,8 @@ impl fmt::Debug for AuthorizationCodeFlow {
 impl fmt::Debug for AuthorizationCodeFlowBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthorizationCodeFlowBuilder")
-            .field("issuer", &self.discovery.issuer())
-            .field("client_id", &self.client_id)
-            .field("method", &self.method)
-            .field("scopes", &self.scopes)
+            .field("client", &self.client)
+            .field("scopes", &self.scopes.as_slice())
             .finish()
     }
 }
@@ -645,6 +602,7 @@ impl fmt::Debug for AuthorizationRequestBuilder<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthorizationRequestBuilder")
             .field("redirect_uri", &self.redirect_uri)
+            .field("scopes", &self.scopes.as_slice())
             .field("login_hint", &self.login_hint)
             .field("prompt", &self.prompt)
             .finish()

@@ -98,7 +98,7 @@ pub struct JwksCache {
 
 /// Settings of a [`JwksCache`].
 #[derive(Debug, Clone)]
-pub struct JwksBuilder {
+pub struct JwksCacheBuilder {
     location: Location,
     http: Option<HttpClient>,
     cooldown: Duration,
@@ -230,18 +230,18 @@ pub struct KeyInfo {
 impl JwksCache {
     /// A cache for the key set at `jwks_uri`, with default settings.
     pub fn new(jwks_uri: Url) -> Result<Self, ConfigError> {
-        Self::builder_for_url(jwks_uri).build()
+        Self::builder(jwks_uri).build()
     }
 
     /// Settings for the key set at `jwks_uri`.
-    pub fn builder_for_url(jwks_uri: Url) -> JwksBuilder {
-        JwksBuilder::new(Location::Url(jwks_uri))
+    pub fn builder(jwks_uri: Url) -> JwksCacheBuilder {
+        JwksCacheBuilder::new(Location::Url(jwks_uri))
     }
 
     /// Settings for the key set named by the `jwks_uri` of a discovery document.
-    pub fn builder_for_discovery(discovery: DiscoveryCache) -> JwksBuilder {
+    pub fn builder_for_discovery(discovery: DiscoveryCache) -> JwksCacheBuilder {
         let http = discovery.http().clone();
-        let mut builder = JwksBuilder::new(Location::Discover(discovery));
+        let mut builder = JwksCacheBuilder::new(Location::Discover(discovery));
         builder.http = Some(http);
         builder
     }
@@ -249,17 +249,17 @@ impl JwksCache {
     /// A fixed key set from a JWKS document (`{"keys":[…]}`), never refreshed.
     pub fn from_json(jwks: &str, max_keys: usize) -> Result<Self, Error> {
         let keys = parse_key_set(jwks.as_bytes(), "static key set", max_keys, 1)?;
-        Ok(JwksBuilder::new(Location::Static(Arc::new(keys)))
+        Ok(JwksCacheBuilder::new(Location::Static(Arc::new(keys)))
             .background_refresh(false)
             .build()?)
     }
 
     #[cfg(test)]
-    pub(crate) fn fake<F>(fetch: impl Fn() -> F + Send + Sync + 'static) -> JwksBuilder
+    pub(crate) fn fake<F>(fetch: impl Fn() -> F + Send + Sync + 'static) -> JwksCacheBuilder
     where
         F: Future<Output = Result<(Vec<u8>, Option<Duration>), Error>> + Send + 'static,
     {
-        JwksBuilder::new(Location::Fake(Arc::new(move || {
+        JwksCacheBuilder::new(Location::Fake(Arc::new(move || {
             Box::pin(fetch()) as FakeResponse
         })))
     }
@@ -512,7 +512,7 @@ async fn refresh_periodically(inner: Weak<Inner>) {
     }
 }
 
-impl JwksBuilder {
+impl JwksCacheBuilder {
     fn new(location: Location) -> Self {
         Self {
             location,

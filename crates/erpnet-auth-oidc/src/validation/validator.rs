@@ -40,6 +40,7 @@ use crate::claims::{
 use crate::discovery::{Authority, DiscoveryCache};
 use crate::http::HttpClient;
 use crate::jose::Algorithm;
+use crate::scopes::Scopes;
 use crate::validation::error::ValidationError;
 use crate::validation::jwks::JwksCache;
 use crate::validation::jws;
@@ -109,7 +110,7 @@ pub struct JwtValidatorBuilder {
     any_audience: bool,
     algorithms: Vec<Algorithm>,
     leeway: Duration,
-    required_scopes: Vec<String>,
+    required_scopes: Scopes,
     typ: TypPolicy,
     max_len: usize,
     cache_capacity: usize,
@@ -542,7 +543,7 @@ impl JwtValidatorBuilder {
             any_audience: false,
             algorithms: vec![Algorithm::RS256],
             leeway: DEFAULT_LEEWAY,
-            required_scopes: Vec::new(),
+            required_scopes: Scopes::default(),
             typ: TypPolicy::AccessToken,
             max_len: DEFAULT_MAX_TOKEN_LENGTH,
             cache_capacity: DEFAULT_VERIFIED_CACHE,
@@ -595,15 +596,16 @@ impl JwtValidatorBuilder {
         self
     }
 
-    /// Scopes every token must carry (all of them); a token without one is
-    /// refused with [`ValidationError::InsufficientScope`] (HTTP 403).
+    /// Adds scopes every token must carry (all of them), read as every
+    /// `scopes(…)` of this crate reads them ([Scopes](crate#scopes)); a token
+    /// without one is refused with [`ValidationError::InsufficientScope`]
+    /// (HTTP 403).
     pub fn require_scopes<I, S>(mut self, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.required_scopes
-            .extend(scopes.into_iter().map(Into::into));
+        self.required_scopes.add(scopes);
         self
     }
 
@@ -666,7 +668,7 @@ impl JwtValidatorBuilder {
                 any_audience: self.any_audience,
                 algorithms: self.algorithms,
                 leeway: self.leeway.as_secs() as i64,
-                required_scopes: self.required_scopes,
+                required_scopes: self.required_scopes.as_slice().to_vec(),
                 typ: self.typ,
                 max_len: self.max_len,
                 jwks,

@@ -1,18 +1,20 @@
 //! Which requests get a token, in which header.
 
+use std::sync::Arc;
+
 use erpnet_auth_core::StaticToken;
-use erpnet_auth_reqwest::{BearerAuth, Error, SkipAuth, TokenHeader};
+use erpnet_auth_reqwest::{BearerAuth, ConfigError, SkipAuth, TokenHeader, TokenSource};
 use erpnet_auth_testkit::{Endpoint, MockIdentity};
 
 use crate::api::Api;
-use crate::{auth_error, client, get, start, tokens};
+use crate::{client, get, start, tokens};
 
 #[tokio::test]
 async fn attaches_a_bearer_token_from_the_source_and_reuses_it() {
     let identity = MockIdentity::start().await;
     let api = Api::start().await;
     let tokens = tokens(&identity);
-    let client = client(BearerAuth::new(tokens.clone()).allow_origin(&api.origin));
+    let client = client(BearerAuth::builder(tokens.clone()).allow_origin(&api.origin));
 
     for _ in 0..3 {
         let response = get(&client, api.url("/orders")).await;
@@ -69,7 +71,7 @@ async fn sends_no_token_to_an_origin_that_was_not_allowed() {
     let identity = MockIdentity::start().await;
     let allowed = Api::start().await;
     let foreign = Api::start().await;
-    let client = client(BearerAuth::new(tokens(&identity)).allow_origin(&allowed.origin));
+    let client = client(BearerAuth::builder(tokens(&identity)).allow_origin(&allowed.origin));
 
     // Another port is another origin, and so is another name for the same host.
     let same_port_other_host = foreign.origin.replace("127.0.0.1", "localhost");
@@ -91,51 +93,50 @@ async fn refuses_plain_http_to_a_host_that_is_not_loopback() {
     let identity = MockIdentity::start().await;
     let api = Api::start().await;
 
-    let error = BearerAuth::new(tokens(&identity))
-        .try_allow_origin("http://myinstance.my.erp.net")
-        .expect_err("insecure");
-    assert!(matches!(error, Error::InsecureOrigin { .. }), "{error}");
-    assert!(!error.is_transient());
-
-    // The builder form records the mistake; every request then fails with it
-    // and nothing is sent, not even to the loopback origin that is fine.
-    let auth = BearerAuth::new(tokens(&identity))
+    // Refused when built, even with a fine origin after the bad one: a
+    // misconfigured BearerAuth never exists, so no request can go through it.
+    let error = BearerAuth::builder(tokens(&identity))
         .allow_origin("http://myinstance.my.erp.net")
-        .allow_origin(&api.origin);
-    assert!(matches!(auth.check(), Err(Error::InsecureOrigin { .. })));
-    let client = client(auth);
-    let error = auth_error(client.get(api.url("/x")).send().await);
+        .allow_origin(&api.origin)
+        .build()
+        .expect_err("insecure");
     assert!(
-        matches!(&error, Error::InsecureOrigin { origin } if origin == "http://myinstance.my.erp.net"),
+        matches!(&error, ConfigError::InsecureUrl { url, .. } if url == "http://myinstance.my.erp.net"),
         "{error}"
     );
     assert!(error.to_string().contains("use https"), "{error}");
+    assert!(!erpnet_auth_core::Error::from(error).is_transient());
+
+    // Not an origin at all: refused the same way, without a panic.
+    let error = BearerAuth::builder(tokens(&identity))
+        .allow_origin(&api.origin)
+        .allow_origin("myinstance")
+        .build()
+        .expect_err("not an origin");
+    assert!(matches!(error, ConfigError::Invalid(_)), "{error}");
+    assert!(error.to_string().contains("`myinstance`"), "{error}");
     assert!(api.seen().is_empty());
     assert_eq!(identity.requests(Endpoint::Token), 0);
-
-    // Not an origin at all: the same, without a panic.
-    let client = crate::client(BearerAuth::new(tokens(&identity)).allow_origin("myinstance"));
-    let error = auth_error(client.get(api.url("/x")).send().await);
-    assert!(matches!(error, Error::InvalidOrigin { .. }), "{error}");
-    assert!(api.seen().is_empty());
 }
 
 #[tokio::test]
-async fn a_middleware_that_allows_no_origin_sends_nothing() {
+async fn a_middleware_that_allows_no_origin_is_refused() {
     let identity = MockIdentity::start().await;
-    let api = Api::start().await;
-    let auth = BearerAuth::new(tokens(&identity));
-    assert!(matches!(auth.check(), Err(Error::NoOriginAllowed)));
-    let error = auth_error(client(auth).get(api.url("/x")).send().await);
-    assert!(matches!(error, Error::NoOriginAllowed), "{error}");
-    assert!(api.seen().is_empty());
+    let error = BearerAuth::builder(tokens(&identity))
+        .build()
+        .expect_err("no origin");
+    assert!(matches!(error, ConfigError::Invalid(_)), "{error}");
+    assert!(error.to_string().contains("allows no origin"), "{error}");
+    assert_eq!(identity.requests(Endpoint::Token), 0);
 }
 
 #[tokio::test]
 async fn x_api_key_mode_sends_the_token_in_x_api_key_only() {
     let api = Api::start().await;
     let pat = format!("enrt_{}", "0123456789abcdef".repeat(4));
-    let auth = BearerAuth::new(StaticToken::new(pat.clone()))
+    // A source already shared as `Arc<dyn TokenSource>`.
+    let shared: Arc<dyn TokenSource> = Arc::new(StaticToken::new(pat.clone()));
+    let auth = BearerAuth::builder_for_arc(shared)
         .allow_origin(&api.origin)
         .token_header(TokenHeader::XApiKey);
     let client = client(auth);

@@ -36,7 +36,7 @@ async fn a_permanent_token_error_is_not_transient_and_sends_nothing() {
     let api = Api::start().await;
     let wrong_secret = "wr0ng-s3cret-d41d8c";
     let tokens = CachedTokenSource::new(grant(&identity, wrong_secret));
-    let client = client(BearerAuth::new(tokens).allow_origin(&api.origin));
+    let client = client(BearerAuth::builder(tokens).allow_origin(&api.origin));
 
     let error = auth_error(client.get(api.url("/orders")).send().await);
     assert!(!error.is_transient(), "{error}");

@@ -6,16 +6,19 @@ mod errors;
 mod redirects;
 mod retry;
 
-use erpnet_auth_oidc::{Authority, CachedTokenSource, ClientCredentials};
-use erpnet_auth_reqwest::{BearerAuth, Error};
+use erpnet_auth_oidc::{Authority, CachedTokenSource, ClientConfig, ClientCredentials};
+use erpnet_auth_reqwest::{BearerAuth, BearerAuthBuilder, Error};
 use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, MockIdentity};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 
 /// The mock's default client, with client credentials.
 fn grant(identity: &MockIdentity, secret: &str) -> ClientCredentials {
     let authority = Authority::parse(&identity.issuer()).expect("loopback issuer");
-    ClientCredentials::builder(authority, DEFAULT_CLIENT_ID)
+    let client = ClientConfig::builder(authority, DEFAULT_CLIENT_ID)
         .client_secret(secret)
+        .build()
+        .expect("valid client");
+    ClientCredentials::builder(client)
         .scopes(["read", "update"])
         .build()
         .expect("valid configuration")
@@ -31,7 +34,7 @@ fn tokens(identity: &MockIdentity) -> CachedTokenSource<ClientCredentials> {
 async fn start() -> (MockIdentity, api::Api, ClientWithMiddleware) {
     let identity = MockIdentity::start().await;
     let api = api::Api::start().await;
-    let client = client(BearerAuth::new(tokens(&identity)).allow_origin(&api.origin));
+    let client = client(BearerAuth::builder(tokens(&identity)).allow_origin(&api.origin));
     (identity, api, client)
 }
 
@@ -40,12 +43,14 @@ async fn get(client: &ClientWithMiddleware, url: String) -> reqwest::Response {
     client.get(url).send().await.expect("answered")
 }
 
-fn client(auth: BearerAuth) -> ClientWithMiddleware {
+fn client(auth: BearerAuthBuilder) -> ClientWithMiddleware {
     client_on(reqwest::Client::new(), auth)
 }
 
-fn client_on(http: reqwest::Client, auth: BearerAuth) -> ClientWithMiddleware {
-    ClientBuilder::new(http).with(auth).build()
+fn client_on(http: reqwest::Client, auth: BearerAuthBuilder) -> ClientWithMiddleware {
+    ClientBuilder::new(http)
+        .with(auth.build().expect("a valid BearerAuth"))
+        .build()
 }
 
 /// This crate's error inside a failed request.

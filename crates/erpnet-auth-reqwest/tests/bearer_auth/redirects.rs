@@ -1,7 +1,7 @@
 //! Redirects: the token never follows one that leaves its origin.
 
 use erpnet_auth_core::StaticToken;
-use erpnet_auth_reqwest::{BearerAuth, TokenHeader, same_origin_redirects};
+use erpnet_auth_reqwest::{BearerAuth, BearerAuthBuilder, TokenHeader, same_origin_redirects};
 use erpnet_auth_testkit::{Endpoint, MockIdentity};
 
 use crate::api::Api;
@@ -11,8 +11,8 @@ fn pat() -> String {
     format!("enrt_{}", "fedcba9876543210".repeat(4))
 }
 
-fn api_key_auth(first: &Api) -> BearerAuth {
-    BearerAuth::new(StaticToken::new(pat()))
+fn api_key_auth(first: &Api) -> BearerAuthBuilder {
+    BearerAuth::builder(StaticToken::new(pat()))
         .allow_origin(&first.origin)
         .token_header(TokenHeader::XApiKey)
 }
@@ -28,7 +28,7 @@ async fn a_redirect_to_another_origin_carries_no_authorization() {
     // Even when the second origin is allowed too: reqwest follows the redirect
     // inside one call and drops `Authorization` on the way.
     for also_allow_second in [false, true] {
-        let mut auth = BearerAuth::new(tokens.clone()).allow_origin(&first.origin);
+        let mut auth = BearerAuth::builder(tokens.clone()).allow_origin(&first.origin);
         if also_allow_second {
             auth = auth.allow_origin(&second.origin);
         }
@@ -59,7 +59,7 @@ async fn a_redirect_within_the_origin_keeps_the_token() {
     let identity = MockIdentity::start().await;
     let api = Api::start().await;
     api.redirect_to("/landing");
-    let response = client(BearerAuth::new(tokens(&identity)).allow_origin(&api.origin))
+    let response = client(BearerAuth::builder(tokens(&identity)).allow_origin(&api.origin))
         .get(api.url("/redirect"))
         .send()
         .await
@@ -77,7 +77,7 @@ async fn a_401_after_a_redirect_to_another_origin_is_not_the_tokens_fault() {
     let first = Api::start().await;
     let second = Api::start().await;
     first.redirect_to(&second.url("/always-401"));
-    let response = client(BearerAuth::new(tokens(&identity)).allow_origin(&first.origin))
+    let response = client(BearerAuth::builder(tokens(&identity)).allow_origin(&first.origin))
         .get(first.url("/redirect"))
         .send()
         .await

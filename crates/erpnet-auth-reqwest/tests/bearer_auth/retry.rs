@@ -18,7 +18,7 @@ async fn a_401_reports_the_token_and_retries_once_with_a_new_one() {
     let old = tokens.token().await.expect("token");
     api.reject(old.expose_secret()); // as if it had been revoked
 
-    let response = client(BearerAuth::new(tokens.clone()).allow_origin(&api.origin))
+    let response = client(BearerAuth::builder(tokens.clone()).allow_origin(&api.origin))
         .get(api.url("/orders"))
         .send()
         .await
@@ -94,7 +94,7 @@ async fn a_401_that_a_new_token_cannot_cure_is_returned_at_once() {
 async fn a_source_with_no_other_token_is_not_retried() {
     let api = Api::start().await;
     let pat = StaticToken::new(format!("enrt_{}", "0a".repeat(32)));
-    let client = client(BearerAuth::new(pat).allow_origin(&api.origin));
+    let client = client(BearerAuth::builder(pat).allow_origin(&api.origin));
     let response = get(&client, api.url("/always-401")).await;
     assert_eq!(response.status(), 401);
     assert_eq!(api.seen().len(), 1, "the same token again would not help");
@@ -119,7 +119,7 @@ async fn a_hundred_concurrent_401s_for_one_token_cause_one_token_request() {
     let tokens = tokens(&identity);
     let old = tokens.token().await.expect("token");
     api.reject(old.expose_secret());
-    let client = client(BearerAuth::new(tokens.clone()).allow_origin(&api.origin));
+    let client = client(BearerAuth::builder(tokens.clone()).allow_origin(&api.origin));
 
     hundred_gets(&client, &api).await;
 
@@ -148,7 +148,7 @@ async fn a_hundred_concurrent_requests_at_expiry_cause_one_token_request() {
         .await;
     let api = Api::start().await;
     let tokens = CachedTokenSource::new(grant(&identity, DEFAULT_CLIENT_SECRET));
-    let client = client(BearerAuth::new(tokens.clone()).allow_origin(&api.origin));
+    let client = client(BearerAuth::builder(tokens.clone()).allow_origin(&api.origin));
     get(&client, api.url("/first")).await;
     assert_eq!(identity.requests(Endpoint::Token), 1);
 

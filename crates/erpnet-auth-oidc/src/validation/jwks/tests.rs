@@ -57,7 +57,7 @@ impl Provider {
             .build()
             .expect("cache")
     }
-    fn cache(&self) -> JwksBuilder {
+    fn cache(&self) -> JwksCacheBuilder {
         let me = self.clone();
         JwksCache::fake(move || {
             me.fetches.fetch_add(1, Ordering::SeqCst);
