@@ -101,6 +101,23 @@ impl Session {
     }
 }
 
+/// A slot of `slots`, at once or by `deadline` (setting `blocked` when it had to wait).
+async fn slot(
+    slots: &Arc<Semaphore>,
+    deadline: Instant,
+    blocked: &mut bool,
+) -> Result<OwnedSemaphorePermit, ()> {
+    if let Ok(slot) = Arc::clone(slots).try_acquire_owned() {
+        return Ok(slot);
+    }
+    *blocked = true;
+    match timeout_at(deadline, Arc::clone(slots).acquire_owned()).await {
+        Ok(Ok(slot)) => Ok(slot),
+        // Timed out; the slots are never closed.
+        _ => Err(()),
+    }
+}
+
 /// Gives a waiting request's place back, also when its future is dropped.
 struct Waiting<'a>(&'a Session);
 
@@ -173,6 +190,8 @@ impl Sessions {
         };
 
         let waiting_gauge = Gauge::raise(&counters.waiting);
+        // Whether the request had to wait at any stage.
+        let mut blocked = false;
         let mut session_slot = None;
         let mut waiting = None;
         if let Some(session) = &session {
@@ -190,11 +209,9 @@ impl Sessions {
                 state.waiting += 1;
             }
             waiting = Some(Waiting(session));
-            let slot = timeout_at(deadline, Arc::clone(&session.slots).acquire_owned())
+            let slot = slot(&session.slots, deadline, &mut blocked)
                 .await
-                .map_err(|_| timed_out(PacingLimit::SessionConcurrency))?
-                // The slots are never closed.
-                .map_err(|_| timed_out(PacingLimit::SessionConcurrency))?;
+                .map_err(|()| timed_out(PacingLimit::SessionConcurrency))?;
             session_slot = Some(slot);
             loop {
                 let now = Instant::now();
@@ -219,24 +236,26 @@ impl Sessions {
                     None => break,
                     // Waiting that long holds the session's slot for nothing: give up now.
                     Some(at) if at > deadline => return Err(timed_out(PacingLimit::SessionRate)),
-                    Some(at) => tokio::time::sleep_until(at).await,
+                    Some(at) => {
+                        blocked = true;
+                        tokio::time::sleep_until(at).await;
+                    }
                 }
             }
         }
         let origin_slot = match origin_slots {
             Some(slots) => Some(
-                timeout_at(deadline, slots.acquire_owned())
+                slot(&slots, deadline, &mut blocked)
                     .await
-                    .map_err(|_| timed_out(PacingLimit::OriginConcurrency))?
-                    .map_err(|_| timed_out(PacingLimit::OriginConcurrency))?,
+                    .map_err(|()| timed_out(PacingLimit::OriginConcurrency))?,
             ),
             None => None,
         };
         drop(waiting);
         drop(waiting_gauge);
-        let waited = started.elapsed();
-        if !waited.is_zero() {
+        if blocked {
             count(&counters.delayed);
+            let waited = started.elapsed();
             tracing::debug!(%origin, ?waited, "pacing: the request waited for its turn");
         }
         Ok(Permit {
