@@ -133,7 +133,7 @@ async fn configuration_mistakes_exit_two_with_one_line() {
         (
             vec![("ERPNET_AUTHORITY", "myinstance")],
             vec![],
-            "ERPNET_CLIENT_ID is not set",
+            "is not set: set ERPNET_AUTHORITY",
         ),
     ] {
         let output = run_example(&env, &args).await;
