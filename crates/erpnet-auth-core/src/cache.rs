@@ -230,6 +230,9 @@ impl<S: TokenSource> CacheBuilder<S> {
 
     /// The exponential back-off after failed refreshes: the first wait and the cap
     /// (defaults 1 s and 60 s). Each wait is reduced by up to a quarter at random.
+    /// A failure that says how long to wait ([`Error::retry_after`]: a `429` or
+    /// `503` with `Retry-After` from the token endpoint) waits that long instead,
+    /// at most the cap.
     pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.config.backoff_initial = initial;
         self.config.backoff_max = max.max(initial);
@@ -501,7 +504,11 @@ impl<S: TokenSource> Shared<S> {
             Err(error) => {
                 let mut backoff = self.lock_backoff();
                 backoff.failures = backoff.failures.saturating_add(1);
-                let wait = self.backoff(backoff.failures);
+                // The server's own wait, when it named one, within the cap.
+                let wait = error.retry_after().map_or_else(
+                    || self.backoff(backoff.failures),
+                    |asked| asked.min(self.config.backoff_max),
+                );
                 backoff.retry_at = Some(Instant::now() + wait);
                 backoff.last_error = Some(error.clone());
                 let keeping = self.usable_now().is_some();

@@ -20,6 +20,9 @@
 //! - [`origin`]: where a credential may go ([`origin::Origin`]: https, or
 //!   http to loopback, to configured origins only), the rule the client
 //!   adapters share.
+//! - [`pacing`]: [`Pacer`](pacing::Pacer), ERP.net's per-session rate limits kept
+//!   on the client (concurrency, requests per minute, `429` and `Retry-After`),
+//!   which the reqwest and tower adapters share.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -57,6 +60,7 @@
 mod cache;
 mod error;
 pub mod origin;
+pub mod pacing;
 mod source;
 pub mod sync;
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The run-time error of this crate; configuration mistakes are a
 //! [`ConfigError`](erpnet_auth_core::ConfigError) from `build()`.
 
-/// Why [`BearerAuth`](crate::BearerAuth) did not send a request.
+/// Why [`BearerAuth`](crate::BearerAuth) or [`SessionPacing`](crate::SessionPacing) did not
+/// send a request.
 ///
 /// Only what goes wrong at run time: a misconfigured `BearerAuth` is refused
 /// by [`BearerAuthBuilder::build`](crate::BearerAuthBuilder::build) with a
@@ -49,16 +50,23 @@ pub enum Error {
         /// The origin the request was for.
         origin: String,
     },
+
+    /// [`SessionPacing`](crate::SessionPacing) gave the request no turn (its session's
+    /// queue was full, or the turn would have come after the queue's time-out), so it was
+    /// not sent. Transient.
+    #[error(transparent)]
+    Pacing(#[from] erpnet_auth_core::pacing::PacingError),
 }
 
 impl Error {
-    /// Whether the same request may succeed later: only when the token source
+    /// Whether the same request may succeed later: when the token source
     /// failed transiently (time-out, refused connection, HTTP 429 or 5xx from the
-    /// token endpoint). Permanent token errors such as `invalid_client` need a
-    /// change before anything can succeed.
+    /// token endpoint), or the pacing gave it no turn. Permanent token errors
+    /// such as `invalid_client` need a change before anything can succeed.
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Token { source, .. } => source.is_transient(),
+            Error::Pacing(error) => error.is_transient(),
             Error::InvalidTokenValue { .. } => false,
         }
     }

@@ -43,6 +43,7 @@ fn transient() -> Error {
     Error::Status {
         endpoint: "https://id.example/connect/token".into(),
         status: 503,
+        retry_after: None,
     }
 }
 
@@ -231,6 +232,40 @@ async fn without_a_valid_token_failures_back_off_exponentially_up_to_a_cap() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_retry_after_from_the_token_endpoint_replaces_the_backoff_within_its_cap() {
+    let provider = Provider::new(Some(HOUR));
+    let throttled = |seconds| Error::Status {
+        endpoint: "https://id.example/connect/token".into(),
+        status: 429,
+        retry_after: Some(Duration::from_secs(seconds)),
+    };
+    provider.fail_next(throttled(7));
+    provider.fail_next(throttled(3600));
+    let tokens = CachedTokenSource::builder(provider.clone())
+        .backoff(Duration::from_secs(1), Duration::from_secs(60))
+        .build();
+
+    let error = tokens.token().await.expect_err("throttled");
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(7)));
+    // Not the 1 s of the schedule: no attempt until the 7 s the server asked for.
+    pass(Duration::from_millis(6900)).await;
+    let again = tokens.token().await.expect_err("still waiting");
+    assert_eq!(again.retry_after(), Some(Duration::from_secs(7)));
+    assert_eq!(provider.requests(), 1);
+    pass(Duration::from_millis(100)).await;
+
+    // An hour asked for: the cap of 60 s applies.
+    tokens.token().await.expect_err("throttled again");
+    assert_eq!(provider.requests(), 2);
+    pass(Duration::from_secs(59)).await;
+    tokens.token().await.expect_err("within the cap");
+    assert_eq!(provider.requests(), 2);
+    pass(Duration::from_secs(1)).await;
+    assert!(tokens.token().await.is_ok());
+    assert_eq!(provider.requests(), 3);
+}
+
+#[tokio::test(start_paused = true)]
 async fn permanent_errors_are_reported_as_such() {
     let provider = Provider::new(Some(HOUR));
     provider.fail_next(Error::OAuth {
@@ -239,6 +274,7 @@ async fn permanent_errors_are_reported_as_such() {
         description: None,
         uri: None,
         status: 400,
+        retry_after: None,
     });
     let tokens = cache(&provider);
     let error = tokens.token().await.expect_err("invalid client");

@@ -67,6 +67,7 @@ impl Provider {
                 Err(status) => Err(Error::Status {
                     endpoint: "fake".into(),
                     status: *status,
+                    retry_after: None,
                 }),
             };
             async move {
