@@ -10,6 +10,7 @@ mod introspection;
 mod oauth;
 mod refresh;
 mod revocation;
+mod sessions;
 mod token_endpoint;
 mod tokens;
 
