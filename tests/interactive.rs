@@ -385,7 +385,12 @@ async fn introspection_and_revocation_of_reference_tokens() {
 async fn userinfo_gives_the_profile_of_the_signed_in_user_and_no_one_else() {
     let identity = MockIdentity::start().await;
     let (flow, signed_in) = sign_in(&identity).await;
-    let subject = signed_in.id_token.as_ref().expect("ID token").subject().to_owned();
+    let subject = signed_in
+        .id_token
+        .as_ref()
+        .expect("ID token")
+        .subject()
+        .to_owned();
     let claims = flow
         .userinfo(&signed_in.access_token, &subject)
         .await

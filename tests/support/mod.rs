@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod browser;
+pub(crate) mod web;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
