@@ -4,18 +4,14 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use erpnet_auth::web::{
-    LockToken, MemorySignInStore, NewSignIn, SignInStore, StoreError, WebSignIn,
-};
-use erpnet_auth::{Url, async_trait};
+use erpnet_auth::Url;
+use erpnet_auth::web::WebSignIn;
 use erpnet_auth_testkit::{DEFAULT_USER, Endpoint, Failure, MockIdentity, TokenSpec};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use support::browser::{Browser, Page};
-use support::web::{TestApp, WEB_CLIENT_ID, listener, serve, web_client, web_sign_in};
+use support::web::{TestApp, TestStore, WEB_CLIENT_ID, listener, serve, web_client, web_sign_in};
 
 /// The mock, with the web app registered, and the app served with `configure`d sign-in.
 async fn start_with(
@@ -381,68 +377,9 @@ async fn a_transient_refresh_failure_keeps_the_session_and_invalid_grant_ends_it
     assert_eq!(browser.get(&app.at("/data")).await.status, 303);
 }
 
-/// A sign-in store whose updates fail while `failing` is set, and which remembers every
-/// value written, to look for secrets.
-#[derive(Clone, Default)]
-struct FlakyStore {
-    inner: Arc<MemorySignInStore>,
-    failing: Arc<Mutex<bool>>,
-    written: Arc<Mutex<Vec<String>>>,
-}
-
-#[async_trait]
-impl SignInStore for FlakyStore {
-    async fn insert(&self, key: &str, sign_in: NewSignIn<'_>) -> Result<(), StoreError> {
-        use secrecy::ExposeSecret;
-        self.written
-            .lock()
-            .expect("lock")
-            .push(sign_in.value.expose_secret().to_owned());
-        self.inner.insert(key, sign_in).await
-    }
-    async fn load(&self, key: &str) -> Result<Option<SecretString>, StoreError> {
-        self.inner.load(key).await
-    }
-    async fn update(&self, key: &str, value: &SecretString) -> Result<bool, StoreError> {
-        use secrecy::ExposeSecret;
-        if *self.failing.lock().expect("lock") {
-            return Err(StoreError("the store is down (test)".into()));
-        }
-        self.written
-            .lock()
-            .expect("lock")
-            .push(value.expose_secret().to_owned());
-        self.inner.update(key, value).await
-    }
-    async fn remove(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.remove(key).await
-    }
-    async fn find(
-        &self,
-        subject: Option<&str>,
-        sid: Option<&str>,
-    ) -> Result<Vec<String>, StoreError> {
-        self.inner.find(subject, sid).await
-    }
-    async fn lock(&self, key: &str, ttl: Duration) -> Result<Option<LockToken>, StoreError> {
-        self.inner.lock(key, ttl).await
-    }
-    async fn extend_lock(
-        &self,
-        key: &str,
-        token: &LockToken,
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
-        self.inner.extend_lock(key, token, ttl).await
-    }
-    async fn unlock(&self, key: &str, token: &LockToken) -> Result<(), StoreError> {
-        self.inner.unlock(key, token).await
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_save_after_a_refresh_never_loses_the_session() {
-    let store = FlakyStore::default();
+    let store = TestStore::default();
     let identity = MockIdentity::builder()
         .token_lifetime(Duration::from_secs(30))
         .start()
@@ -454,7 +391,7 @@ async fn a_failed_save_after_a_refresh_never_loses_the_session() {
     sign_in(&mut browser, &app).await;
     identity.set_token_lifetime(Duration::from_secs(3600));
 
-    *store.failing.lock().expect("lock") = true;
+    store.fail_updates(true);
     let (status, refreshed) = data_token(&mut browser, &app).await;
     assert_eq!(
         status, 200,
@@ -469,10 +406,10 @@ async fn a_failed_save_after_a_refresh_never_loses_the_session() {
     );
 
     // The store comes back: the replica saves the new tokens by itself.
-    *store.failing.lock().expect("lock") = false;
+    store.fail_updates(false);
     let saved = async {
         loop {
-            let written = store.written.lock().expect("lock").len();
+            let written = store.written().len();
             if written >= 2 {
                 return;
             }
@@ -486,9 +423,7 @@ async fn a_failed_save_after_a_refresh_never_loses_the_session() {
     assert_eq!((status, after.as_str()), (200, refreshed.as_str()));
     assert_eq!(identity.requests_for_grant("refresh_token"), 1);
     let records: Vec<Value> = store
-        .written
-        .lock()
-        .expect("lock")
+        .written()
         .iter()
         .map(|v| serde_json::from_str(v).expect("JSON"))
         .collect();

@@ -2,14 +2,21 @@
 //! behaviour tests: `/` says who is signed in, `/data` (behind `RequireSignInLayer`) answers
 //! a fingerprint of the user's access token, `/api/me` answers the user's claims as JSON.
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 use aws_lc_rs::digest::{SHA256, digest};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use erpnet_auth::web::{SignedIn, WebSignIn, WebSignInBuilder};
-use erpnet_auth::{Discovery, Error, TokenSource, Url};
+use erpnet_auth::web::{
+    LockToken, MemorySignInStore, NewSignIn, SignInStore, SignedIn, StoreError, WebSignIn,
+    WebSignInBuilder,
+};
+use erpnet_auth::{Discovery, Error, TokenSource, Url, async_trait};
 use erpnet_auth_testkit::{Client, MockIdentity};
 use http::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -121,4 +128,72 @@ pub(crate) fn fingerprint(token: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// A sign-in store in memory whose updates fail while told to, and which remembers every
+/// value written (the sign-ins, with their tokens).
+#[derive(Clone, Default)]
+pub(crate) struct TestStore {
+    inner: Arc<MemorySignInStore>,
+    failing: Arc<Mutex<bool>>,
+    written: Arc<Mutex<Vec<String>>>,
+}
+
+impl TestStore {
+    pub(crate) fn fail_updates(&self, failing: bool) {
+        *self.failing.lock().expect("lock") = failing;
+    }
+
+    /// Every value written so far: inserted sign-ins and refreshed ones.
+    pub(crate) fn written(&self) -> Vec<String> {
+        self.written.lock().expect("lock").clone()
+    }
+}
+
+#[async_trait]
+impl SignInStore for TestStore {
+    async fn insert(&self, key: &str, sign_in: NewSignIn<'_>) -> Result<(), StoreError> {
+        self.written
+            .lock()
+            .expect("lock")
+            .push(sign_in.value.expose_secret().to_owned());
+        self.inner.insert(key, sign_in).await
+    }
+    async fn load(&self, key: &str) -> Result<Option<SecretString>, StoreError> {
+        self.inner.load(key).await
+    }
+    async fn update(&self, key: &str, value: &SecretString) -> Result<bool, StoreError> {
+        if *self.failing.lock().expect("lock") {
+            return Err(StoreError("the store is down (test)".into()));
+        }
+        self.written
+            .lock()
+            .expect("lock")
+            .push(value.expose_secret().to_owned());
+        self.inner.update(key, value).await
+    }
+    async fn remove(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.remove(key).await
+    }
+    async fn find(
+        &self,
+        subject: Option<&str>,
+        sid: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
+        self.inner.find(subject, sid).await
+    }
+    async fn lock(&self, key: &str, ttl: Duration) -> Result<Option<LockToken>, StoreError> {
+        self.inner.lock(key, ttl).await
+    }
+    async fn extend_lock(
+        &self,
+        key: &str,
+        token: &LockToken,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.inner.extend_lock(key, token, ttl).await
+    }
+    async fn unlock(&self, key: &str, token: &LockToken) -> Result<(), StoreError> {
+        self.inner.unlock(key, token).await
+    }
 }
