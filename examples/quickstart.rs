@@ -1,6 +1,7 @@
 //! The quick start: obtain a token with client credentials through the cache,
 //! see it reused and refreshed, then the whole loop: a protected axum API
-//! (validating layer, scopes) called through the reqwest middleware.
+//! (validating layer, scopes) called through the reqwest middleware, and
+//! ERP.net's session limits kept by `SessionPacing` against a mock Domain API.
 //!
 //! With no configuration it starts the embedded mock ERP.net Identity on
 //! 127.0.0.1 (no network needed):
@@ -17,17 +18,20 @@
 //! - optionally `ERPNET_AUDIENCE`: the audience the local API accepts (default
 //!   `DomainAPI`, which ERP.net tokens name).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
-use erpnet_auth::reqwest::BearerAuth;
+use erpnet_auth::pacing::Pacer;
+use erpnet_auth::reqwest::{BearerAuth, SessionPacing};
 use erpnet_auth::tower::{Claims, RequireScopesLayer, ValidateBearerLayer};
 use erpnet_auth::{
     AccessToken, Authority, CachedTokenSource, ClientAuthMethod, ClientCredentials, Discovery,
     Error, JwtValidator,
 };
-use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, MockIdentity};
+use erpnet_auth_testkit::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ENTITY, Endpoint, MockDomainApi, MockIdentity,
+};
 
 struct Settings {
     authority: String,
@@ -235,6 +239,51 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
     if status != 200 || admin.status() != 403 || anonymous.status() != 401 {
         return Err("the protected API did not answer 200 / 403 / 401".into());
+    }
+
+    // 7. ERP.net's rate limits (1 request per session at a time, 600 a minute, 2
+    //    per site): 32 concurrent calls to a mock Domain API, which trusts the
+    //    mock identity's tokens, through BearerAuth and SessionPacing.
+    if let Some(identity) = &mock {
+        let api = MockDomainApi::builder(identity)
+            .service_time(Duration::from_millis(20))
+            .start()
+            .await;
+        let pacer = Pacer::erpnet().build()?;
+        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(BearerAuth::new(tokens.clone()).allow_origin(api.origin()))
+            .with(SessionPacing::new(pacer.clone()))
+            .build();
+        let started = Instant::now();
+        let calls: Vec<_> = (0..32)
+            .map(|_| {
+                let (client, url) = (client.clone(), api.entity_url(DEFAULT_ENTITY));
+                tokio::spawn(async move { client.get(url).send().await.map(|r| r.status()) })
+            })
+            .collect();
+        let (mut ok, mut throttled) = (0, 0);
+        for call in calls {
+            match call.await??.as_u16() {
+                200 => ok += 1,
+                429 => throttled += 1,
+                other => return Err(format!("the mock Domain API answered {other}").into()),
+            }
+        }
+        println!(
+            "7. 32 concurrent calls to a mock ERP.net Domain API through BearerAuth + SessionPacing: \
+             {ok} ok, {throttled} throttled (429), {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        let seen = api.stats();
+        println!(
+            "   the API ran at most {} request per session at a time; the client queued {} and retried {}",
+            seen.max_session_in_flight,
+            pacer.stats().delayed,
+            pacer.stats().retried
+        );
+        if ok != 32 || throttled != 0 {
+            return Err("the paced calls were throttled".into());
+        }
     }
     println!("done");
     Ok(())

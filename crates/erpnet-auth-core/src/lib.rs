@@ -17,6 +17,9 @@
 //!   [`ConfigError`] (what a `build()` refuses). Neither names an HTTP client.
 //! - [`sync`]: the single-flight primitives the cache and the protocol crate
 //!   share.
+//! - [`pacing`]: [`Pacer`](pacing::Pacer), ERP.net's per-session rate limits kept
+//!   on the client (concurrency, requests per minute, `429` and `Retry-After`),
+//!   which the reqwest and tower adapters share.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -54,6 +57,7 @@
 mod cache;
 mod error;
 pub mod origin;
+pub mod pacing;
 mod source;
 pub mod sync;
 mod token;

@@ -1,6 +1,7 @@
 //! The one error type of this crate.
 
-/// Why [`BearerAuth`](crate::BearerAuth) did not send a request.
+/// Why [`BearerAuth`](crate::BearerAuth) or [`SessionPacing`](crate::SessionPacing) did not
+/// send a request.
 ///
 /// It reaches the caller inside [`reqwest_middleware::Error::Middleware`];
 /// [`Error::downcast`] gets it back out. No variant ever carries a secret: the
@@ -72,16 +73,24 @@ pub enum Error {
         /// The origin the request was for.
         origin: String,
     },
+
+    /// [`SessionPacing`](crate::SessionPacing) gave the request no turn (its session's
+    /// queue was full, or the turn would have come after the queue's time-out), so it was
+    /// not sent. Transient.
+    #[error(transparent)]
+    Pacing(#[from] erpnet_auth_core::pacing::PacingError),
 }
 
 impl Error {
-    /// Whether the same request may succeed later: only when the token source
+    /// Whether the same request may succeed later: when the token source
     /// failed transiently (time-out, refused connection, HTTP 429 or 5xx from the
-    /// token endpoint). Configuration errors and permanent token errors such as
-    /// `invalid_client` need a change before anything can succeed.
+    /// token endpoint), or the pacing gave it no turn. Configuration errors and
+    /// permanent token errors such as `invalid_client` need a change before
+    /// anything can succeed.
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Token { source, .. } => source.is_transient(),
+            Error::Pacing(error) => error.is_transient(),
             Error::InvalidOrigin { .. }
             | Error::InsecureOrigin { .. }
             | Error::NoOriginAllowed

@@ -91,6 +91,31 @@
 //! gets a token, an info event with `refreshed_after_401 = true` for each retry;
 //! never a token.
 //!
+//! # ERP.net's rate limits: [`SessionPacing`]
+//!
+//! ERP.net opens a server session at a token's first use and allows it 1
+//! request at a time (5 more wait on the server, the rest get 429), 600 a
+//! minute, and 2 requests at a time per site. [`SessionPacing`], placed after
+//! `BearerAuth`, keeps those limits on the client with a
+//! [`Pacer`](erpnet_auth_core::pacing::Pacer): requests wait their turn in a
+//! local queue (bounded, with a time-out that ends in [`Error::Pacing`]), and a
+//! `429` or `503` is retried after its `Retry-After` or a back-off, for
+//! idempotent requests whose body can be sent again.
+//!
+//! ```no_run
+//! # fn demo(tokens: erpnet_auth_core::CachedTokenSource<erpnet_auth_oidc::ClientCredentials>) -> Result<(), erpnet_auth_core::ConfigError> {
+//! use erpnet_auth_reqwest::{BearerAuth, Pacer, SessionPacing};
+//!
+//! let pacer = Pacer::erpnet().build()?; // every number can be changed on the builder
+//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(BearerAuth::new(tokens).allow_origin("https://myinstance.my.erp.net"))
+//!     .with(SessionPacing::new(pacer.clone()))
+//!     .build();
+//! // … 32 concurrent GETs through `client`: none gets a 429.
+//! println!("{:?}", pacer.stats());
+//! # let _ = client; Ok(()) }
+//! ```
+//!
 //! [reqwest]: https://docs.rs/reqwest
 //! [reqwest-middleware]: https://docs.rs/reqwest-middleware
 //! [erpnet-auth]: https://docs.rs/erpnet-auth
@@ -101,13 +126,17 @@ mod error;
 mod header;
 mod origin;
 mod redirect;
+mod session_pacing;
 mod skip_auth;
 
 pub use bearer_auth::BearerAuth;
 pub use error::Error;
 pub use header::TokenHeader;
 pub use redirect::same_origin_redirects;
+pub use session_pacing::SessionPacing;
 pub use skip_auth::SkipAuth;
 
 #[doc(no_inline)]
 pub use erpnet_auth_core::TokenSource;
+#[doc(no_inline)]
+pub use erpnet_auth_core::pacing::{Pacer, PacerStats, PacingError};

@@ -54,8 +54,9 @@ impl Endpoint {
 
 /// What the next request(s) to an endpoint get instead of the normal answer.
 ///
-/// Queued with [`MockIdentity::fail_next`](crate::MockIdentity::fail_next) and consumed in
-/// order, one per request, before the request is even looked at.
+/// Queued with [`MockIdentity::fail_next`](crate::MockIdentity::fail_next) (per endpoint) or
+/// [`MockDomainApi::fail_next`](crate::MockDomainApi::fail_next) and consumed in order, one
+/// per request, before the request is even looked at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Failure {
@@ -84,6 +85,16 @@ pub enum Failure {
     /// `200 OK` with a syntactically valid `application/json` body of about 8 MiB, for
     /// testing response size caps.
     Huge,
+    /// Answer with this status code (typically 429 or 503), an empty body and the header
+    /// `Retry-After: {retry_after}`, sent as given: a number of seconds (`"5"`) or an
+    /// HTTP-date (`"Wed, 21 Oct 2015 07:28:00 GMT"`), or any text, to test what a client
+    /// makes of a malformed one. A code outside 100..=999 becomes 500.
+    RetryAfter {
+        /// The status code.
+        status: u16,
+        /// The `Retry-After` header value.
+        retry_after: String,
+    },
     /// An OAuth error with this code, delivered where the endpoint delivers errors.
     ///
     /// At [`Endpoint::Authorize`] the request is checked as usual and, if it is valid, the
@@ -91,7 +102,8 @@ pub enum Failure {
     /// `"access_denied"` is the user refusing to sign in (see
     /// [`MockIdentity::deny_next_authorization`](crate::MockIdentity::deny_next_authorization)).
     /// An invalid request gets its own error, and the failure is used up all the same. At
-    /// [`Endpoint::EndSession`] it is a `400` error page naming the code; everywhere else
+    /// [`Endpoint::EndSession`] it is a `400` error page naming the code; at the mock Domain
+    /// API a `400` with ERP.net's error body, the code as its message; everywhere else
     /// `400 {"error": code}`.
     OAuthError(String),
 }
@@ -162,6 +174,23 @@ pub(crate) async fn inject(
             content_type,
             body,
         } => Injected::Respond(raw(status_code(status), &content_type, body)),
+        Failure::RetryAfter {
+            status,
+            retry_after,
+        } => Injected::Respond(
+            Response::builder()
+                .status(status_code(status))
+                .header(header::RETRY_AFTER, retry_after)
+                .body(Body::empty())
+                // Only a header value a test made invalid can fail here.
+                .unwrap_or_else(|_| {
+                    raw(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "text/plain",
+                        "invalid retry_after in Failure::RetryAfter".to_owned(),
+                    )
+                }),
+        ),
         Failure::OAuthError(code) => Injected::OAuthError(code),
         Failure::Huge => {
             let mut body = String::with_capacity(HUGE_BODY_BYTES + 16);

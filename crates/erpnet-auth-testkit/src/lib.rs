@@ -1,5 +1,6 @@
 //! An in-process mock of ERP.net Identity (an IdentityServer4-based OAuth 2.0 / OpenID
-//! Connect provider), for tests and local development.
+//! Connect provider) and of an instance's Domain API ([`MockDomainApi`], with ERP.net's
+//! per-session rate limits), for tests and local development.
 //!
 //! ```
 //! use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, MockIdentity};
@@ -86,6 +87,15 @@
 //! that a validator rejects them, and mint reference tokens
 //! ([`MockIdentity::mint_reference_token`]).
 //!
+//! The mock Domain API ([`MockDomainApi::start(&identity)`](MockDomainApi::start)) trusts one
+//! identity's tokens and answers `GET {root}{Entity}` (`$top`, `$skip`, `$select`, `$filter` on
+//! equality) with OData JSON from ERP.net-shaped records ([`DEFAULT_ENTITY`] is
+//! `General_Contacts_Parties`), `401` and `403` with ERP.net's error body, and `429` past
+//! ERP.net's documented limits: per session (one access token) 1 request running, 5 waiting
+//! and 600 a minute; per site 2 running. Every number, a service time per request and a
+//! `Retry-After` are configurable; [`MockDomainApi::stats`] counts what was served, queued and
+//! refused.
+//!
 //! Codes, refresh tokens and access tokens expire by wall-clock time in whole seconds, the
 //! clock of `iat` and `exp`; a paused Tokio clock does not age them.
 //!
@@ -101,6 +111,7 @@ mod authorize;
 mod backchannel;
 mod client;
 mod discovery;
+mod domain_api;
 mod end_session;
 mod failure;
 mod front_channel;
@@ -128,6 +139,9 @@ pub use client::{
     AccessTokenType, Client, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
     DEFAULT_POST_LOGOUT_REDIRECT_URI, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_REDIRECT_URI,
     DEFAULT_SYSTEM_USER,
+};
+pub use domain_api::{
+    DEFAULT_ENTITY, DomainApiStats, ENTERPRISE_COMPANY_ID, MockDomainApi, MockDomainApiBuilder,
 };
 pub use failure::{Endpoint, Failure};
 pub use server::{MockIdentity, MockIdentityBuilder, OldKey};

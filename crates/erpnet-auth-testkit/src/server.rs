@@ -387,6 +387,11 @@ impl MockIdentity {
     pub fn last_token_request(&self) -> Option<TokenRequestRecord> {
         lock(&self.inner.shared.last_token_request).clone()
     }
+
+    /// The state behind this mock, for the mock Domain API to check its tokens with.
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.inner.shared)
+    }
 }
 
 /// Configures a [`MockIdentity`] before it starts.
@@ -736,7 +741,7 @@ fn method_not_allowed(allowed: &'static str) -> Response {
     response
 }
 
-fn status(code: StatusCode) -> Response {
+pub(crate) fn status(code: StatusCode) -> Response {
     let mut response = Response::new(Body::empty());
     *response.status_mut() = code;
     response
@@ -763,14 +768,14 @@ async fn log_request(request: Request, next: Next) -> Response {
 /// Accepts connections until aborted. Each connection runs in its own task, so a hanging
 /// request holds only its own connection; dropping the accept loop drops the `JoinSet`, which
 /// aborts them all.
-async fn serve(listener: TcpListener, router: Router) {
+pub(crate) async fn serve(listener: TcpListener, router: Router) {
     let mut connections = JoinSet::new();
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(error) => {
                 // Typically out of file descriptors: wait a little instead of spinning.
-                tracing::debug!(%error, "mock identity cannot accept a connection");
+                tracing::debug!(%error, "mock server cannot accept a connection");
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
@@ -791,11 +796,11 @@ async fn serve_connection(stream: TcpStream, router: Router) {
     tokio::select! {
         result = connection => {
             if let Err(error) = result {
-                tracing::debug!(%error, "mock identity connection ended with an error");
+                tracing::debug!(%error, "mock server connection ended with an error");
             }
         }
         () = control.dropped() => {
-            tracing::debug!("mock identity drops a connection without answering");
+            tracing::debug!("mock server drops a connection without answering");
         }
     }
 }

@@ -48,6 +48,7 @@
 //! | [`RequireScopesLayer`] | server | all-of or any-of scope checks per route group or service: 403 `insufficient_scope` |
 //! | `Claims<T>` (feature `axum`) | server | the axum extractor: `Claims` (ERP.net claims, typed), `Claims<YourType>`, `Option<Claims<T>>` |
 //! | [`AddBearerLayer`] | client | adds `Authorization: Bearer` from any [`TokenSource`](erpnet_auth_core::TokenSource) to outgoing requests (tonic channels, hyper clients) |
+//! | [`SessionPacingLayer`] | client | ERP.net's per-session rate limits ([`Pacer`](erpnet_auth_core::pacing::Pacer)): requests wait their turn locally; `429`/`503` retried after `Retry-After` |
 //!
 //! Every type is generic over request and response bodies; nothing here
 //! depends on axum, hyper or tonic (the extractor aside), so the layers work
@@ -74,6 +75,7 @@ mod refusal;
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub mod require_scopes;
+pub mod session_pacing;
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub mod validate_bearer;
@@ -91,6 +93,7 @@ pub use refusal::DEFAULT_REALM;
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub use require_scopes::{RequireScopes, RequireScopesLayer};
+pub use session_pacing::{SessionPacing, SessionPacingError, SessionPacingLayer};
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub use validate_bearer::{ValidateBearer, ValidateBearerLayer};

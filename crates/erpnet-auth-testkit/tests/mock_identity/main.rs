@@ -4,6 +4,7 @@
 
 mod code_flow;
 mod discovery;
+mod domain_api;
 mod failures;
 mod http;
 mod introspection;
