@@ -4,6 +4,7 @@
 
 pub(crate) mod browser;
 pub(crate) mod web;
+pub(crate) mod webdriver;
 
 use std::io::Write;
 use std::path::PathBuf;
