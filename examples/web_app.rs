@@ -28,6 +28,8 @@
 //!   is `PUBLIC_URL/callback`, the post-logout redirect URI `PUBLIC_URL/`, the back-channel
 //!   logout URI `PUBLIC_URL/backchannel-logout`;
 //! - `REDIS_URL`: optional; sessions and sign-ins in Redis, for several replicas;
+//! - `ERPNET_RESOURCE`: optional, an RFC 8707 resource indicator for providers that want
+//!   one (ERP.net does not);
 //! - `ERPNET_API_URL`: the Domain API's OData root, with the trailing slash (as in
 //!   `examples/domain_api.rs`); `ERPNET_ENTITY` the entity set `/data` reads (default
 //!   `General_Contacts_Parties`).
@@ -85,6 +87,11 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Stop> {
+    // Sign-ins, sign-outs and refusals (info), never a secret.
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(std::io::stderr)
+        .init();
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
     let listener = tokio::net::TcpListener::bind(&bind)
         .await
@@ -145,6 +152,9 @@ async fn run() -> Result<(), Stop> {
     let mut builder = WebSignIn::builder(discovery, client_id, &public_url)
         .client_secret(client_secret)
         .scopes(scopes.split_whitespace());
+    if let Ok(resource) = std::env::var("ERPNET_RESOURCE") {
+        builder = builder.resource(resource);
+    }
     if let Ok(url) = std::env::var("REDIS_URL") {
         let redis = erpnet_auth::web::Redis::connect(&url)
             .await

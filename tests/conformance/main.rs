@@ -18,3 +18,4 @@ mod introspection;
 mod jwt_validation;
 mod native_sign_in;
 mod tower;
+mod web_app;

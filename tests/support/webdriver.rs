@@ -166,15 +166,20 @@ impl Chromium {
 
     /// Waits until the page's text contains `wanted`, and returns the text.
     pub(crate) async fn wait_for_text(&self, wanted: &str) -> String {
+        self.wait_for_any(&[wanted]).await
+    }
+
+    /// Waits until the page's text contains one of `wanted`, and returns the text.
+    pub(crate) async fn wait_for_any(&self, wanted: &[&str]) -> String {
         let started = Instant::now();
         loop {
             let text = self.text().await;
-            if text.contains(wanted) {
+            if wanted.iter().any(|w| text.contains(w)) {
                 return text;
             }
             assert!(
                 started.elapsed() < WAIT,
-                "`{wanted}` did not appear at {}; the page says:\n{text}",
+                "none of {wanted:?} appeared at {}; the page says:\n{text}",
                 self.url().await
             );
             tokio::time::sleep(Duration::from_millis(100)).await;

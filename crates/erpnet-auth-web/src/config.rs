@@ -46,6 +46,7 @@ pub(crate) struct Inner {
     pub(crate) secure_cookie: bool,
     pub(crate) session_lifetime: Duration,
     pub(crate) refresh_margin: Duration,
+    pub(crate) resources: Vec<String>,
     pub(crate) refresher: Refresher,
 }
 
@@ -66,6 +67,7 @@ pub struct WebSignInBuilder {
     secret: Option<SecretString>,
     method: Option<ClientAuthMethod>,
     scopes: Vec<String>,
+    resources: Vec<String>,
     public_url: String,
     paths: Paths,
     http: Option<HttpClient>,
@@ -98,6 +100,7 @@ impl WebSignIn {
                 .into_iter()
                 .map(str::to_owned)
                 .collect(),
+            resources: Vec::new(),
             public_url: public_url.into(),
             paths: Paths {
                 login: "/login".into(),
@@ -182,6 +185,15 @@ impl WebSignInBuilder {
             .map(Into::into)
             .flat_map(|s| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
             .collect();
+        self
+    }
+
+    /// An RFC 8707 `resource` indicator: the API the user's access token is for, named in
+    /// the authorization request, the code exchange and every refresh. ERP.net needs none;
+    /// some providers (oidc-provider) issue tokens for their own userinfo endpoint without
+    /// one. May be repeated.
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.resources.push(resource.into());
         self
     }
 
@@ -330,6 +342,7 @@ impl WebSignInBuilder {
                 secure_cookie,
                 session_lifetime: self.session_lifetime,
                 refresh_margin: self.refresh_margin,
+                resources: self.resources,
                 refresher: Refresher::default(),
             }),
         };

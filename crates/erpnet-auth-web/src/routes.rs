@@ -97,10 +97,14 @@ impl WebSignIn {
         if self.current(session).await?.is_some() {
             return Ok(see_other(&return_to));
         }
-        let pending = self
+        let mut request = self
             .inner
             .flow
-            .authorization_request(&self.inner.redirect_uri)
+            .authorization_request(&self.inner.redirect_uri);
+        for resource in &self.inner.resources {
+            request = request.resource(resource.clone());
+        }
+        let pending = request
             .build()
             .map_err(|e| WebError::Internal(e.to_string()))?;
         let url = pending.url().to_string();
