@@ -4,7 +4,7 @@
 # 1 s and 5 s for the loopback GETs), the refresh storm, and the memory of a
 # validating server; then writes the tables into BENCHMARKS.md.
 #
-#   bash benches/run.sh            # about 10 minutes on 2 cores once built
+#   bash benches/run.sh            # about 13 minutes on 2 cores once built
 #
 # Only ratios between rows of one run mean anything on a shared machine.
 set -euo pipefail
@@ -37,6 +37,9 @@ cargo bench -p erpnet-auth-bench-peers --bench refresh_storm
 
 echo "== layer under load over loopback HTTP (bounded: 3 rounds of 3 s per row)"
 "$target/release/layer_load" 3 3
+
+echo "== ERP.net's session limits under load, paced and unpaced, and 10,000 token rotations (about 3 minutes)"
+"$target/release/pacing_load" 20
 
 echo "== memory: 100,000 distinct tokens through one validator"
 probe="$target/release/validation_memory"

@@ -9,19 +9,19 @@
 //!
 //! | feature | crate (feature) | what it adds |
 //! |---|---|---|
-//! | (always) | [`erpnet_auth_core`] | [`TokenSource`], [`CachedTokenSource`], [`StaticToken`], [`AccessToken`], [`Error`], [`ConfigError`] at the top level |
+//! | (always) | [`erpnet_auth_core`] | [`TokenSource`], [`CachedTokenSource`], [`StaticToken`], [`AccessToken`], [`Error`], [`ConfigError`] at the top level; [`pacing::Pacer`] for ERP.net's session limits |
 //! | `client` (default) | `erpnet-auth-oidc` (`client`) | discovery and the client grants: `Authority`, `Discovery`, `ClientCredentials`, `RefreshTokenGrant` |
 //! | `validation` | `erpnet-auth-oidc` (`validation`) | `JwtValidator`, `JwksCache`, `VerifiedToken`, `ErpNetClaims` (brings aws-lc-rs) |
 //! | `introspection` | `erpnet-auth-oidc` (`introspection`) | `Introspector` (RFC 7662) and `Revocation` (RFC 7009) |
 //! | `sign-in` | `erpnet-auth-oidc` (`sign-in`) | `AuthorizationCodeFlow` with PKCE, ID tokens, `sign_in_with_loopback` (brings openidconnect) |
 //! | `rustls` (default) / `native-tls` | `erpnet-auth-oidc` (`rustls` / `native-tls`) | the TLS backend of every call to the provider |
-//! | `reqwest` | `erpnet-auth-reqwest` | `erpnet_auth::reqwest`: `BearerAuth`, a reqwest-middleware that attaches tokens to outgoing requests |
-//! | `tower-client` | `erpnet-auth-tower` (no features) | `erpnet_auth::tower::AddBearerLayer` for tower clients (tonic), without any JWT code |
+//! | `reqwest` | `erpnet-auth-reqwest` | `erpnet_auth::reqwest`: `BearerAuth`, a reqwest-middleware that attaches tokens to outgoing requests, and `SessionPacing`, which keeps ERP.net's session limits |
+//! | `tower-client` | `erpnet-auth-tower` (no features) | `erpnet_auth::tower::{AddBearerLayer, SessionPacingLayer}` for tower clients (tonic), without any JWT code |
 //! | `tower` | `erpnet-auth-tower` (`validate`) | `erpnet_auth::tower`: `ValidateBearerLayer` and `RequireScopesLayer` for APIs (axum, tonic), plus `AddBearerLayer` |
 //! | `axum` | `erpnet-auth-tower` (`axum`) | `tower`, plus the axum extractor `erpnet_auth::tower::Claims<T>` |
 //! | `web` | `erpnet-auth-web` | `erpnet_auth::web`: sign-in for axum web apps (routes, tower-sessions sessions, `RequireSignInLayer`, the `SignedIn` and `UserTokens` extractors) |
 //! | `web-redis` | `erpnet-auth-web` (`redis`) | `web`, with sessions and sign-ins in Redis for several replicas |
-//! | `testkit` | `erpnet-auth-testkit` | `erpnet_auth::testkit`: an in-process mock ERP.net Identity for your tests |
+//! | `testkit` | `erpnet-auth-testkit` | `erpnet_auth::testkit`: an in-process mock ERP.net Identity and Domain API for your tests |
 //!
 //! ```
 //! use erpnet_auth::{Authority, CachedTokenSource, ClientCredentials, TokenSource};
@@ -55,11 +55,11 @@ pub use erpnet_auth_core::*;
 pub use erpnet_auth_oidc::*;
 
 /// The reqwest-middleware adapter (feature `reqwest`): `BearerAuth` attaches
-/// tokens to outgoing requests.
+/// tokens to outgoing requests, `SessionPacing` keeps ERP.net's session limits.
 #[cfg(feature = "reqwest")]
 pub use erpnet_auth_reqwest as reqwest;
 
-/// The mock ERP.net Identity server (feature `testkit`).
+/// The mock ERP.net Identity server and Domain API (feature `testkit`).
 #[cfg(feature = "testkit")]
 pub use erpnet_auth_testkit as testkit;
 

@@ -191,3 +191,30 @@ async fn redirects_are_not_followed() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_429_from_the_token_endpoint_is_waited_out_as_its_retry_after_says() {
+    use erpnet_auth_testkit::Failure;
+
+    let identity = MockIdentity::start().await;
+    let tokens = CachedTokenSource::new(grant(&identity, ClientAuthMethod::ClientSecretPost));
+    identity.fail_next(
+        Endpoint::Token,
+        1,
+        Failure::RetryAfter {
+            status: 429,
+            retry_after: "2".into(),
+        },
+    );
+    let error = tokens.token().await.expect_err("throttled");
+    assert!(error.is_transient());
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(2)));
+    // The cache's own schedule would try again after at most 1 s; the server said 2.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let again = tokens.token().await.expect_err("still waiting");
+    assert_eq!(again.retry_after(), Some(Duration::from_secs(2)));
+    assert_eq!(identity.requests(Endpoint::Token), 1);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(tokens.token().await.is_ok());
+    assert_eq!(identity.requests(Endpoint::Token), 2);
+}

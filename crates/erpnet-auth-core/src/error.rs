@@ -45,6 +45,9 @@ pub enum Error {
         endpoint: String,
         /// The HTTP status code.
         status: u16,
+        /// The wait the server asked for in `Retry-After` (seconds or an HTTP-date),
+        /// if it sent one: see [`Error::retry_after`].
+        retry_after: Option<Duration>,
     },
 
     /// The authorization server refused the request with an RFC 6749 §5.2 error.
@@ -60,6 +63,9 @@ pub enum Error {
         uri: Option<String>,
         /// The HTTP status the error came with.
         status: u16,
+        /// The wait the server asked for in `Retry-After`, if it sent one (with
+        /// `slow_down` or `temporarily_unavailable`, say).
+        retry_after: Option<Duration>,
     },
 
     /// The answer could not be understood: malformed JSON, a missing or invalid
@@ -167,6 +173,17 @@ impl Error {
             | Error::InsecureUrl { .. }
             | Error::Config(_)
             | Error::SignInAgain { .. } => false,
+        }
+    }
+
+    /// The wait the server asked for with `Retry-After` (RFC 9110 §10.2.3), in
+    /// seconds or as an HTTP-date, when it sent one with an error status: a `429`
+    /// or `503` from a token endpoint, say. [`CachedTokenSource`](crate::CachedTokenSource)
+    /// waits that long before its next attempt instead of its own back-off.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Status { retry_after, .. } | Error::OAuth { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 

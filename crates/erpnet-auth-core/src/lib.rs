@@ -60,6 +60,8 @@ pub mod origin;
 pub mod pacing;
 mod source;
 pub mod sync;
+#[cfg(test)]
+mod testing;
 mod token;
 
 pub use cache::{

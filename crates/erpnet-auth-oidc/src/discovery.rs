@@ -9,6 +9,7 @@ use arc_swap::ArcSwapOption;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use erpnet_auth_core::pacing::retry_after;
 use erpnet_auth_core::{ConfigError, Error};
 
 use crate::http::{
@@ -225,6 +226,7 @@ impl Discovery {
                 return Err(Error::Status {
                     endpoint: endpoint.clone(),
                     status: response.status.as_u16(),
+                    retry_after: retry_after(&response.headers),
                 });
             }
             Self::from_document(authority, &endpoint, &response.headers, &response.body)

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use erpnet_auth_core::origin;
+use erpnet_auth_core::pacing::retry_after;
 use erpnet_auth_core::{ConfigError, Error};
 use http::{HeaderMap, StatusCode};
 use url::Url;
@@ -130,6 +131,7 @@ impl HttpClient {
             return Err(Error::Status {
                 endpoint,
                 status: response.status.as_u16(),
+                retry_after: retry_after(&response.headers),
             });
         }
         if !is_json(&response.headers) {

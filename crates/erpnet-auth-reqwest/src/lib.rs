@@ -96,9 +96,9 @@
 //! ERP.net opens a server session at a token's first use and allows it 1
 //! request at a time (5 more wait on the server, the rest get 429), 600 a
 //! minute, and 2 requests at a time per site. [`SessionPacing`], placed after
-//! `BearerAuth`, keeps those limits on the client with a
-//! [`Pacer`](erpnet_auth_core::pacing::Pacer): requests wait their turn in a
-//! local queue (bounded, with a time-out that ends in [`Error::Pacing`]), and a
+//! `BearerAuth`, keeps those limits on the client with a [`Pacer`]: requests
+//! wait their turn in a local queue (bounded, with a time-out that ends in
+//! [`Error::Pacing`]), and a
 //! `429` or `503` is retried after its `Retry-After` or a back-off, for
 //! idempotent requests whose body can be sent again.
 //!

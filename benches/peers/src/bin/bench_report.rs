@@ -1,7 +1,7 @@
 //! Writes the figures of one `benches/run.sh` run into BENCHMARKS.md.
 //!
 //! ```text
-//! bench_report BENCHMARKS.md TARGET_DIR COMMAND
+//! bench_report BENCHMARKS.md TARGET_DIR COMMAND [--only SECTION]
 //! ```
 //!
 //! Reads criterion's medians (`TARGET_DIR/criterion/**/new/estimates.json`) and
@@ -9,6 +9,10 @@
 //! the text between each `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`
 //! marker pair with a freshly generated table. Text outside the markers is
 //! left alone. Fails if a figure is missing, so a half-run never lands.
+//!
+//! `--only pacing_load` rewrites that one self-contained section (its table,
+//! its rotations and its own goals) from its figures alone, after running just
+//! `pacing_load`; every other section needs the whole run.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -266,11 +270,18 @@ const LAYER_LOOPBACK: Table = Table {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [doc, target, command] = &args[..] else {
-        return Err("usage: bench_report BENCHMARKS.md TARGET_DIR COMMAND".into());
+    let (doc, target, command, only) = match &args[..] {
+        [doc, target, command] => (doc, target, command, None),
+        [doc, target, command, flag, section] if flag == "--only" => {
+            (doc, target, command, Some(section.as_str()))
+        }
+        _ => {
+            return Err(
+                "usage: bench_report BENCHMARKS.md TARGET_DIR COMMAND [--only SECTION]".into(),
+            );
+        }
     };
     let target = PathBuf::from(target);
-    let medians = criterion_medians(&target.join("criterion"))?;
     let reports = target.join("bench-report");
     let json = |name: &str| -> Result<Value, Box<dyn std::error::Error>> {
         let path = reports.join(format!("{name}.json"));
@@ -280,6 +291,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let mut sections = BTreeMap::new();
+    sections.insert("pacing_load", pacing_load(&json("pacing_load")?)?);
+    match only {
+        Some("pacing_load") => return write_sections(doc, &sections),
+        Some(other) => {
+            return Err(format!(
+                "--only: `{other}` needs the whole run; only pacing_load stands alone"
+            )
+            .into());
+        }
+        None => {}
+    }
+    let medians = criterion_medians(&target.join("criterion"))?;
     sections.insert("machine", machine(command));
     for table in [
         &TOKEN_CACHE,
@@ -311,8 +334,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         goals(&medians, &json("refresh_storm")?, &memory, &load)?,
     );
 
+    write_sections(doc, &sections)
+}
+
+/// Replaces each section's text in `doc`.
+fn write_sections(
+    doc: &str,
+    sections: &BTreeMap<&str, String>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut text = std::fs::read_to_string(doc)?;
-    for (marker, body) in &sections {
+    for (marker, body) in sections {
         text = replace_section(&text, marker, body)?;
     }
     std::fs::write(doc, text)?;
@@ -537,6 +568,128 @@ fn layer_load(figures: &Value) -> Result<String, String> {
         out,
         "\n{} connections, {} rounds of {} s per row, the rows taking turns.\n",
         figures["connections"], figures["rounds"], figures["seconds_per_round"]
+    );
+    Ok(out)
+}
+
+/// The rows of `pacing_load.json`: each scenario unpaced, then paced (ours).
+const PACING_ROWS: [(&str, &str); 4] = [
+    (
+        "concurrency_bound_unpaced",
+        "150 ms a request, `BearerAuth` alone",
+    ),
+    (
+        "concurrency_bound_paced",
+        "**ours: the same through `SessionPacing`**",
+    ),
+    (
+        "rate_bound_unpaced",
+        "20 ms a request, `BearerAuth` alone, one minute",
+    ),
+    (
+        "rate_bound_paced",
+        "**ours: the same through `SessionPacing`**",
+    ),
+];
+
+/// The load rows, the rotations and the goals of the pacing bench.
+fn pacing_load(figures: &Value) -> Result<String, String> {
+    let row = |name: &str| {
+        figures["rows"]
+            .get(name)
+            .ok_or(format!("pacing_load.json: no row {name}"))
+    };
+    let number = |row: &Value, key: &str| {
+        row[key]
+            .as_f64()
+            .ok_or(format!("pacing_load.json: no {key}"))
+    };
+    let mut out = String::from(
+        "| row | what it is | answers | 200 | 429 (share) | 200s per second | allowed per second | ÷ allowed | retried |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (name, what) in PACING_ROWS {
+        let row = row(name)?;
+        let bold = if name.ends_with("_paced") { "**" } else { "" };
+        let _ = writeln!(
+            out,
+            "| `{name}` | {what} | {} | {} | {} ({:.1}%) | {bold}{:.2}{bold} | {:.2} | {} | {} |",
+            thousands(row["answered"].as_u64().unwrap_or(0)),
+            thousands(row["ok"].as_u64().unwrap_or(0)),
+            thousands(row["throttled"].as_u64().unwrap_or(0)),
+            number(row, "throttled_share")? * 100.0,
+            number(row, "ok_per_second")?,
+            number(row, "allowed_per_second")?,
+            ratio(number(row, "of_allowed")?),
+            row["retried"],
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{} callers with one token; the concurrency-bound rows last {} s, the rate-bound ones 60 s.\n",
+        figures["callers"], figures["seconds"]
+    );
+
+    let rotations = &figures["rotations"];
+    let checkpoints = rotations["checkpoints"]
+        .as_array()
+        .ok_or("pacing_load.json: no rotation checkpoints")?;
+    out.push_str(
+        "| token rotations | resident set size | sessions the pacer holds |\n|---:|---:|---:|\n",
+    );
+    for point in checkpoints {
+        let _ = writeln!(
+            out,
+            "| {} | {:.1} MiB | {} |",
+            thousands(point["rotations"].as_u64().unwrap_or(0)),
+            number(point, "rss_kib")? / 1024.0,
+            thousands(point["sessions"].as_u64().unwrap_or(0)),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{} rotations in {:.1} s, one request each; at most {} sessions held at once.\n",
+        thousands(rotations["rotations"].as_u64().unwrap_or(0)),
+        number(rotations, "seconds")?,
+        thousands(rotations["most_sessions"].as_u64().unwrap_or(0)),
+    );
+
+    out.push_str("| goal | figure | met |\n|---|---:|:---:|\n");
+    let mut goal = |text: &str, figure: String, met: bool| {
+        let _ = writeln!(
+            out,
+            "| {text} | {figure} | {} |",
+            if met { "yes" } else { "**no**" }
+        );
+    };
+    for (scenario, label) in [
+        ("concurrency_bound", "concurrency-bound"),
+        ("rate_bound", "rate-bound"),
+    ] {
+        let paced = row(&format!("{scenario}_paced"))?;
+        let throttled = paced["throttled"].as_u64().unwrap_or(u64::MAX);
+        goal(
+            &format!("{label}, paced: zero 429s"),
+            throttled.to_string(),
+            throttled == 0,
+        );
+        let share = number(paced, "of_allowed")?;
+        goal(
+            &format!("{label}, paced: ≥ 0.9x the throughput the session limits allow"),
+            ratio(share),
+            share >= 0.9,
+        );
+    }
+    let rss = |index: usize| {
+        checkpoints
+            .get(index)
+            .and_then(|point| point["rss_kib"].as_f64())
+            .ok_or("pacing_load.json: too few rotation checkpoints")
+    };
+    let growth = rss(checkpoints.len().saturating_sub(1))? - rss(0)?;
+    goal(
+        "memory flat over 10,000 token rotations: the resident set grows ≤ 1 MiB from the 1,000th to the last",
+        format!("{growth:+.0} KiB"),
+        growth <= 1024.0,
     );
     Ok(out)
 }

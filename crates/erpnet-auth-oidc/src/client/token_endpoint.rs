@@ -9,6 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
+use erpnet_auth_core::pacing::retry_after;
 use erpnet_auth_core::{AccessToken, ConfigError, Error, OAuthErrorCode};
 
 use crate::http::{HttpClient, endpoint_name, is_json, media_type, request_error};
@@ -213,11 +214,18 @@ pub(crate) fn parse_token_response(
         reason,
     };
     let is_success = (200..300).contains(&status);
+    // A 429 or 503 may say when to come back; the cache waits that long.
+    let retry_after = if is_success {
+        None
+    } else {
+        retry_after(headers)
+    };
     if !is_json(headers) {
         if !is_success {
             return Err(Error::Status {
                 endpoint: endpoint.to_owned(),
                 status,
+                retry_after,
             });
         }
         return Err(invalid(format!(
@@ -232,6 +240,7 @@ pub(crate) fn parse_token_response(
             return Err(Error::Status {
                 endpoint: endpoint.to_owned(),
                 status,
+                retry_after,
             });
         }
         // serde_json's messages can quote the input, which may hold a token:
@@ -252,12 +261,14 @@ pub(crate) fn parse_token_response(
             description: raw.error_description,
             uri: raw.error_uri,
             status,
+            retry_after,
         });
     }
     if !is_success {
         return Err(Error::Status {
             endpoint: endpoint.to_owned(),
             status,
+            retry_after,
         });
     }
     let access_token = raw
@@ -326,6 +337,7 @@ pub(crate) fn error_answer(endpoint: &str, response: &crate::http::HttpResponse)
         Ok(_) => Error::Status {
             endpoint: endpoint.to_owned(),
             status,
+            retry_after: retry_after(&response.headers),
         },
     }
 }
@@ -376,6 +388,35 @@ mod tests {
             ["read"],
             "missing scope = as requested"
         );
+    }
+
+    #[test]
+    fn a_throttled_answer_carries_the_servers_retry_after() {
+        let with = |status: u16, retry_after: &'static str, body: &str| {
+            let mut headers = json_headers();
+            headers.insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static(retry_after),
+            );
+            parse_token_response(
+                "https://id/connect/token",
+                status,
+                &headers,
+                body.as_bytes(),
+                &[],
+            )
+        };
+        let err = with(429, "30", "{}").expect_err("throttled");
+        assert!(matches!(err, Error::Status { status: 429, .. }));
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+        assert!(err.is_transient());
+        let err = with(400, "5", r#"{"error":"slow_down"}"#).expect_err("slow down");
+        assert_eq!(err.oauth_code(), Some(&OAuthErrorCode::SlowDown));
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(5)));
+        let err = with(503, "soon", "").expect_err("unavailable");
+        assert_eq!(err.retry_after(), None, "a malformed Retry-After is none");
+        assert_eq!(parse(429, "{}").expect_err("no header").retry_after(), None);
+        assert!(with(200, "30", r#"{"access_token":"t"}"#).is_ok());
     }
 
     #[test]

@@ -23,7 +23,7 @@ async fn provider_down_gives_a_transient_error_and_sends_nothing() {
     assert_eq!(origin, &api.origin);
     let core = auth.token_error().expect("core error");
     assert!(
-        matches!(core, CoreError::Status { status: 503, endpoint } if *endpoint == identity.token_endpoint()),
+        matches!(core, CoreError::Status { status: 503, endpoint, .. } if *endpoint == identity.token_endpoint()),
         "{core:?}"
     );
     assert!(error.to_string().contains("503"), "{error}");
