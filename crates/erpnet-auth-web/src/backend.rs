@@ -12,7 +12,7 @@ use tower_sessions::session_store::{self, SessionStore};
 use crate::store::{MemorySignInStore, SignInStore};
 
 /// The tower-sessions store behind a [`WebSignIn`](crate::WebSignIn): its memory store by
-/// default, its Redis store with [`WebSignInBuilder::redis`](crate::WebSignInBuilder::redis).
+/// default, its Redis store with `WebSignInBuilder::redis` (feature `redis`).
 #[derive(Clone)]
 pub struct SessionBackend(Backend);
 

@@ -246,7 +246,7 @@ impl WebSignInBuilder {
     }
 
     /// Keeps sign-ins in a store of your own (sessions stay where they are). For several
-    /// replicas, the sessions must be shared too: use [`redis`](Self::redis) for both.
+    /// replicas, the sessions must be shared too: use `redis` (feature `redis`) for both.
     pub fn sign_in_store(mut self, store: impl SignInStore) -> Self {
         self.sign_in_store = Some(Arc::new(store));
         self

@@ -63,7 +63,7 @@
 //! attempts and the key of the sign-in; the sign-in itself (tokens and claims) lives in a
 //! [`SignInStore`], so that the app's own writes to the session can never put back a stale
 //! refresh token. [`MemorySignInStore`] and tower-sessions' memory store serve one process;
-//! with the `redis` feature, [`WebSignInBuilder::redis`] puts both in Redis for several
+//! with the `redis` feature, `WebSignInBuilder::redis` puts both in Redis for several
 //! replicas.
 //!
 //! # One refresh per session

@@ -1,17 +1,6 @@
 //! Redis (feature `redis`), for apps that run several replicas: sessions through
 //! tower-sessions-redis-store, sign-ins and their refresh locks through [`RedisSignInStore`],
 //! over one connection pool (fred).
-//!
-//! Keys, besides the sessions' own:
-//! - `erpnet-auth:sign-in:{key}`: a sign-in (JSON), expiring with it (`SET … EXAT`); updated
-//!   after a refresh with `SET … XX KEEPTTL`, so a sign-in removed meanwhile (the user signed
-//!   out) is never written back;
-//! - `erpnet-auth:sid:{sid}` and `erpnet-auth:sub:{sub}`: sets of sign-in keys, for
-//!   back-channel logout;
-//! - `erpnet-auth:lock:{key}`: the refresh lock, `SET … NX PX 30000` with a random token;
-//!   released and extended by Lua scripts that act only while the lock still holds that token
-//!   (the single-instance lock of the Redis documentation), so a replica whose lock expired
-//!   can never release another's.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -78,7 +67,18 @@ impl fmt::Debug for Redis {
     }
 }
 
-/// Sign-ins and their refresh locks in Redis; see the [module](self) for the keys.
+/// Sign-ins and their refresh locks in Redis.
+///
+/// Keys, besides the sessions' own:
+/// - `erpnet-auth:sign-in:{key}`: a sign-in (JSON), expiring with it (`SET … EXAT`); updated
+///   after a refresh with `SET … XX KEEPTTL`, so a sign-in removed meanwhile (the user signed
+///   out) is never written back;
+/// - `erpnet-auth:sid:{sid}` and `erpnet-auth:sub:{sub}`: sets of sign-in keys, for
+///   back-channel logout;
+/// - `erpnet-auth:lock:{key}`: the refresh lock, `SET … NX PX 30000` with a random token;
+///   released and extended by Lua scripts that act only while the lock still holds that token
+///   (the single-instance lock of the Redis documentation), so a replica whose lock expired
+///   can never release another's.
 #[derive(Clone)]
 pub struct RedisSignInStore {
     redis: Redis,

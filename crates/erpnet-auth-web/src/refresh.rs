@@ -19,7 +19,6 @@
 use std::time::Duration;
 
 use secrecy::SecretString;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use erpnet_auth_core::{AccessToken, Error, constant_time_eq};
@@ -92,37 +91,19 @@ impl WebSignIn {
     }
 
     /// Refreshes the sign-in under `key`, whose generation `seen` was found due: joins the
-    /// refresh in flight in this replica, or starts one.
+    /// refresh in flight in this replica, or starts one on a task of its own (a request that
+    /// goes away cancels nothing).
     async fn refresh(&self, key: &str, seen: u64) -> Result<SignInRecord, Error> {
-        let (sender, receiver) = watch::channel(None);
-        let mut receiver = match self.inner.refresher.join_or_register(key, &receiver) {
-            Some(running) => running,
-            None => {
-                let web = self.clone();
-                let key = key.to_owned();
-                tokio::spawn(async move {
-                    // Forgets the flight even if the refresh panics, so that the next request
-                    // starts a new one instead of waiting on a closed channel.
-                    let _guard = FlightGuard {
-                        web: &web,
-                        key: &key,
-                    };
-                    let outcome = web.run_refresh(&key, seen).await;
-                    let _ = sender.send(Some(outcome));
-                });
-                receiver
-            }
-        };
-        let outcome = receiver.wait_for(Option::is_some).await.map_err(|_| {
-            Error::source_failed("the refresh of the sign-in was interrupted", true)
-        })?;
-        match &*outcome {
-            Some(result) => result.clone(),
-            None => Err(Error::source_failed(
-                "the refresh of the sign-in gave no answer",
-                true,
-            )),
-        }
+        let web = self.clone();
+        let owned = key.to_owned();
+        self.inner
+            .refresher
+            .flights
+            .run(key.to_owned(), move || async move {
+                web.run_refresh(&owned, seen).await
+            })
+            .await
+            .unwrap_or_else(|abandoned| Err(abandoned.into_error("the refresh of the sign-in")))
     }
 
     /// Takes the sign-in's lock (waiting for another replica's refresh if need be), then
@@ -275,17 +256,6 @@ impl WebSignIn {
             endpoint: endpoint.to_string(),
             description: Some(why.to_owned()),
         }
-    }
-}
-
-struct FlightGuard<'a> {
-    web: &'a WebSignIn,
-    key: &'a str,
-}
-
-impl Drop for FlightGuard<'_> {
-    fn drop(&mut self) {
-        self.web.inner.refresher.finished(self.key);
     }
 }
 

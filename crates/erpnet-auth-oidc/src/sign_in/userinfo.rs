@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 
+use erpnet_auth_core::pacing::retry_after;
 use erpnet_auth_core::{AccessToken, Error};
 
 use crate::http::{endpoint_name, is_json, media_type, request_error};
@@ -41,6 +42,7 @@ impl AuthorizationCodeFlow {
             return Err(Error::Status {
                 endpoint,
                 status: response.status.as_u16(),
+                retry_after: retry_after(&response.headers),
             });
         }
         let invalid = |reason: String| Error::InvalidResponse {
