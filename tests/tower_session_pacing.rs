@@ -55,7 +55,12 @@ async fn sixteen_concurrent_calls_through_a_tower_client_none_throttled() {
     .expect("valid configuration");
     let pacer = Pacer::erpnet().build().expect("preset");
     let client = ServiceBuilder::new()
-        .layer(AddBearerLayer::new(CachedTokenSource::new(grant)))
+        .layer(
+            AddBearerLayer::builder(CachedTokenSource::new(grant))
+                .allow_origin(api.origin())
+                .build()
+                .expect("a loopback origin"),
+        )
         .layer(SessionPacingLayer::new(pacer.clone()))
         .service(service_fn(send));
 

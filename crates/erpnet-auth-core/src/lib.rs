@@ -17,6 +17,9 @@
 //!   [`ConfigError`] (what a `build()` refuses). Neither names an HTTP client.
 //! - [`sync`]: the single-flight primitives the cache and the protocol crate
 //!   share.
+//! - [`origin`]: where a credential may go ([`origin::Origin`]: https, or
+//!   http to loopback, to configured origins only), the rule the client
+//!   adapters share.
 //! - [`pacing`]: [`Pacer`](pacing::Pacer), ERP.net's per-session rate limits kept
 //!   on the client (concurrency, requests per minute, `429` and `Retry-After`),
 //!   which the reqwest and tower adapters share.

@@ -17,7 +17,7 @@ use erpnet_auth_core::sync::{KeyedSingleFlight, lock};
 use erpnet_auth_core::{ConfigError, Error};
 
 use crate::claims::{
-    Checked, Claims, VerifiedToken, parse_audiences, parse_numeric_date, parse_scopes, unix_now,
+    Checked, Claims, VerifiedToken, granted_scopes, parse_audiences, parse_numeric_date, unix_now,
 };
 use crate::client::token_endpoint::{ClientAuth, ClientAuthMethod, error_answer};
 use crate::client::{Endpoint, TokenEndpoint, Which, endpoint_for};
@@ -353,10 +353,10 @@ impl Introspector {
             .get("aud")
             .and_then(parse_audiences)
             .unwrap_or_default();
-        let scopes = claims
-            .get("scope")
-            .and_then(parse_scopes)
-            .unwrap_or_default();
+        // `scope` (RFC 7662), or `scp` where a provider names it so; a
+        // malformed one grants nothing.
+        let present = |name| claims.get(name).filter(|value| !value.is_null());
+        let scopes = granted_scopes(present("scope"), present("scp")).unwrap_or_default();
         Ok(Some(VerifiedToken::new(Checked {
             audiences,
             expires_at,

@@ -46,11 +46,7 @@ async fn throttled_retried_and_refused_requests_are_logged_without_the_credentia
     let bearer = identity.access_token_for(DEFAULT_CLIENT_ID, &["read"]);
     let api_key =
         identity.mint_reference_token(DEFAULT_CLIENT_ID, &["read"], Duration::from_secs(600));
-    let pacer = Pacer::erpnet()
-        .queue_per_session(1)
-        .queue_timeout(Duration::from_millis(150))
-        .build()
-        .expect("valid");
+    let pacer = Pacer::erpnet().queue_per_session(1).build().expect("valid");
     let pacing = SessionPacing::new(pacer.clone());
     let client = |token: &str, header| {
         ClientBuilder::new(reqwest::Client::new())
@@ -83,14 +79,23 @@ async fn throttled_retried_and_refused_requests_are_logged_without_the_credentia
     );
     let response = by_bearer.get(&url).send().await.expect("answered");
     assert_eq!(response.status(), 200);
-    // One in flight, one waiting past the time-out: refused.
-    let running = tokio::spawn({
+    // One in flight, one waiting for its turn (it gets it), one more: refused, the
+    // session's queue holds one.
+    let get = || {
         let (client, url) = (by_key.clone(), url.clone());
-        async move { client.get(url).send().await.map(|r| r.status()) }
-    });
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let refused = by_key.get(&url).send().await.expect_err("no turn");
+        tokio::spawn(async move { client.get(url).send().await.map(|r| r.status()) })
+    };
+    let running = get();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let waiting = get();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let refused = by_key
+        .get(&url)
+        .send()
+        .await
+        .expect_err("the queue is full");
     assert_eq!(running.await.expect("task").expect("answered"), 200);
+    assert_eq!(waiting.await.expect("task").expect("answered"), 200);
 
     let logs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
     for expected in [
@@ -100,7 +105,7 @@ async fn throttled_retried_and_refused_requests_are_logged_without_the_credentia
         "wait=1s",
         "retry_after=true",
         "pacing: the request waited for its turn",
-        "pacing: no turn within the queue's time-out; request not sent",
+        "pacing: the session's queue is full; request not sent",
     ] {
         assert!(
             logs.contains(expected),

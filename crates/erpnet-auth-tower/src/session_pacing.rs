@@ -28,9 +28,10 @@ use tower::{Layer, Service};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let api = "https://myinstance.my.erp.net";
 /// let pacer = Pacer::erpnet().build()?;
 /// let mut client = ServiceBuilder::new()
-///     .layer(AddBearerLayer::new(StaticToken::new("enrt_…")))
+///     .layer(AddBearerLayer::builder(StaticToken::new("enrt_…")).allow_origin(api).build()?)
 ///     .layer(SessionPacingLayer::new(pacer.clone()))
 ///     // With tonic: `.service(channel)`, then `HealthClient::new(client)`.
 ///     .service_fn(|request: http::Request<String>| async move {

@@ -712,18 +712,20 @@ fn parse_key(value: serde_json::Value) -> Result<VerifyingKey, &'static str> {
         None => None,
         Some(name) => Some(Algorithm::from_name(name).ok_or("unsupported or symmetric `alg`")?),
     };
-    let (family, material, bits) = match (raw.kty.as_str(), raw.crv.as_deref()) {
+    // For RSA, `material` is the modulus followed by the exponent; `modulus`
+    // is the modulus's length, where the two are split again.
+    let (family, material, bits, modulus) = match (raw.kty.as_str(), raw.crv.as_deref()) {
         ("RSA", _) => {
             let n = decode(raw.n, "RSA key without `n`")?;
             let e = decode(raw.e, "RSA key without `e`")?;
             let n = strip_leading_zeros(&n);
-            let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+            let bits = bit_length(n);
             if bits < 2048 {
                 return Err("RSA key shorter than 2048 bits");
             }
             let mut material = n.to_vec();
             material.extend_from_slice(&e);
-            (KeyFamily::Rsa, material, bits)
+            (KeyFamily::Rsa, material, bits, n.len())
         }
         ("EC", Some(crv @ ("P-256" | "P-384"))) => {
             let (family, len) = if crv == "P-256" {
@@ -739,14 +741,14 @@ fn parse_key(value: serde_json::Value) -> Result<VerifyingKey, &'static str> {
             let mut point = vec![4u8];
             point.extend_from_slice(&x);
             point.extend_from_slice(&y);
-            (family, point, len * 8)
+            (family, point, len * 8, 0)
         }
         ("OKP", Some("Ed25519")) => {
             let x = decode(raw.x, "OKP key without `x`")?;
             if x.len() != 32 {
                 return Err("Ed25519 key of the wrong length");
             }
-            (KeyFamily::Ed25519, x, 256)
+            (KeyFamily::Ed25519, x, 256, 0)
         }
         ("oct", _) => return Err("symmetric key"),
         _ => return Err("unsupported key type or curve"),
@@ -763,7 +765,9 @@ fn parse_key(value: serde_json::Value) -> Result<VerifyingKey, &'static str> {
         }
         let parsed = match alg.rsa_parameters() {
             Some(params) => {
-                let (n, e) = material.split_at(bits.div_ceil(8));
+                let (n, e) = material
+                    .split_at_checked(modulus)
+                    .ok_or("the key material is invalid")?;
                 RsaPublicKeyComponents { n, e }.to_parsed_public_key(params)
             }
             None => ParsedPublicKey::new(alg.verification(), &material),
@@ -778,6 +782,18 @@ fn parse_key(value: serde_json::Value) -> Result<VerifyingKey, &'static str> {
         material,
         bits,
     })
+}
+
+/// The number of significant bits of a big-endian unsigned integer without
+/// leading zero bytes (0 for an empty one). Saturating: the length comes from
+/// the key set.
+fn bit_length(bytes: &[u8]) -> usize {
+    match bytes.first() {
+        None => 0,
+        Some(first) => (bytes.len() - 1)
+            .saturating_mul(8)
+            .saturating_add(8 - first.leading_zeros() as usize),
+    }
 }
 
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {

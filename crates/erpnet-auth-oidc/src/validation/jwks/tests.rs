@@ -129,6 +129,28 @@ fn only_signature_keys_of_supported_types_are_kept() {
     assert!(JwksCache::from_json("<html>", 8).is_err());
 }
 
+#[test]
+fn rsa_keys_with_an_empty_or_zero_modulus_are_skipped_not_a_panic() {
+    // Each of these once underflowed `n.len() * 8 - 8` (debug) or made
+    // `split_at` panic (release), from every path that parses a key set.
+    let rsa = |n: &str| json!({"kty": "RSA", "kid": n, "n": n, "e": "AQAB"});
+    let zeros = URL_SAFE_NO_PAD.encode([0u8; 300]);
+    let set = json!({"keys": [
+        rsa(""),
+        rsa("AA"),
+        rsa("AAAA"),
+        rsa(&zeros),
+        {"kty": "RSA", "kid": "no-e", "n": URL_SAFE_NO_PAD.encode([0xffu8; 256]), "e": ""},
+        ed25519_jwk("good"),
+    ]});
+    let cache = JwksCache::from_json(&set.to_string(), DEFAULT_MAX_KEYS).expect("set");
+    assert_eq!(kids(&cache), ["good"]);
+    for n in ["", "AA", zeros.as_str()] {
+        let error = parse_key(rsa(n)).err().expect("refused");
+        assert_eq!(error, "RSA key shorter than 2048 bits", "n = {n:?}");
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn unknown_key_ids_refetch_at_most_once_per_cooldown() {
     let provider = Provider::new(json!([ed25519_jwk("a")]));
