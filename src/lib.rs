@@ -19,6 +19,8 @@
 //! | `tower-client` | `erpnet-auth-tower` (no features) | `erpnet_auth::tower::{AddBearerLayer, SessionPacingLayer}` for tower clients (tonic), without any JWT code |
 //! | `tower` | `erpnet-auth-tower` (`validate`) | `erpnet_auth::tower`: `ValidateBearerLayer` and `RequireScopesLayer` for APIs (axum, tonic), plus `AddBearerLayer` |
 //! | `axum` | `erpnet-auth-tower` (`axum`) | `tower`, plus the axum extractor `erpnet_auth::tower::Claims<T>` |
+//! | `web` | `erpnet-auth-web` | `erpnet_auth::web`: sign-in for axum web apps (routes, tower-sessions sessions, `RequireSignInLayer`, the `SignedIn` and `UserTokens` extractors) |
+//! | `web-redis` | `erpnet-auth-web` (`redis`) | `web`, with sessions and sign-ins in Redis for several replicas |
 //! | `testkit` | `erpnet-auth-testkit` | `erpnet_auth::testkit`: an in-process mock ERP.net Identity and Domain API for your tests |
 //!
 //! ```
@@ -68,6 +70,10 @@ pub use erpnet_auth_testkit as testkit;
 /// `tower-client`).
 #[cfg(feature = "tower-client")]
 pub use erpnet_auth_tower as tower;
+
+/// Sign-in for axum web apps (feature `web`; Redis with `web-redis`).
+#[cfg(feature = "web")]
+pub use erpnet_auth_web as web;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

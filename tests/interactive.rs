@@ -417,3 +417,28 @@ async fn introspection_and_revocation_of_reference_tokens() {
     let error = wrong.introspect(&other).await.expect_err("unauthenticated");
     assert!(!error.to_string().contains(&other));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn userinfo_gives_the_profile_of_the_signed_in_user_and_no_one_else() {
+    let identity = MockIdentity::start().await;
+    let (flow, signed_in) = sign_in(&identity).await;
+    let subject = signed_in
+        .id_token
+        .as_ref()
+        .expect("ID token")
+        .subject()
+        .to_owned();
+    let claims = flow
+        .userinfo(&signed_in.access_token, &subject)
+        .await
+        .expect("userinfo")
+        .expect("the mock has a userinfo endpoint");
+    assert_eq!(claims["sub"], DEFAULT_USER);
+    assert_eq!(claims["name"], "John Doe");
+    assert_eq!(identity.requests(Endpoint::UserInfo), 1);
+    let error = flow
+        .userinfo(&signed_in.access_token, "someone.else")
+        .await
+        .expect_err("another user's claims are refused");
+    assert!(error.to_string().contains("`sub` differs"), "{error}");
+}

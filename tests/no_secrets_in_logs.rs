@@ -2,10 +2,11 @@
 //!
 //! Captures every tracing event and span at TRACE level, from every thread,
 //! across a full run (discovery, both client authentication methods, the cache,
-//! a refresh, a rejected token, failures, introspection, revocation), then
-//! searches the output and the
-//! `Debug`/`Display` form of every value the run produced for the client secret
-//! and every access token issued.
+//! a refresh, a rejected token, failures, introspection, revocation, and a web
+//! app's sign-in, refresh, sign-out and back-channel logout), then searches the
+//! output and the `Debug`/`Display` form of every value the run produced for
+//! the client secret, every access and refresh token issued, the authorization
+//! codes, the session ids and the CSRF tokens.
 
 mod support;
 
@@ -199,11 +200,21 @@ async fn no_secret_reaches_logs_debug_or_errors() {
         tokens_seen.push(secret);
     }
 
+    web_app_secrets(&identity, &mut shown, &mut tokens_seen).await;
+
     let logs = captured.text();
     assert!(logs.contains("token issued"), "the run was logged:\n{logs}");
     assert!(tokens_seen.len() >= 12);
     assert!(logs.contains("signed in"), "the sign-in was logged");
     assert!(logs.contains("token revoked"), "the revocation was logged");
+    assert!(
+        logs.contains("user signed in"),
+        "the web sign-in was logged"
+    );
+    assert!(
+        logs.contains("back-channel logout"),
+        "the back-channel logout was logged"
+    );
     for secret in std::iter::once(SECRET.to_owned()).chain(tokens_seen) {
         assert!(!logs.contains(&secret), "a secret reached the logs");
         for text in &shown {
@@ -213,4 +224,89 @@ async fn no_secret_reaches_logs_debug_or_errors() {
             );
         }
     }
+}
+
+/// A web app's whole life against the mock: a refused callback, a sign-in (its code, its
+/// session ids before and after, its CSRF token), a refresh (the rotated refresh token),
+/// sign-out (revocation), another sign-in ended by back-channel logout. Every secret met is
+/// added to `secrets`, every `Debug`/`Display` text to `shown`.
+async fn web_app_secrets(
+    identity: &MockIdentity,
+    shown: &mut Vec<String>,
+    secrets: &mut Vec<String>,
+) {
+    use support::browser::Browser;
+    use support::web::{TestStore, listener, serve, web_client, web_sign_in};
+
+    let (listener, url) = listener().await;
+    identity.register_client(web_client(&url));
+    identity.set_token_lifetime(Duration::from_secs(30)); // every token due: refreshed at once
+    let store = TestStore::default();
+    let builder = web_sign_in(identity, &url)
+        .await
+        .sign_in_store(store.clone());
+    shown.push(format!("{builder:?}"));
+    let web = builder.build().expect("web sign-in");
+    shown.push(format!("{web:?}"));
+    let app = serve(listener, &web);
+    let cookie_of = |browser: &Browser| browser.cookie(&app.url, "erpnet-auth");
+
+    let mut browser = Browser::new();
+    let login = browser.get(&app.at("/login")).await;
+    secrets.extend(cookie_of(&browser));
+    let authorize = login.location().expect("to the provider");
+    let callback = browser.get(&authorize).await.location().expect("back");
+    let code = support::query_param(&callback, "code").expect("a code");
+    secrets.push(code);
+    secrets.push(support::query_param(&authorize, "state").expect("state"));
+    secrets.push(support::query_param(&authorize, "code_challenge").expect("challenge"));
+    let mut forged = callback.clone();
+    forged.set_query(Some("code=x&state=forged"));
+    let refused = browser.get(&forged).await;
+    shown.push(refused.body);
+    let home = browser.navigate(&callback).await;
+    assert!(home.body.contains("Signed in as"), "{}", home.body);
+    secrets.extend(cookie_of(&browser));
+    let data = browser.get(&app.at("/data")).await;
+    assert_eq!(data.status, 200);
+    let field = "name=\"csrf\" value=\"";
+    let csrf_start = home.body.find(field).expect("CSRF field") + field.len();
+    let csrf = home.body[csrf_start..csrf_start + 64].to_owned();
+    let out = browser
+        .post_form(&app.at("/logout"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(out.status, 303);
+    let back = browser
+        .navigate(&out.location().expect("to end the session"))
+        .await;
+    assert!(back.body.contains("Sign in"), "{}", back.body);
+    secrets.push(csrf);
+
+    let mut other = Browser::new();
+    other.navigate(&app.at("/login")).await;
+    secrets.extend(cookie_of(&other));
+    assert_eq!(
+        identity
+            .sign_out_user(erpnet_auth_testkit::DEFAULT_USER)
+            .await,
+        1
+    );
+    let logout_token = identity.mint(erpnet_auth_testkit::TokenSpec::logout_token());
+    let refused = reqwest::Client::new()
+        .post(app.at("/backchannel-logout"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("logout_token={logout_token}"))
+        .send()
+        .await
+        .expect("answer");
+    shown.push(refused.text().await.expect("body"));
+    secrets.push(logout_token);
+
+    for record in store.written() {
+        let record: serde_json::Value = serde_json::from_str(&record).expect("JSON");
+        for field in ["access_token", "refresh_token", "id_token"] {
+            secrets.extend(record[field].as_str().map(str::to_owned));
+        }
+    }
+    assert!(secrets.len() >= 12, "the web run met its secrets");
 }

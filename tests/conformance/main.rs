@@ -7,7 +7,6 @@
 //! else's reading. One peer process per test, so that key rotation and
 //! revoked grants in one test cannot touch another.
 
-mod browser;
 mod peer;
 #[path = "../support/mod.rs"]
 mod support;
@@ -19,3 +18,4 @@ mod introspection;
 mod jwt_validation;
 mod native_sign_in;
 mod tower;
+mod web_app;

@@ -13,8 +13,8 @@ use erpnet_auth::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::browser::Browser;
 use crate::peer::{ACCOUNT, Counting, JWT_API, NATIVE_APP, Peer, peer_or_skip};
+use crate::support::browser::Browser;
 use crate::support::{complete_twice, query_param, recording_store, same_token_for_all};
 
 const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(60);

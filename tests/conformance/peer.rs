@@ -54,6 +54,12 @@ pub(crate) const RESOURCE_SERVER: Confidential = Confidential {
 pub(crate) const NATIVE_APP: &str = "native-app";
 /// The account the headless interaction signs in.
 pub(crate) const ACCOUNT: &str = "alice";
+/// The web app's client (registered when the peer starts with `WEB_APP_URL`).
+pub(crate) const WEB_APP: Confidential = Confidential {
+    id: "web-app",
+    secret: "web-app-secret",
+    method: ClientAuthMethod::ClientSecretPost,
+};
 
 const INSTALL_COMMAND: &str = "cd tests/peers/oidc-provider && npm ci --no-audit --no-fund";
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -80,7 +86,13 @@ impl Peer {
     /// Starts a fresh peer, or returns `None` (after saying so loudly) when
     /// Node.js or the package is unavailable outside CI.
     pub(crate) async fn start() -> Option<Peer> {
-        match tokio::task::spawn_blocking(start_blocking).await {
+        Peer::start_with(Vec::new()).await
+    }
+
+    /// Starts a fresh peer with these environment variables (`WEB_APP_URL` registers the
+    /// web app's client), like [`start`](Self::start).
+    pub(crate) async fn start_with(env: Vec<(&'static str, String)>) -> Option<Peer> {
+        match tokio::task::spawn_blocking(move || start_blocking(&env)).await {
             Ok(Ok(peer)) => Some(peer),
             Ok(Err(reason)) => unavailable(&reason),
             Err(failed) => std::panic::resume_unwind(failed.into_panic()),
@@ -188,11 +200,11 @@ fn peer_dir() -> PathBuf {
 }
 
 /// Starts a peer; `Err` says why none can be had (no Node.js, no package).
-fn start_blocking() -> Result<Peer, String> {
+fn start_blocking(env: &[(&'static str, String)]) -> Result<Peer, String> {
     node_version()?;
     static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
     INSTALLED.get_or_init(ensure_installed).clone()?;
-    Ok(spawn())
+    Ok(spawn(env))
 }
 
 fn unavailable(reason: &str) -> Option<Peer> {
@@ -315,10 +327,11 @@ fn npm_ci(dir: &Path) -> Result<(), String> {
     }
 }
 
-fn spawn() -> Peer {
+fn spawn(env: &[(&'static str, String)]) -> Peer {
     let mut child = Command::new("node")
         .arg("server.mjs")
         .current_dir(peer_dir())
+        .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -2,6 +2,10 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod browser;
+pub(crate) mod web;
+pub(crate) mod webdriver;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

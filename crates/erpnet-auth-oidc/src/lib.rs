@@ -10,7 +10,7 @@
 //! | `client` (default) | acting as a client: [`ClientConfig`], [`ClientCredentials`], [`RefreshTokenGrant`], [`Revocation`] (RFC 7009), client authentication | nothing more |
 //! | `validation` | validating JWT access tokens: `JwtValidator`, `JwksCache`, `VerifiedToken`, `ErpNetClaims` | aws-lc-rs |
 //! | `introspection` | validating opaque tokens (RFC 7662): `Introspector` | `client`, aws-lc-rs |
-//! | `sign-in` | signing users in: `AuthorizationCodeFlow` with PKCE, ID tokens, `sign_in_with_loopback` | `client`, `validation`, openidconnect |
+//! | `sign-in` | signing users in: `AuthorizationCodeFlow` with PKCE, ID tokens, userinfo, back-channel logout tokens, `sign_in_with_loopback` | `client`, `validation`, openidconnect |
 //! | `rustls` (default) | TLS through rustls (with aws-lc-rs as its crypto provider) | rustls |
 //! | `native-tls` | TLS through the platform's library (OpenSSL on Linux) instead | native-tls |
 //!
@@ -168,6 +168,7 @@ pub use sign_in::{
         DEFAULT_SIGN_IN_TIMEOUT, PendingAuthorization, PendingParts, SignIn,
     },
     id_token::IdToken,
+    logout_token::{BACKCHANNEL_LOGOUT_EVENT, LogoutToken},
     loopback::{LoopbackOptions, LoopbackRedirect, open_browser, sign_in_with_loopback},
 };
 #[cfg(feature = "validation")]

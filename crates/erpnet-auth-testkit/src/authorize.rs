@@ -1,10 +1,13 @@
-//! `GET {issuer}/connect/authorize`: the authorization code flow's front half, with a user
-//! who signs in without a UI.
+//! `GET {issuer}/connect/authorize`: the authorization code flow's front half. The user signs
+//! in without a UI, or through the sign-in page when the mock has one (`sign_in_page`); either
+//! way the browser gets a session cookie, so a second authorization request (from another
+//! client, say) signs the same session in at once (single sign-on).
 //!
 //! The client and its `redirect_uri` are checked first; when either fails the answer is a
 //! `400` error page, never a redirect. Every later error, and success, redirects to the
 //! `redirect_uri` with `state` and `iss` (RFC 9207).
 
+use axum::http::{HeaderMap, header};
 use axum::response::Response;
 
 use crate::backchannel::OAuthError;
@@ -13,9 +16,11 @@ use crate::front_channel::{ResponseMode, error_page, query_params, redirect};
 use crate::jwt::{self, SignIn};
 use crate::keys::random_hex;
 use crate::params::Params;
+use crate::sign_in_page;
 use crate::state::Shared;
 use crate::store::{AuthorizationCode, Grant};
 use crate::user_grants::{OPENID, is_pkce_value};
+use crate::user_session::{session_cookie, session_handle};
 
 /// Scopes that describe the user and need `openid` beside them.
 const IDENTITY_SCOPES: [&str; 1] = ["profile"];
@@ -39,10 +44,23 @@ fn refused(code: &'static str, description: &'static str) -> Refused {
     OAuthError::described(code, description).into()
 }
 
+/// What a valid request leads to.
+enum Authorized {
+    /// A code for the client: `(code, scope)`, and the cookie handle of a session opened now.
+    Code(String, String, Option<String>),
+    /// The sign-in page, since no session is open and the mock has one.
+    SignInPage,
+}
+
 /// Handles an authorization request. `injected` is an error a test queued for this request
 /// (`Failure::OAuthError`): it is sent once the client and redirect URI are known good and
 /// the request is otherwise valid, as if the user had refused.
-pub(crate) fn handle(state: &Shared, query: Option<&str>, injected: Option<String>) -> Response {
+pub(crate) fn handle(
+    state: &Shared,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    injected: Option<String>,
+) -> Response {
     let params = match query_params(query) {
         Ok(params) => params,
         Err(description) => return error_page("invalid_request", description),
@@ -67,12 +85,23 @@ pub(crate) fn handle(state: &Shared, query: Option<&str>, injected: Option<Strin
         _ => ResponseMode::Query,
     };
     let issuer = state.issuer();
-    let outcome = authorize(state, &client, &params, redirect_uri, injected);
+    let handle = session_handle(headers);
+    let outcome = authorize(state, &client, &params, redirect_uri, handle, injected);
     let mut reply: Vec<(&str, &str)> = Vec::with_capacity(5);
+    let mut opened = None;
     match &outcome {
-        Ok((code, scope)) => {
+        Ok(Authorized::SignInPage) => {
+            return sign_in_page::page(
+                state,
+                query.unwrap_or_default(),
+                params.get("login_hint"),
+                None,
+            );
+        }
+        Ok(Authorized::Code(code, scope, new_session)) => {
             reply.push(("code", code));
             reply.push(("scope", scope));
+            opened = new_session.as_deref();
         }
         Err(refusal) => {
             reply.push(("error", &refusal.error));
@@ -85,17 +114,26 @@ pub(crate) fn handle(state: &Shared, query: Option<&str>, injected: Option<Strin
         reply.push(("state", client_state));
     }
     reply.push(("iss", issuer));
-    redirect(redirect_uri, mode, &reply)
+    let mut response = redirect(redirect_uri, mode, &reply);
+    if let Some(handle) = opened {
+        response.headers_mut().insert(
+            header::SET_COOKIE,
+            session_cookie(&state.issuer_path, Some(handle)),
+        );
+    }
+    response
 }
 
-/// Validates the rest of the request, signs the user in and issues a code: `(code, scope)`.
+/// Validates the rest of the request, signs the user in (the browser's session, or a new one)
+/// and issues a code, or asks for the sign-in page.
 fn authorize(
     state: &Shared,
     client: &Client,
     params: &Params,
     redirect_uri: &str,
+    handle: Option<String>,
     injected: Option<String>,
-) -> Result<(String, String), Refused> {
+) -> Result<Authorized, Refused> {
     if params.get("request").is_some() {
         return Err(refused(
             "request_not_supported",
@@ -135,14 +173,15 @@ fn authorize(
     }
     let scopes = requested_scopes(client, params.get("scope"))?;
     let code_challenge = code_challenge(client, params)?;
-    if let Some(prompt) = params.get("prompt") {
-        let prompts: Vec<&str> = prompt.split_whitespace().collect();
-        if prompts.contains(&"none") && prompts.len() > 1 {
-            return Err(refused(
-                "invalid_request",
-                "prompt=none cannot be combined with other prompts",
-            ));
-        }
+    let prompts: Vec<&str> = params
+        .get("prompt")
+        .map(|prompt| prompt.split_whitespace().collect())
+        .unwrap_or_default();
+    if prompts.contains(&"none") && prompts.len() > 1 {
+        return Err(refused(
+            "invalid_request",
+            "prompt=none cannot be combined with other prompts",
+        ));
     }
     if let Some(error) = injected {
         return Err(Refused {
@@ -150,26 +189,50 @@ fn authorize(
             description: None,
         });
     }
-    let user = match params.get("login_hint") {
-        Some(login) => state
-            .user(login)
-            .ok_or_else(|| refused("access_denied", "login_hint names no registered user"))?,
-        None => state
-            .first_user()
-            .ok_or_else(|| refused("access_denied", "no user is registered"))?,
+    let hint = params.get("login_hint");
+    // The browser's session signs in at once, unless the request asks for a fresh sign-in or
+    // names another user.
+    let existing = handle
+        .filter(|_| !prompts.contains(&"login"))
+        .and_then(|handle| {
+            let session = state.sessions().get(&handle)?.clone();
+            hint.is_none_or(|login| session.sign_in.user.login == login)
+                .then_some((handle, session.sign_in))
+        });
+    let (handle, sign_in, opened) = match existing {
+        Some((handle, sign_in)) => (handle, sign_in, false),
+        None if state.has_sign_in_page() => {
+            if prompts.contains(&"none") {
+                return Err(refused("login_required", "the user is not signed in"));
+            }
+            return Ok(Authorized::SignInPage);
+        }
+        None => {
+            let user = match hint {
+                Some(login) => state.user(login).ok_or_else(|| {
+                    refused("access_denied", "login_hint names no registered user")
+                })?,
+                None => state
+                    .first_user()
+                    .ok_or_else(|| refused("access_denied", "no user is registered"))?,
+            };
+            tracing::debug!(
+                client_id = client.id(),
+                user = user.login(),
+                "mock identity signs a user in"
+            );
+            let sign_in = SignIn {
+                user,
+                sid: random_hex(16),
+                auth_time: jwt::now(),
+            };
+            let handle = state.sessions().start(sign_in.clone());
+            (handle, sign_in, true)
+        }
     };
+    state.sessions().add_client(&handle, client.id());
 
     let now = jwt::now();
-    tracing::debug!(
-        client_id = client.id(),
-        user = user.login(),
-        "mock identity signs a user in"
-    );
-    let sign_in = SignIn {
-        user,
-        sid: random_hex(16),
-        auth_time: now,
-    };
     let refresh_lifetime =
         i64::try_from(client.refresh_token_lifetime.as_secs()).unwrap_or(i64::MAX);
     let grant = Grant::new(
@@ -193,7 +256,11 @@ fn authorize(
     let mut store = state.store();
     let grant_id = store.start_grant(grant);
     store.insert_code(code.clone(), entry(grant_id));
-    Ok((code, scopes.join(" ")))
+    Ok(Authorized::Code(
+        code,
+        scopes.join(" "),
+        opened.then_some(handle),
+    ))
 }
 
 /// The scopes asked for: each one the client may request, `profile` only beside `openid`.

@@ -79,6 +79,7 @@ pub struct Client {
     pub(crate) grant_types: Vec<String>,
     pub(crate) redirect_uris: Vec<String>,
     pub(crate) post_logout_redirect_uris: Vec<String>,
+    pub(crate) backchannel_logout_uri: Option<String>,
     pub(crate) require_pkce: bool,
     pub(crate) access_token_type: AccessTokenType,
     pub(crate) refresh_token_lifetime: Duration,
@@ -97,6 +98,7 @@ impl Client {
             grant_types: vec![CLIENT_CREDENTIALS.to_owned()],
             redirect_uris: Vec::new(),
             post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
             require_pkce: false,
             access_token_type: AccessTokenType::Jwt,
             refresh_token_lifetime: CONFIDENTIAL_REFRESH_LIFETIME,
@@ -179,6 +181,17 @@ impl Client {
     /// Adds a URI the end-session endpoint may redirect to after signing the user out.
     pub fn post_logout_redirect_uri(mut self, uri: impl Into<String>) -> Client {
         self.post_logout_redirect_uris.push(uri.into());
+        self
+    }
+
+    /// Sets the back-channel logout URI (OpenID Connect Back-Channel Logout 1.0): when a
+    /// user's session at the mock ends (the end-session endpoint, or
+    /// [`MockIdentity::sign_out_user`](crate::MockIdentity::sign_out_user)), the mock POSTs a
+    /// signed logout token (`typ: logout+jwt`, `sub`, `sid`, the logout event) to this URI of
+    /// every client the session signed in to. Only `http://` URIs are served (the mock runs on
+    /// loopback); any other is skipped.
+    pub fn backchannel_logout_uri(mut self, uri: impl Into<String>) -> Client {
+        self.backchannel_logout_uri = Some(uri.into());
         self
     }
 
@@ -268,6 +281,7 @@ impl fmt::Debug for Client {
             .field("grant_types", &self.grant_types)
             .field("redirect_uris", &self.redirect_uris)
             .field("post_logout_redirect_uris", &self.post_logout_redirect_uris)
+            .field("backchannel_logout_uri", &self.backchannel_logout_uri)
             .field("require_pkce", &self.pkce_required())
             .field("access_token_type", &self.access_token_type)
             .field("refresh_token_lifetime", &self.refresh_token_lifetime)

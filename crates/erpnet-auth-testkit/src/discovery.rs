@@ -16,6 +16,8 @@ pub(crate) const AUTHORIZE_PATH: &str = "/connect/authorize";
 pub(crate) const INTROSPECTION_PATH: &str = "/connect/introspect";
 /// The path of the revocation endpoint below the issuer.
 pub(crate) const REVOCATION_PATH: &str = "/connect/revocation";
+/// The path of the userinfo endpoint below the issuer.
+pub(crate) const USERINFO_PATH: &str = "/connect/userinfo";
 /// The path of the end-session endpoint below the issuer.
 pub(crate) const END_SESSION_PATH: &str = "/connect/endsession";
 
@@ -26,7 +28,7 @@ pub(crate) fn document(issuer: &str) -> Value {
         "jwks_uri": format!("{issuer}{JWKS_PATH}"),
         "authorization_endpoint": format!("{issuer}{AUTHORIZE_PATH}"),
         "token_endpoint": format!("{issuer}{TOKEN_PATH}"),
-        "userinfo_endpoint": format!("{issuer}/connect/userinfo"),
+        "userinfo_endpoint": format!("{issuer}{USERINFO_PATH}"),
         "end_session_endpoint": format!("{issuer}{END_SESSION_PATH}"),
         "check_session_iframe": format!("{issuer}/connect/checksession"),
         "revocation_endpoint": format!("{issuer}{REVOCATION_PATH}"),

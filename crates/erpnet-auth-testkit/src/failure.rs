@@ -27,10 +27,15 @@ pub enum Endpoint {
     Revocation,
     /// `GET {issuer}/connect/endsession`
     EndSession,
+    /// `GET|POST {issuer}/connect/userinfo`
+    UserInfo,
+    /// `POST {issuer}/account/login`: the sign-in page's form (see
+    /// [`MockIdentityBuilder::sign_in_page`](crate::MockIdentityBuilder::sign_in_page)).
+    Login,
 }
 
 impl Endpoint {
-    pub(crate) const COUNT: usize = 7;
+    pub(crate) const COUNT: usize = 9;
 
     pub(crate) fn index(self) -> usize {
         match self {
@@ -41,6 +46,8 @@ impl Endpoint {
             Endpoint::Introspection => 4,
             Endpoint::Revocation => 5,
             Endpoint::EndSession => 6,
+            Endpoint::UserInfo => 7,
+            Endpoint::Login => 8,
         }
     }
 }

@@ -86,7 +86,7 @@ pub(crate) fn html(status: StatusCode, body: String) -> Response {
     response
 }
 
-fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

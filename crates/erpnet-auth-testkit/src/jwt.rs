@@ -26,6 +26,12 @@ const IDENTITY_PROVIDER: &str = "local";
 const AUTHENTICATION_METHOD: &str = "pwd";
 /// ID tokens live 5 minutes at ERP.net.
 pub(crate) const ID_TOKEN_LIFETIME_SECS: i64 = 300;
+/// Logout tokens live 5 minutes too (IdentityServer's default).
+const LOGOUT_TOKEN_LIFETIME_SECS: i64 = 300;
+/// The `events` member that makes a JWT a back-channel logout token (OpenID Connect
+/// Back-Channel Logout 1.0, §2.4).
+pub(crate) const BACKCHANNEL_LOGOUT_EVENT: &str =
+    "http://schemas.openid.net/event/backchannel-logout";
 
 /// How the signing input gets its third part.
 pub(crate) enum Signature<'a> {
@@ -72,6 +78,11 @@ pub(crate) fn access_token_header(kid: &str) -> Object {
 /// The header of an ID token: `{"alg":"RS256","kid":…,"typ":"JWT"}`.
 pub(crate) fn id_token_header(kid: &str) -> Object {
     header("RS256", kid, "JWT")
+}
+
+/// The header of a back-channel logout token: `{"alg":"RS256","kid":…,"typ":"logout+jwt"}`.
+pub(crate) fn logout_token_header(kid: &str) -> Object {
+    header("RS256", kid, "logout+jwt")
 }
 
 fn header(alg: &str, kid: &str, typ: &str) -> Object {
@@ -197,6 +208,28 @@ impl IdTokenClaims<'_> {
         })));
         claims
     }
+}
+
+/// The claim set of a back-channel logout token for `client_id` about one session of a user:
+/// `sub` and `sid`, the logout event, a `jti`, and never a `nonce` (§2.4).
+pub(crate) fn logout_token_claims(
+    issuer: &str,
+    client_id: &str,
+    subject: &str,
+    sid: &str,
+    now: i64,
+) -> Object {
+    into_object(json!({
+        "iss": issuer,
+        "aud": client_id,
+        "iat": now,
+        "nbf": now,
+        "exp": now.saturating_add(LOGOUT_TOKEN_LIFETIME_SECS),
+        "jti": random_hex(16),
+        "sub": subject,
+        "sid": sid,
+        "events": { BACKCHANNEL_LOGOUT_EVENT: {} },
+    }))
 }
 
 /// The claim set of a minted ID token (no access token beside it, a random nonce).

@@ -51,12 +51,16 @@
 //! - access tokens signed RS256 with header `typ: at+jwt`, `aud` an array, `scope` a JSON
 //!   array, and the `client_*` claims of ERP.net service tokens.
 //!
-//! And the interactive half, headless so that tests and examples need no browser:
+//! And the interactive half, headless by default so that tests and examples need no browser:
 //! - `GET {issuer}/connect/authorize` signs a registered [`User`] in without a UI (the first
 //!   one, or the one `login_hint` names) and redirects (`302`) to the client's `redirect_uri`
 //!   with `code`, `state` and `iss` (RFC 9207). PKCE `S256` is required for public clients;
 //!   a native client's loopback redirect matches on any port (RFC 8252 §7.3). A bad client or
-//!   redirect URI gets a `400` page, never a redirect; other errors are redirected.
+//!   redirect URI gets a `400` page, never a redirect; other errors are redirected. With
+//!   [`MockIdentityBuilder::sign_in_page`] a browser without a session gets an HTML sign-in
+//!   form instead (login and password, [`DEFAULT_PASSWORD`]), for tests in a real browser.
+//!   Either way the browser gets a session cookie: a later request signs in at once;
+//! - `GET {issuer}/connect/userinfo` answers the user's claims for their access token;
 //! - the token endpoint redeems codes once (a replay is `invalid_grant` and revokes what the
 //!   code issued), checks `redirect_uri` and `code_verifier`, and issues user access tokens
 //!   (ERP.net user claims, `is_admin` and `email_verified` as strings), ID tokens (`nonce`,
@@ -64,8 +68,11 @@
 //!   one is `invalid_grant` and revokes the whole sign-in;
 //! - `POST {issuer}/connect/introspect` (RFC 7662) for [`ApiResource`]s and confidential
 //!   clients, for JWTs and opaque reference tokens (`enrt_…`, ERP.net's PAT/SAT format);
-//!   `POST {issuer}/connect/revocation` (RFC 7009); `GET {issuer}/connect/endsession`
-//!   redirects to a registered post-logout URI with `state`.
+//!   `POST {issuer}/connect/revocation` (RFC 7009); `GET {issuer}/connect/endsession` ends
+//!   the user's session (the `id_token_hint`'s `sid`, or the browser's), posts a signed
+//!   back-channel logout token to every client of that session that registered a
+//!   [`Client::backchannel_logout_uri`], and redirects to a registered post-logout URI with
+//!   `state`. [`MockIdentity::sign_out_user`] ends a user's sessions the same way from a test.
 //!
 //! By default the mock knows a confidential client ([`DEFAULT_CLIENT_ID`]), a public native
 //! client ([`DEFAULT_PUBLIC_CLIENT_ID`], redirect [`DEFAULT_REDIRECT_URI`]), a user
@@ -111,9 +118,11 @@ mod front_channel;
 mod introspection;
 mod jwt;
 mod keys;
+mod logout_notification;
 mod params;
 mod revocation;
 mod server;
+mod sign_in_page;
 mod state;
 mod store;
 mod token_endpoint;
@@ -121,6 +130,8 @@ mod token_request;
 mod token_spec;
 mod user;
 mod user_grants;
+mod user_session;
+mod userinfo;
 
 pub use api_resource::{ApiResource, DEFAULT_RESOURCE_ID, DEFAULT_RESOURCE_SECRET};
 pub use backchannel::AuthMethodUsed;
@@ -136,4 +147,4 @@ pub use failure::{Endpoint, Failure};
 pub use server::{MockIdentity, MockIdentityBuilder, OldKey};
 pub use token_request::TokenRequestRecord;
 pub use token_spec::{Alg, TokenSpec};
-pub use user::{DEFAULT_USER, User, UserType};
+pub use user::{DEFAULT_PASSWORD, DEFAULT_USER, User, UserType};

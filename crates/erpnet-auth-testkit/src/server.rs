@@ -27,16 +27,21 @@ use crate::backchannel::{self, FormRequest};
 use crate::client::{AccessTokenType, Client, DEFAULT_SYSTEM_USER};
 use crate::discovery::{
     AUTHORIZE_PATH, DISCOVERY_PATH, END_SESSION_PATH, INTROSPECTION_PATH, JWKS_PATH,
-    REVOCATION_PATH, TOKEN_PATH,
+    REVOCATION_PATH, TOKEN_PATH, USERINFO_PATH,
 };
 use crate::failure::{ConnectionControl, Endpoint, Failure, Injected, inject};
 use crate::jwt::{self, AccessTokenClaims, Subject};
 use crate::keys::SigningKey;
+use crate::sign_in_page::LOGIN_PATH;
 use crate::state::{AccessTokenRequest, KeySet, Shared, lock, whole_secs};
 use crate::token_request::TokenRequestRecord;
 use crate::token_spec::TokenSpec;
 use crate::user::User;
-use crate::{authorize, end_session, introspection, revocation, token_endpoint};
+use crate::user_session::Sessions;
+use crate::{
+    authorize, end_session, introspection, logout_notification, revocation, sign_in_page,
+    token_endpoint, userinfo,
+};
 
 /// The default access token lifetime, as at ERP.net.
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
@@ -68,14 +73,18 @@ pub enum OldKey {
 /// Endpoints, below [`issuer`](MockIdentity::issuer):
 /// - `GET /.well-known/openid-configuration`: the discovery document;
 /// - `GET /.well-known/openid-configuration/jwks`: the public signing keys;
-/// - `GET /connect/authorize`: signs a registered [`User`] in without a UI and redirects to
-///   the client with a code, `state` and `iss`;
+/// - `GET /connect/authorize`: signs a registered [`User`] in (without a UI, or through the
+///   sign-in page of [`MockIdentityBuilder::sign_in_page`]) and redirects to the client with a
+///   code, `state` and `iss`;
+/// - `POST /account/login`: the sign-in page's form;
 /// - `POST /connect/token`: the `client_credentials`, `authorization_code` (PKCE `S256`) and
 ///   `refresh_token` (rotating) grants; confidential clients authenticate with
 ///   `client_secret_post` or `client_secret_basic`, public ones send only `client_id`;
 /// - `POST /connect/introspect`: RFC 7662, for [`ApiResource`]s and confidential clients;
 /// - `POST /connect/revocation`: RFC 7009;
-/// - `GET /connect/endsession`: redirects to a registered post-logout redirect URI.
+/// - `GET /connect/userinfo` (or `POST`): the user's claims for an access token of theirs;
+/// - `GET /connect/endsession`: ends the user's session, sends back-channel logout tokens to
+///   its clients, and redirects to a registered post-logout redirect URI.
 ///
 /// Codes and tokens expire by wall-clock time in whole seconds, the clock of `iat` and
 /// `exp`; a paused Tokio clock does not age them.
@@ -350,6 +359,30 @@ impl MockIdentity {
         self.inner.shared.audiences.clone()
     }
 
+    /// Shows the sign-in page (or not) to browsers without a session from now on; see
+    /// [`MockIdentityBuilder::sign_in_page`].
+    pub fn set_sign_in_page(&self, enabled: bool) {
+        self.inner
+            .shared
+            .sign_in_page
+            .store(enabled, Ordering::SeqCst);
+    }
+
+    /// Ends every session of the user with this login, as if they signed out at the provider
+    /// (or an administrator ended their sessions): each client those sessions signed in to
+    /// that has a back-channel logout URI ([`Client::backchannel_logout_uri`]) gets a signed
+    /// logout token (`typ: logout+jwt`, `sub`, `sid`, the logout event). Returns how many
+    /// clients accepted theirs (answered 2xx); each delivery is waited for, up to 5 s.
+    pub async fn sign_out_user(&self, login: &str) -> usize {
+        let shared = &self.inner.shared;
+        let ended = shared.sessions().end_by_login(login);
+        let mut accepted = 0;
+        for session in &ended {
+            accepted += logout_notification::notify(shared, session).await;
+        }
+        accepted
+    }
+
     /// What the last token request that named its client looked like (without the secret).
     pub fn last_token_request(&self) -> Option<TokenRequestRecord> {
         lock(&self.inner.shared.last_token_request).clone()
@@ -387,6 +420,7 @@ pub struct MockIdentityBuilder {
     issuer_path: String,
     audiences: Option<Vec<String>>,
     port: u16,
+    sign_in_page: bool,
 }
 
 impl Default for MockIdentityBuilder {
@@ -400,6 +434,7 @@ impl Default for MockIdentityBuilder {
             issuer_path: DEFAULT_ISSUER_PATH.to_owned(),
             audiences: None,
             port: 0,
+            sign_in_page: false,
         }
     }
 }
@@ -408,6 +443,16 @@ impl MockIdentityBuilder {
     /// The port on 127.0.0.1 to listen on (default 0: a free one).
     pub fn port(mut self, port: u16) -> MockIdentityBuilder {
         self.port = port;
+        self
+    }
+
+    /// Shows browsers a sign-in page (an HTML form: login and password, see
+    /// [`User::password`]) at the authorization endpoint, as ERP.net does, instead of signing
+    /// the user in without a UI (the default). Either way the browser gets a session cookie of
+    /// the mock, so a later request signs in at once (single sign-on) until the session ends
+    /// at the end-session endpoint. For tests that drive a real browser.
+    pub fn sign_in_page(mut self, enabled: bool) -> MockIdentityBuilder {
+        self.sign_in_page = enabled;
         self
     }
 
@@ -529,6 +574,8 @@ impl MockIdentityBuilder {
             failures: Default::default(),
             last_token_request: Mutex::new(None),
             store: Mutex::default(),
+            sessions: Mutex::new(Sessions::default()),
+            sign_in_page: self.sign_in_page.into(),
         });
         let router = Router::new()
             .fallback(dispatch)
@@ -568,7 +615,8 @@ async fn dispatch(
     // Back-channel forms are read before failure injection, so that grant types are counted
     // for every request.
     let form = match endpoint {
-        Endpoint::Token | Endpoint::Introspection | Endpoint::Revocation => {
+        Endpoint::Login if request.method() != Method::POST => return method_not_allowed("POST"),
+        Endpoint::Token | Endpoint::Introspection | Endpoint::Revocation | Endpoint::Login => {
             let form = backchannel::read(request).await;
             if endpoint == Endpoint::Token {
                 shared.count_grant(&form);
@@ -585,13 +633,13 @@ async fn dispatch(
     match (endpoint, form, injected) {
         (Endpoint::Authorize | Endpoint::EndSession, Incoming::Request(request), injected) => {
             if request.method() != Method::GET {
-                return method_not_allowed();
+                return method_not_allowed("GET");
             }
             let query = request.uri().query();
             if endpoint == Endpoint::Authorize {
-                authorize::handle(&shared, query, injected)
+                authorize::handle(&shared, query, request.headers(), injected)
             } else {
-                end_session::handle(&shared, query, injected)
+                end_session::handle(&shared, query, request.headers(), injected).await
             }
         }
         (_, _, Some(code)) => backchannel::error_response(&code, None),
@@ -599,7 +647,7 @@ async fn dispatch(
         (Endpoint::Discovery | Endpoint::Jwks, Incoming::Request(request), None)
             if request.method() != Method::GET =>
         {
-            method_not_allowed()
+            method_not_allowed("GET")
         }
         (Endpoint::Discovery, _, None) => json(&shared.discovery_document()),
         (Endpoint::Jwks, _, None) => json(&shared.jwks()),
@@ -608,6 +656,10 @@ async fn dispatch(
             introspection::handle(&shared, form)
         }
         (Endpoint::Revocation, Incoming::Form(form), None) => revocation::handle(&shared, form),
+        (Endpoint::UserInfo, Incoming::Request(request), None) => {
+            userinfo::handle(&shared, request.headers())
+        }
+        (Endpoint::Login, Incoming::Form(form), None) => sign_in_page::submit(&shared, form),
         // Every endpoint is above with the kind of request it reads.
         _ => status(StatusCode::NOT_FOUND),
     }
@@ -623,6 +675,8 @@ fn endpoint(issuer_path: &str, path: &str) -> Option<Endpoint> {
         INTROSPECTION_PATH => Some(Endpoint::Introspection),
         REVOCATION_PATH => Some(Endpoint::Revocation),
         END_SESSION_PATH => Some(Endpoint::EndSession),
+        USERINFO_PATH => Some(Endpoint::UserInfo),
+        LOGIN_PATH => Some(Endpoint::Login),
         _ => None,
     }
 }
@@ -665,7 +719,10 @@ fn normal_body(shared: &Shared, endpoint: Endpoint) -> String {
             .to_string()
         }
         Endpoint::Introspection => serde_json::json!({ "active": false }).to_string(),
-        Endpoint::Authorize | Endpoint::EndSession => end_session::SIGNED_OUT_PAGE.to_owned(),
+        Endpoint::Authorize | Endpoint::EndSession | Endpoint::Login => {
+            end_session::SIGNED_OUT_PAGE.to_owned()
+        }
+        Endpoint::UserInfo => serde_json::json!({ "sub": "malformed" }).to_string(),
         Endpoint::Revocation => String::new(),
     }
 }
@@ -676,11 +733,11 @@ enum Incoming {
     Form(FormRequest),
 }
 
-fn method_not_allowed() -> Response {
+fn method_not_allowed(allowed: &'static str) -> Response {
     let mut response = status(StatusCode::METHOD_NOT_ALLOWED);
     response
         .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("GET"));
+        .insert(header::ALLOW, HeaderValue::from_static(allowed));
     response
 }
 

@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -18,12 +18,13 @@ use crate::backchannel::FormRequest;
 use crate::client::{AccessTokenType, Client};
 use crate::discovery;
 use crate::failure::{Endpoint, Failure};
-use crate::jwt::{self, AccessTokenClaims, IdTokenClaims, Object, Signature, Subject};
+use crate::jwt::{self, AccessTokenClaims, IdTokenClaims, Object, SignIn, Signature, Subject};
 use crate::keys::{SigningKey, random_hex};
 use crate::store::{GrantId, IssuedAccessToken, Store};
 use crate::token_request::TokenRequestRecord;
 use crate::token_spec::{Alg, MintDefaults, TokenSpec};
 use crate::user::User;
+use crate::user_session::Sessions;
 
 /// What every reference access token starts with.
 pub(crate) const REFERENCE_TOKEN_PREFIX: &str = "enrt_";
@@ -55,6 +56,10 @@ pub(crate) struct Shared {
     pub(crate) failures: Mutex<[VecDeque<Failure>; Endpoint::COUNT]>,
     pub(crate) last_token_request: Mutex<Option<TokenRequestRecord>>,
     pub(crate) store: Mutex<Store>,
+    /// The users' sessions (the browser cookie's side of a sign-in).
+    pub(crate) sessions: Mutex<Sessions>,
+    /// Whether the authorization endpoint shows the sign-in page to a browser without a session.
+    pub(crate) sign_in_page: AtomicBool,
 }
 
 /// Everything that makes an access token.
@@ -99,6 +104,14 @@ impl Shared {
 
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.store)
+    }
+
+    pub(crate) fn sessions(&self) -> MutexGuard<'_, Sessions> {
+        lock(&self.sessions)
+    }
+
+    pub(crate) fn has_sign_in_page(&self) -> bool {
+        self.sign_in_page.load(Ordering::SeqCst)
     }
 
     pub(crate) fn record_token_request(&self, record: TokenRequestRecord) {
@@ -187,6 +200,23 @@ impl Shared {
         jwt::encode(
             &jwt::id_token_header(key.kid()),
             &claims.to_object(),
+            Signature::Rs256(&key),
+        )
+    }
+
+    /// A back-channel logout token for `client_id` about the session of `sign_in`.
+    pub(crate) fn sign_logout_token(&self, client_id: &str, sign_in: &SignIn) -> String {
+        let key = Arc::clone(&lock(&self.keys).current);
+        let claims = jwt::logout_token_claims(
+            &self.issuer,
+            client_id,
+            sign_in.user.login(),
+            &sign_in.sid,
+            jwt::now(),
+        );
+        jwt::encode(
+            &jwt::logout_token_header(key.kid()),
+            &claims,
             Signature::Rs256(&key),
         )
     }

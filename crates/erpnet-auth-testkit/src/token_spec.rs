@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use crate::client::{DEFAULT_CLIENT_ID, DEFAULT_SYSTEM_USER};
 use crate::jwt::{self, AccessTokenClaims, Object, Subject};
+use crate::keys::random_hex;
 
 /// How a minted token is signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,6 +36,7 @@ impl Alg {
 enum Kind {
     Access,
     Id,
+    Logout,
 }
 
 /// One change to a header or claim set, applied in the order the test asked for it.
@@ -106,6 +108,14 @@ impl TokenSpec {
         TokenSpec::new(Kind::Id)
     }
 
+    /// A valid back-channel logout token for [`DEFAULT_CLIENT_ID`] (OpenID Connect Back-Channel
+    /// Logout 1.0): header `typ: logout+jwt`, `aud` the client id, `sub`, a random `sid`,
+    /// `events` with `http://schemas.openid.net/event/backchannel-logout`, `jti`, living
+    /// 300 s, and no `nonce`.
+    pub fn logout_token() -> TokenSpec {
+        TokenSpec::new(Kind::Logout)
+    }
+
     fn new(kind: Kind) -> TokenSpec {
         TokenSpec {
             kind,
@@ -159,12 +169,12 @@ impl TokenSpec {
         self.set_claim("scope", Value::String(scopes.into()))
     }
 
-    /// Sets the client: the `client_id` claim of an access token, or the `aud` of an ID token
-    /// (an ID token's audience is the client it was issued to).
+    /// Sets the client: the `client_id` claim of an access token, or the `aud` of an ID or
+    /// logout token (their audience is the client they were issued to).
     pub fn client_id(self, client_id: impl Into<String>) -> TokenSpec {
         let name = match self.kind {
             Kind::Access => "client_id",
-            Kind::Id => "aud",
+            Kind::Id | Kind::Logout => "aud",
         };
         self.set_claim(name, Value::String(client_id.into()))
     }
@@ -285,6 +295,16 @@ impl TokenSpec {
             Kind::Id => (
                 jwt::id_token_header(defaults.kid),
                 jwt::id_token_claims(defaults.issuer, DEFAULT_CLIENT_ID, defaults.now),
+            ),
+            Kind::Logout => (
+                jwt::logout_token_header(defaults.kid),
+                jwt::logout_token_claims(
+                    defaults.issuer,
+                    DEFAULT_CLIENT_ID,
+                    jwt::DEFAULT_ID_TOKEN_SUBJECT,
+                    &random_hex(16),
+                    defaults.now,
+                ),
             ),
         };
         header.insert("alg".to_owned(), json!(self.alg.header_value()));

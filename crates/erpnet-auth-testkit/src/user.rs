@@ -6,6 +6,11 @@ use aws_lc_rs::digest::{SHA256, digest};
 /// The login name of the user registered when a mock starts without users of its own.
 pub const DEFAULT_USER: &str = "jdoe";
 
+/// The password of every user unless [`User::password`] says otherwise: what the mock's
+/// sign-in page ([`MockIdentityBuilder::sign_in_page`](crate::MockIdentityBuilder::sign_in_page))
+/// accepts.
+pub const DEFAULT_PASSWORD: &str = "correct horse battery";
+
 /// `db` of users unless [`User::db`] says otherwise (the same database as service tokens'
 /// `client_db`).
 const DEFAULT_DB: &str = "mockdb";
@@ -37,11 +42,13 @@ impl UserType {
     }
 }
 
-/// A user who can sign in at the mock's authorization endpoint, without a UI: the
-/// authorization request names one with `login_hint`, or the first registered user signs in.
+/// A user who can sign in at the mock's authorization endpoint. Without a UI (the default),
+/// the authorization request names one with `login_hint`, or the first registered user signs
+/// in; with the mock's sign-in page, the user types their login and password
+/// ([`DEFAULT_PASSWORD`] unless [`password`](User::password) says otherwise).
 ///
-/// Every setter is named after the claim it fills. A user has no password: the mock signs
-/// users in without asking for one.
+/// Every setter but [`password`](User::password) is named after the claim it fills. `Debug`
+/// never prints the password.
 ///
 /// ```
 /// use erpnet_auth_testkit::{User, UserType};
@@ -54,9 +61,10 @@ impl UserType {
 /// assert_eq!(user.login(), "mary");
 /// assert_eq!(user.guid().len(), 36);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct User {
     pub(crate) login: String,
+    pub(crate) password: String,
     pub(crate) id: String,
     pub(crate) name: String,
     pub(crate) email: String,
@@ -84,8 +92,15 @@ impl User {
             user_type: UserType::InternalUser,
             db: DEFAULT_DB.to_owned(),
             tid: DEFAULT_TENANT_ID.to_owned(),
+            password: DEFAULT_PASSWORD.to_owned(),
             login,
         }
+    }
+
+    /// Sets the password the sign-in page accepts (default [`DEFAULT_PASSWORD`]).
+    pub fn password(mut self, password: impl Into<String>) -> User {
+        self.password = password.into();
+        self
     }
 
     /// The default user: [`DEFAULT_USER`] (`jdoe`), named `John Doe`.
@@ -160,6 +175,24 @@ impl User {
     }
 }
 
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("login", &self.login)
+            .field("password", &"[redacted]")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field("email_verified", &self.email_verified)
+            .field("is_admin", &self.is_admin)
+            .field("locale", &self.locale)
+            .field("user_type", &self.user_type)
+            .field("db", &self.db)
+            .field("tid", &self.tid)
+            .finish()
+    }
+}
+
 impl Default for User {
     fn default() -> User {
         User::default_user()
@@ -225,5 +258,9 @@ mod tests {
         assert_eq!(user.user_type.as_str(), "SystemUserNoLogin");
         assert_eq!((user.db.as_str(), user.tid.as_str()), ("db2", "t"));
         assert_eq!(User::default().login(), DEFAULT_USER);
+        let user = User::new("y").password("hunter2");
+        assert_eq!(user.password, "hunter2");
+        assert!(!format!("{user:?}").contains("hunter2"));
+        assert_eq!(User::new("z").password, DEFAULT_PASSWORD);
     }
 }

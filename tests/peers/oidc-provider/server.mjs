@@ -17,8 +17,14 @@
 //   `typ: at+jwt`, `aud` = the resource, scopes `read update`);
 // - resource `urn:erpnet-auth:peer:opaque-api`: opaque access tokens (the
 //   provider introspects only opaque ones), scopes `read update`;
-// - a headless interaction: GET /interaction/:uid signs in the fixed account
-//   `alice` and grants what the client asked for, then redirects on;
+// - client `web-app` (only when WEB_APP_URL is set, e.g. http://127.0.0.1:PORT):
+//   confidential (`client_secret_post`, secret `web-app-secret`), web, redirect
+//   `WEB_APP_URL/callback`, post-logout `WEB_APP_URL/`, back-channel logout
+//   `WEB_APP_URL/backchannel-logout` (with `sid`); it signs in through the
+//   provider's own login and consent pages (devInteractions);
+// - a headless interaction for every other client: GET /interaction/:uid
+//   signs in the fixed account `alice` and grants what the client asked for,
+//   then redirects on;
 // - GET /__test/rotate?keep=true|false: a new signing key; the old ones stay
 //   published (keep=true) or are dropped (keep=false). Answers the kids.
 
@@ -34,6 +40,8 @@ const JWT_API = 'urn:erpnet-auth:peer:jwt-api';
 const OPAQUE_API = 'urn:erpnet-auth:peer:opaque-api';
 const ACCOUNT = 'alice';
 const NO_GRANTS = { grant_types: [], response_types: [], redirect_uris: [] };
+const WEB_APP = 'web-app';
+const WEB_APP_URL = process.env.WEB_APP_URL;
 
 function newSigningKey() {
   const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -99,6 +107,19 @@ const provider = new Provider(issuer, {
       token_endpoint_auth_method: 'client_secret_basic',
       ...NO_GRANTS,
     },
+    ...(WEB_APP_URL ? [{
+      client_id: WEB_APP,
+      client_secret: 'web-app-secret',
+      token_endpoint_auth_method: 'client_secret_post',
+      application_type: 'web',
+      redirect_uris: [`${WEB_APP_URL}/callback`],
+      post_logout_redirect_uris: [`${WEB_APP_URL}/`],
+      backchannel_logout_uri: `${WEB_APP_URL}/backchannel-logout`,
+      backchannel_logout_session_required: true,
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      scope: 'openid profile email offline_access',
+    }] : []),
   ],
   jwks: { keys: signingKeys },
   cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
@@ -114,8 +135,21 @@ const provider = new Provider(issuer, {
       },
     };
   },
+  // The ID token carries the claims its scopes ask for (`name` with `profile`):
+  // the web app's access tokens are for an API, which the userinfo endpoint
+  // does not accept.
+  conformIdTokenClaims: false,
+  // Outgoing calls (back-channel logout tokens) go to the web app on loopback,
+  // which the provider's SSRF protection (its own dispatcher) refuses.
+  fetch: (url, options) => {
+    const { dispatcher: _ssrfProtection, ...rest } = options;
+    return globalThis.fetch(url, rest);
+  },
   features: {
-    devInteractions: { enabled: false },
+    // The provider's own login and consent pages, for the web app in a browser.
+    devInteractions: { enabled: true },
+    backchannelLogout: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
     clientCredentials: { enabled: true },
     introspection: { enabled: true },
     revocation: { enabled: true },
@@ -183,9 +217,19 @@ function rotate(ctx) {
   ctx.body = { kids: signingKeys.map((k) => k.kid) };
 }
 
+// Is this interaction the web app's (which shows the provider's own pages)?
+async function isWebApp(ctx) {
+  try {
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    return details.params.client_id === WEB_APP;
+  } catch {
+    return false;
+  }
+}
+
 provider.use(async (ctx, next) => {
   const interactionUid = ctx.method === 'GET' && ctx.path.match(/^\/interaction\/([\w-]+)$/);
-  if (interactionUid) return interaction(ctx);
+  if (interactionUid) return (await isWebApp(ctx)) ? next() : interaction(ctx);
   if (ctx.method === 'GET' && ctx.path === '/__test/rotate') return rotate(ctx);
   return next();
 });

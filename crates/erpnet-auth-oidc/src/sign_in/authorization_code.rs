@@ -191,6 +191,17 @@ impl AuthorizationCodeFlow {
         self.inner.scopes.as_slice()
     }
 
+    /// The HTTP client every call of this flow goes through (its client's).
+    pub(crate) fn http(&self) -> &crate::http::HttpClient {
+        self.inner.client.http()
+    }
+
+    /// The algorithms accepted for tokens the provider signs for this client
+    /// (ID tokens, logout tokens), and the clock leeway in seconds.
+    pub(crate) fn signature_policy(&self) -> (&[Algorithm], i64) {
+        (&self.inner.algorithms, self.inner.leeway)
+    }
+
     /// Completes a sign-in from the callback URL the browser was sent to: checks
     /// `state` (and the RFC 9207 `iss` parameter when the provider sends it),
     /// turns `error=…` into [`SignInError::Authorization`], exchanges the code with the
@@ -521,6 +532,29 @@ impl AuthorizationRequestBuilder<'_> {
             openid: true,
             resources: self.resources,
         })
+    }
+}
+
+impl PendingParts {
+    /// Parts read back from an application's own storage (a web app's
+    /// server-side session), for [`PendingAuthorization::from_parts`]: the
+    /// secrets of a request this flow built, and its redirect URI. An ID token
+    /// is required on completion, as for every request the flow builds.
+    pub fn new(
+        state: SecretString,
+        nonce: SecretString,
+        code_verifier: SecretString,
+        redirect_uri: Url,
+        resources: Vec<String>,
+    ) -> Self {
+        Self {
+            state,
+            nonce,
+            code_verifier,
+            redirect_uri,
+            openid: true,
+            resources,
+        }
     }
 }
 

@@ -1,9 +1,12 @@
-//! Signing users in: the authorization code flow with PKCE, ID tokens, and the
-//! loopback redirect for native and command-line apps (RFC 8252).
+//! Signing users in: the authorization code flow with PKCE, ID tokens, the
+//! loopback redirect for native and command-line apps (RFC 8252), and what a
+//! web app needs besides: userinfo and back-channel logout tokens.
 
 pub(crate) mod authorization_code;
 mod error;
 pub(crate) mod id_token;
+pub(crate) mod logout_token;
 pub(crate) mod loopback;
+mod userinfo;
 
 pub use error::SignInError;

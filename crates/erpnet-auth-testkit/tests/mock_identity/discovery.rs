@@ -155,7 +155,7 @@ async fn unknown_paths_are_404_and_not_counted() {
     for path in [
         "/.well-known/openid-configuration",
         "/id/.well-known/openid-configuration/",
-        "/id/connect/userinfo",
+        "/id/connect/deviceauthorization",
         "/id/connect/authorize/",
         "/connect/token",
         "/",

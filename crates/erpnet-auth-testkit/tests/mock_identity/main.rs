@@ -11,6 +11,7 @@ mod introspection;
 mod oauth;
 mod refresh;
 mod revocation;
+mod sessions;
 mod token_endpoint;
 mod tokens;
 
