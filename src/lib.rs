@@ -50,21 +50,33 @@ pub use erpnet_auth_core::*;
     feature = "introspection",
     feature = "sign-in"
 ))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(
+        feature = "client",
+        feature = "validation",
+        feature = "introspection",
+        feature = "sign-in"
+    )))
+)]
 pub use erpnet_auth_oidc::*;
 
 /// The reqwest-middleware adapter (feature `reqwest`): `BearerAuth` attaches
 /// tokens to outgoing requests.
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use erpnet_auth_reqwest as reqwest;
 
 /// The mock ERP.net Identity server (feature `testkit`).
 #[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub use erpnet_auth_testkit as testkit;
 
 /// Tower middleware: bearer validation and scopes (feature `tower`), the axum
 /// extractor (feature `axum`) and the client-side bearer layer (feature
 /// `tower-client`).
 #[cfg(feature = "tower-client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower-client")))]
 pub use erpnet_auth_tower as tower;
 
 /// The README's examples, compiled and run as doc tests.
