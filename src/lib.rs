@@ -42,23 +42,15 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use erpnet_auth_core::*;
-/// The protocol (features `client`, `validation`, `introspection`, `sign-in`),
-/// at the top level.
+// The protocol (features `client`, `validation`, `introspection`, `sign-in`),
+// at the top level. No doc comment: rustdoc would prepend it to the docs of
+// every item the glob brings in. On docs.rs each item shows this `cfg`.
 #[cfg(any(
     feature = "client",
     feature = "validation",
     feature = "introspection",
     feature = "sign-in"
 ))]
-#[cfg_attr(
-    docsrs,
-    doc(cfg(any(
-        feature = "client",
-        feature = "validation",
-        feature = "introspection",
-        feature = "sign-in"
-    )))
-)]
 pub use erpnet_auth_oidc::*;
 
 /// The reqwest-middleware adapter (feature `reqwest`): `BearerAuth` attaches
