@@ -13,8 +13,10 @@
 //! - Server: `Server::builder().layer(ValidateBearerLayer::new(validator))`,
 //!   and `RequireScopesLayer::all(["read"]).named_layer(service)` for the
 //!   service's scopes.
-//! - Client: `ServiceBuilder::new().layer(AddBearerLayer::new(tokens)).service(channel)`,
-//!   with `tokens` a `CachedTokenSource` over client credentials.
+//! - Client: `ServiceBuilder::new().layer(layer).service(channel)`, with
+//!   `layer` an `AddBearerLayer` over a `CachedTokenSource` that sends tokens
+//!   to the server's origin only, and the client made with
+//!   `HealthClient::with_origin`, so that the layer sees where each call goes.
 //!
 //! With the facade crate (`erpnet-auth`, feature `tower`) the middleware is
 //! `erpnet_auth::tower::…`; this example names `erpnet_auth_tower` directly.
@@ -57,18 +59,21 @@ async fn main() -> Result<(), Error> {
     println!("gRPC server listening on http://{addr}");
 
     // Client half: a channel whose every call carries a cached token.
-    let channel = Channel::from_shared(format!("http://{addr}"))?
-        .connect()
-        .await?;
+    let origin = format!("http://{addr}");
+    let channel = Channel::from_shared(origin.clone())?.connect().await?;
     let grant = ClientCredentials::builder(authority, DEFAULT_CLIENT_ID)
         .client_secret(DEFAULT_CLIENT_SECRET)
         .scopes(["read"])
         .build()?;
     let tokens = CachedTokenSource::new(grant);
     let authorized = ServiceBuilder::new()
-        .layer(AddBearerLayer::new(tokens))
+        .layer(
+            AddBearerLayer::builder(tokens)
+                .allow_origin(&origin)
+                .build()?,
+        )
         .service(channel.clone());
-    let mut client = HealthClient::new(authorized);
+    let mut client = HealthClient::with_origin(authorized, origin.parse()?);
     for call in 1..=3 {
         let response = client.check(HealthCheckRequest::default()).await?;
         println!(
@@ -90,9 +95,13 @@ async fn main() -> Result<(), Error> {
 
     let update_only = identity.access_token_for(DEFAULT_CLIENT_ID, &["update"]);
     let authorized = ServiceBuilder::new()
-        .layer(AddBearerLayer::new(StaticToken::new(update_only)))
+        .layer(
+            AddBearerLayer::builder(StaticToken::new(update_only))
+                .allow_origin(&origin)
+                .build()?,
+        )
         .service(channel);
-    let denied = HealthClient::new(authorized)
+    let denied = HealthClient::with_origin(authorized, origin.parse()?)
         .check(HealthCheckRequest::default())
         .await
         .expect_err("refused");

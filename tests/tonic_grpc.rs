@@ -62,10 +62,15 @@ async fn channel(addr: SocketAddr) -> Channel {
 
 /// One health check through a channel with `AddBearerLayer` over `source`.
 async fn check_with(addr: SocketAddr, source: impl TokenSource) -> Result<i32, tonic::Status> {
+    let origin = format!("http://{addr}");
+    let layer = AddBearerLayer::builder(source)
+        .allow_origin(&origin)
+        .build()
+        .expect("layer");
     let service = ServiceBuilder::new()
-        .layer(AddBearerLayer::new(source))
+        .layer(layer)
         .service(channel(addr).await);
-    let mut client = HealthClient::new(service);
+    let mut client = HealthClient::with_origin(service, origin.parse().expect("uri"));
     client
         .check(HealthCheckRequest::default())
         .await
@@ -225,10 +230,17 @@ async fn the_client_layer_adds_a_sensitive_header_and_types_its_errors() {
             }
         })
     };
+    let origin = "https://api.example.com";
     let client = ServiceBuilder::new()
-        .layer(AddBearerLayer::new(StaticToken::new("abc.def.ghi")))
+        .layer(
+            AddBearerLayer::builder(StaticToken::new("abc.def.ghi"))
+                .allow_origin(origin)
+                .build()
+                .expect("layer"),
+        )
         .service(recorder.clone());
     let request = http::Request::builder()
+        .uri(format!("{origin}/grpc.health.v1.Health/Check"))
         .header(http::header::AUTHORIZATION, "Basic old")
         .body(())
         .expect("request");
@@ -238,12 +250,17 @@ async fn the_client_layer_adds_a_sensitive_header_and_types_its_errors() {
     assert!(header.is_sensitive());
 
     let client = ServiceBuilder::new()
-        .layer(AddBearerLayer::from_arc(Counting::failing()))
-        .service(recorder);
-    let error = client
-        .oneshot(http::Request::new(()))
-        .await
-        .expect_err("no token");
+        .layer(
+            AddBearerLayer::builder_from_arc(Counting::failing())
+                .allow_origin(origin)
+                .build()
+                .expect("layer"),
+        )
+        .service(recorder.clone());
+    let request = http::Request::get(format!("{origin}/x"))
+        .body(())
+        .expect("request");
+    let error = client.clone().oneshot(request).await.expect_err("no token");
     assert!(
         matches!(&error, AddBearerError::Token(e) if e.is_transient()),
         "{error:?}"
@@ -254,4 +271,22 @@ async fn the_client_layer_adds_a_sensitive_header_and_types_its_errors() {
             .to_string()
             .starts_with("no access token for the request")
     );
+
+    // A call from a tonic client made without `with_origin`: its URI is only
+    // a path, so where the token would go is unknown, and the call fails
+    // before the source is asked.
+    let failing = Counting::failing();
+    let layer = AddBearerLayer::builder_from_arc(failing.clone())
+        .allow_origin(origin)
+        .build()
+        .expect("layer");
+    let error = ServiceBuilder::new()
+        .layer(layer)
+        .service(recorder)
+        .oneshot(http::Request::new(()))
+        .await
+        .expect_err("no origin");
+    assert!(matches!(error, AddBearerError::NoOrigin), "{error:?}");
+    assert!(error.to_string().contains("with_origin"), "{error}");
+    assert_eq!(failing.fetched.load(Ordering::SeqCst), 0);
 }

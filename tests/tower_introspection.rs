@@ -47,6 +47,20 @@ fn app(identity: &MockIdentity, introspection: bool) -> Router {
 }
 
 async fn call(app: &Router, path: &str, token: &str) -> (StatusCode, String, String) {
+    let (status, headers, body) = call_with_headers(app, path, token).await;
+    let challenge = headers
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, challenge, body)
+}
+
+async fn call_with_headers(
+    app: &Router,
+    path: &str,
+    token: &str,
+) -> (StatusCode, axum::http::HeaderMap, String) {
     let response = app
         .clone()
         .oneshot(
@@ -58,20 +72,11 @@ async fn call(app: &Router, path: &str, token: &str) -> (StatusCode, String, Str
         .await
         .expect("response");
     let status = response.status();
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let headers = response.headers().clone();
     let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
         .await
         .expect("body");
-    (
-        status,
-        challenge,
-        String::from_utf8_lossy(&body).into_owned(),
-    )
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,10 +150,91 @@ async fn without_introspection_reference_tokens_get_401_and_a_dead_endpoint_503(
         1,
         erpnet_auth_testkit::Failure::Status(503),
     );
-    let (status, _, _) = call(&app, "/whoami", &reference).await;
+    let (status, headers, body) = call_with_headers(&app, "/whoami", &reference).await;
     assert_eq!(
         status,
         StatusCode::SERVICE_UNAVAILABLE,
         "the provider could not be asked"
     );
+    let body: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(
+        body["error_description"], "token introspection unavailable; try again later",
+        "the real cause, not the signing keys"
+    );
+    assert_eq!(headers["retry-after"], "5");
+}
+
+/// An introspection endpoint on 127.0.0.1 that names scopes as other
+/// providers do: `scp` (Okta, Entra ID) as an array or a string, or both
+/// `scope` and `scp`. The token says which.
+async fn scp_provider() -> Url {
+    use axum::routing::post;
+    use std::collections::HashMap;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/introspect", listener.local_addr().expect("addr"));
+    let answer = |form: axum::Form<HashMap<String, String>>| async move {
+        let exp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs()
+            + 600;
+        let mut claims = serde_json::json!({"active": true, "exp": exp, "client_id": "app"});
+        match form.get("token").map(String::as_str) {
+            Some("scp-array") => claims["scp"] = serde_json::json!(["read", "update"]),
+            Some("scp-string") => claims["scp"] = serde_json::json!("read update"),
+            Some("both") => {
+                claims["scope"] = serde_json::json!("update");
+                claims["scp"] = serde_json::json!(["read"]);
+            }
+            _ => claims = serde_json::json!({"active": false}),
+        }
+        axum::Json(claims)
+    };
+    let app = Router::new().route("/introspect", post(answer));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url.parse().expect("url")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspected_scopes_are_read_from_scp_too() {
+    let identity = MockIdentity::start().await;
+    let validator = JwtValidator::builder(Authority::parse(&identity.issuer()).expect("authority"))
+        .audience("DomainAPI")
+        .require_scopes(["read"])
+        .build()
+        .expect("validator");
+    let introspector = Introspector::builder(scp_provider().await, "api")
+        .client_secret("api-secret")
+        .cache_ttl(Duration::ZERO)
+        .build()
+        .expect("introspector");
+    let app = Router::new()
+        .route(
+            "/whoami",
+            get(|claims: Claims| async move { claims.token.scopes().join(" ") }),
+        )
+        .route(
+            "/admin",
+            get(|| async { "admin" }).route_layer(RequireScopesLayer::all(["update"])),
+        )
+        .layer(ValidateBearerLayer::new(validator).introspect_opaque_tokens(introspector));
+
+    for token in ["scp-array", "scp-string"] {
+        let (status, _, body) = call(&app, "/whoami", token).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::OK, "read update"),
+            "{token}"
+        );
+        let (status, _, _) = call(&app, "/admin", token).await;
+        assert_eq!(status, StatusCode::OK, "{token}");
+    }
+    // `scope` wins over `scp`: this token has `update` only, and the
+    // validator requires `read`.
+    let (status, challenge, _) = call(&app, "/whoami", "both").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(challenge.contains("insufficient_scope"), "{challenge}");
 }

@@ -5,6 +5,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -13,7 +15,7 @@ use erpnet_auth_testkit::{
     Alg, DEFAULT_CLIENT_ID, DEFAULT_SYSTEM_USER, Endpoint, Failure, MockIdentity, OldKey, TokenSpec,
 };
 use erpnet_auth_tower::{Claims, RequireScopesLayer, ValidateBearerLayer};
-use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde::Deserialize;
@@ -89,6 +91,7 @@ fn api(validator: JwtValidator) -> Router {
 struct Answer {
     status: StatusCode,
     challenge: Option<String>,
+    retry_after: Option<String>,
     body: Value,
 }
 
@@ -98,6 +101,10 @@ async fn send(app: &Router, request: Request<Body>) -> Answer {
     let challenge = response
         .headers()
         .get(WWW_AUTHENTICATE)
+        .map(|v| v.to_str().expect("ascii").to_owned());
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
         .map(|v| v.to_str().expect("ascii").to_owned());
     let bytes = response
         .into_body()
@@ -110,6 +117,7 @@ async fn send(app: &Router, request: Request<Body>) -> Answer {
     Answer {
         status,
         challenge,
+        retry_after,
         body,
     }
 }
@@ -243,6 +251,27 @@ async fn malformed_authorization_is_an_invalid_request() {
             json!({"error": "invalid_request", "error_description": description}),
             "{name}"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_tab_after_bearer_is_an_invalid_request_never_anonymous() {
+    let identity = MockIdentity::start().await;
+    let token = identity.access_token_for(DEFAULT_CLIENT_ID, &["read"]);
+    let tabbed = format!("Bearer\t{token}");
+    let required = api(validator(&identity));
+    let optional = routes().layer(ValidateBearerLayer::new(validator(&identity)).optional());
+    for (layer, app) in [("required", &required), ("optional", &optional)] {
+        for path in ["/greeting", "/whoami"] {
+            let answer = send(app, request(Method::GET, path, &[&tabbed])).await;
+            assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{layer} {path}");
+            assert_eq!(answer.body["error"], "invalid_request", "{layer} {path}");
+            assert_eq!(
+                answer.body["error_description"],
+                "the scheme and the bearer token must be separated by a space",
+                "{layer} {path}"
+            );
+        }
     }
 }
 
@@ -397,6 +426,81 @@ async fn scopes_all_of_and_any_of() {
 }
 
 #[tokio::test]
+async fn scopes_are_read_from_scope_or_scp_as_an_array_or_a_string() {
+    let identity = MockIdentity::start().await;
+    let app = api(validator(&identity));
+    let strict = routes().layer(ValidateBearerLayer::new(
+        JwtValidator::builder(Authority::parse(&identity.issuer()).expect("authority"))
+            .audience("DomainAPI")
+            .require_scopes(["read"])
+            .build()
+            .expect("validator"),
+    ));
+    let without_scope = || TokenSpec::access_token().remove_claim("scope");
+    let forms = [
+        (
+            "`scope` array (ERP.net)",
+            without_scope().claim("scope", json!(["read", "update"])),
+        ),
+        (
+            "`scope` string (RFC 9068)",
+            without_scope().claim("scope", json!("read update")),
+        ),
+        (
+            "`scp` array (Okta, Entra ID)",
+            without_scope().claim("scp", json!(["read", "update"])),
+        ),
+        (
+            "`scp` string",
+            without_scope().claim("scp", json!("read update")),
+        ),
+    ];
+    for (form, spec) in forms {
+        let token = identity.mint(spec);
+        let answer = get_with(&app, "/whoami", &token).await;
+        assert_eq!(answer.status, StatusCode::OK, "{form}");
+        assert_eq!(answer.body["scopes"], json!(["read", "update"]), "{form}");
+        let post = request(Method::POST, "/items", &[&format!("Bearer {token}")]);
+        assert_eq!(send(&app, post).await.status, StatusCode::CREATED, "{form}");
+        let answer = get_with(&strict, "/greeting", &token).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "{form}: the validator's own check"
+        );
+    }
+
+    // Both present: `scope` is what the token grants.
+    let both = identity.mint(
+        without_scope()
+            .claim("scope", json!("update"))
+            .claim("scp", json!(["read"])),
+    );
+    assert_eq!(
+        get_with(&app, "/whoami", &both).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get_with(&strict, "/greeting", &both).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Neither: no scope at all, and a malformed `scp` is an invalid token.
+    let none = identity.mint(without_scope());
+    assert_eq!(
+        get_with(&app, "/whoami", &none).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let malformed = identity.mint(without_scope().claim("scp", json!({"read": true})));
+    let answer = get_with(&app, "/mine", &malformed).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        answer.challenge,
+        Some(invalid_token_challenge("malformed claims: `scp`"))
+    );
+}
+
+#[tokio::test]
 async fn optional_authentication_lets_anonymous_requests_through_only() {
     let identity = MockIdentity::start().await;
     let app = routes().layer(ValidateBearerLayer::new(validator(&identity)).optional());
@@ -539,6 +643,7 @@ async fn a_rotated_key_the_key_endpoint_cannot_serve_is_503_not_401() {
         answer.challenge, None,
         "a 401 would make the client drop a token that may well be valid"
     );
+    assert_eq!(answer.retry_after.as_deref(), Some("5"));
 }
 
 #[tokio::test]
@@ -551,6 +656,17 @@ async fn no_signing_keys_at_all_is_503() {
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(answer.challenge, None, "the token may well be valid");
     assert_eq!(answer.body["error"], "temporarily_unavailable");
+    assert_eq!(
+        answer.body["error_description"],
+        "signing keys unavailable; try again later"
+    );
+    assert_eq!(answer.retry_after.as_deref(), Some("5"), "the default");
+    let patient = routes().layer(
+        ValidateBearerLayer::new(validator(&identity)).retry_after(Duration::from_millis(29_100)),
+    );
+    let answer = get_with(&patient, "/whoami", &token).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer.retry_after.as_deref(), Some("30"), "rounded up");
 
     // The same for a gRPC call: UNAVAILABLE in a trailers-only response.
     let mut grpc = request(Method::POST, "/whoami", &[&format!("Bearer {token}")]);
@@ -559,4 +675,9 @@ async fn no_signing_keys_at_all_is_503() {
     let response = app.clone().oneshot(grpc).await.expect("infallible");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["grpc-status"], "14");
+    assert_eq!(
+        response.headers()["grpc-message"],
+        "signing keys unavailable; try again later"
+    );
+    assert_eq!(response.headers()["grpc-retry-pushback-ms"], "5000");
 }

@@ -99,14 +99,14 @@ pub(crate) async fn run(args: Args) -> Outcome {
         let field = |name: &str| {
             key.get(name)
                 .and_then(Value::as_str)
-                .unwrap_or("-")
-                .to_owned()
+                .map_or_else(|| "-".to_owned(), |v| output::safe(v).into_owned())
         };
         let kid = field("kid");
+        let raw_kid = key.get("kid").and_then(Value::as_str);
         let usable = jwks
             .keys()
             .into_iter()
-            .find(|k| k.kid.as_deref() == Some(kid.as_str()));
+            .find(|k| k.kid.is_some() && k.kid.as_deref() == raw_kid);
         let size = usable
             .as_ref()
             .map(|k| format!("{} bits", k.bits))

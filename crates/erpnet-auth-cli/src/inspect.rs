@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::failure::{Failure, Outcome};
 use crate::output;
-use crate::settings::read_token;
+use crate::settings::TokenInput;
 
 /// Decode a token and explain it, without sending it anywhere.
 ///
@@ -16,11 +16,11 @@ use crate::settings::read_token;
 /// use `erpnet-auth verify` for that.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  erpnet-auth inspect eyJhbGciOi…\n  erpnet-auth token | erpnet-auth inspect -"
+    after_help = "Examples:\n  erpnet-auth token | erpnet-auth inspect -\n  erpnet-auth inspect --token-file token.jwt\n  ERPNET_TOKEN=\"$(erpnet-auth token)\" erpnet-auth inspect"
 )]
 pub(crate) struct Args {
-    /// The token, or `-` (or nothing) to read it from standard input.
-    token: Option<String>,
+    #[command(flatten)]
+    token: TokenInput,
 }
 
 /// A decoded but unverified JWT.
@@ -50,12 +50,17 @@ pub(crate) fn decode(token: &str) -> Result<Decoded, String> {
     })
 }
 
-fn text<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    claims.get(name).and_then(Value::as_str)
+/// A claim or header parameter that is a string, safe to print: everything
+/// here comes from a token nobody has verified.
+fn text(claims: &Map<String, Value>, name: &str) -> Option<String> {
+    claims
+        .get(name)
+        .and_then(Value::as_str)
+        .map(|value| output::safe(value).into_owned())
 }
 
 pub(crate) async fn run(args: Args) -> Outcome {
-    let token = read_token(args.token.as_deref()).await?;
+    let token = args.token.read().await?;
     if is_erpnet_reference_token(&token) {
         println!(
             "ERP.net reference access token (enrt_…: a personal or system access token, PAT/SAT)."
@@ -82,7 +87,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
     println!("{}", output::json(&Value::Object(claims.clone())));
     println!();
 
-    let typ = text(header, "typ").unwrap_or("(none)");
+    let typ = text(header, "typ").unwrap_or_else(|| "(none)".to_owned());
     let kind =
         if typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt") {
             "access token (RFC 9068)"
@@ -93,7 +98,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
         };
     println!(
         "kind        {kind}, typ {typ}, alg {}",
-        text(header, "alg").unwrap_or("(none)")
+        text(header, "alg").as_deref().unwrap_or("(none)")
     );
     if let Some(kid) = text(header, "kid") {
         println!("key id      {kid}");
@@ -105,29 +110,29 @@ pub(crate) async fn run(args: Args) -> Outcome {
         "audiences   {}",
         output::strings(claims.get("aud")).join(", ")
     );
-    println!(
-        "scopes      {}",
-        output::strings(claims.get("scope")).join(" ")
-    );
+    println!("scopes      {}", output::scopes(claims).join(" "));
     for (name, label) in [
         ("iat", "issued"),
         ("nbf", "not before"),
         ("auth_time", "signed in"),
     ] {
-        if let Some(at) = claims.get(name).and_then(Value::as_i64) {
-            println!(
+        match claims.get(name).map(output::numeric_date) {
+            None => {}
+            Some(Ok(at)) => println!(
                 "{label:<11} {} ({})",
                 output::date(at),
                 output::relative(at)
-            );
+            ),
+            Some(Err(raw)) => println!("{label:<11} (not a date: {raw})"),
         }
     }
-    match claims.get("exp").and_then(Value::as_i64) {
-        Some(exp) => println!(
+    match claims.get("exp").map(output::numeric_date) {
+        Some(Ok(exp)) => println!(
             "expires     {} ({})",
             output::date(exp),
             output::expiry(exp)
         ),
+        Some(Err(raw)) => println!("expires     (not a date: {raw})"),
         None => println!("expires     (no exp claim)"),
     }
     println!();
@@ -137,7 +142,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
 
 /// What ERP.net's claims say about the caller.
 fn explain_erpnet(claims: &Map<String, Value>) {
-    let user_type = |value: Option<&str>| match value {
+    let user_type = |value: Option<String>| match value.as_deref() {
         Some("InternalUser") => "an internal user (an employee of the enterprise)",
         Some("ExternalCommunityUser") => "an external community user (a customer or partner)",
         Some("SystemUserNoLogin") => "a system user that cannot sign in",

@@ -90,24 +90,38 @@ pub(crate) async fn login(args: LoginArgs) -> Outcome {
     if let Some(resource) = &args.resource {
         options = options.resource(resource.clone());
     }
+    let session = if args.save {
+        let path = session_path(authority.issuer(), &client_id)?;
+        // Before the user signs in, not after: a directory we cannot write to
+        // is found while nothing is lost yet.
+        check_writable(&path).await?;
+        Some(path)
+    } else {
+        None
+    };
     let sign_in = sign_in_with_loopback(&flow, options, |url| {
         eprintln!("Open this URL to sign in: {url}");
     })
     .await?;
     let subject = sign_in.id_token.as_ref().map(|t| t.subject().to_owned());
-    let saved = match (&sign_in.refresh_token, args.save) {
-        (Some(refresh_token), true) => {
-            let path = session_path(authority.issuer(), &client_id)?;
-            save_session(&path, authority.issuer(), &client_id, refresh_token).await?;
+    let saved = match (&sign_in.refresh_token, session) {
+        (Some(refresh_token), Some(path)) => {
+            save_session(&path, authority.issuer(), &client_id, refresh_token)
+                .await
+                .map_err(|reason| {
+                    Failure::Check(format!(
+                        "signed in, but the refresh token could not be saved: {reason}"
+                    ))
+                })?;
             eprintln!("refresh token saved to {}", path.display());
             Some(path)
         }
-        (None, true) => {
+        (None, Some(_)) => {
             return Err(Failure::Check(
                 "no refresh token was issued (request the offline_access scope)".into(),
             ));
         }
-        _ => None,
+        (_, None) => None,
     };
     print_token(
         &sign_in.access_token,
@@ -133,6 +147,9 @@ pub(crate) async fn refresh(args: RefreshArgs) -> Outcome {
         })?;
     let authority = erpnet_auth_oidc::Authority::issuer_url(&issuer)
         .map_err(|e| Failure::Usage(e.to_string()))?;
+    // The provider revokes the refresh token as it issues the next one: make
+    // sure the next one can be saved before spending this one.
+    check_writable(&path).await?;
     let discovery = Discovery::fetch_with(&authority, &HttpClient::new()?).await?;
     let store_path = path.clone();
     let (store_issuer, store_client) = (issuer.clone(), client_id.clone());
@@ -147,16 +164,24 @@ pub(crate) async fn refresh(args: RefreshArgs) -> Outcome {
             async move {
                 save_session(&path, &issuer, &client, &token)
                     .await
-                    .map_err(|f| match f {
-                        Failure::Check(m) | Failure::Usage(m) => Error::source_failed(m, false),
-                    })
+                    .map_err(|reason| Error::source_failed(reason, false))
             }
         }))
         .build()?;
-    let token = grant.token().await.map_err(|error| match error {
+    let token = match grant.token().await {
+        // The grant holds the new refresh token and tries the store again on
+        // the next call: once more, with a new temporary file.
+        Err(Error::Persist(_)) => grant.token().await,
+        other => other,
+    };
+    let token = token.map_err(|error| match error {
         Error::SignInAgain { .. } => {
             Failure::Check(format!("{error} (run `erpnet-auth login --save`)"))
         }
+        Error::Persist(reason) => Failure::Check(format!(
+            "the provider issued a new refresh token, and revoked the saved one, but the new one \
+             could not be saved: {reason}"
+        )),
         other => Failure::from(other),
     })?;
     print_token(&token, None, Some(&path), args.json);
@@ -217,14 +242,15 @@ fn session_path(issuer: &str, client_id: &str) -> Result<PathBuf, Failure> {
     Ok(config_dir()?.join("sessions").join(format!("{slug}.json")))
 }
 
-/// Writes the session file atomically, readable only by the user: a new file
-/// created with mode 0600 next to the target, then renamed over it.
+/// Writes the session file atomically, readable only by the user; see
+/// [`write_private`]. The error says where the new refresh token is, if
+/// anywhere.
 async fn save_session(
     path: &Path,
     issuer: &str,
     client_id: &str,
     refresh_token: &SecretString,
-) -> Result<(), Failure> {
+) -> Result<(), String> {
     let document = json!({
         "issuer": issuer,
         "client_id": client_id,
@@ -234,33 +260,144 @@ async fn save_session(
     let path = path.to_owned();
     tokio::task::spawn_blocking(move || write_private(&path, document.to_string().as_bytes()))
         .await
-        .map_err(|e| Failure::Check(format!("saving the session failed: {e}")))?
-        .map_err(|e| Failure::Check(format!("cannot save the refresh token: {e}")))
+        .map_err(|e| format!("the task saving it failed: {e}"))?
+        .map_err(|failure| failure.to_string())
 }
 
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+/// Why [`write_private`] failed, and what became of the contents.
+#[derive(Debug)]
+enum WriteFailure {
+    /// Nothing was written; the target is as it was.
+    NotWritten {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The contents are complete in `kept`, but it could not replace the
+    /// target, which is as it was.
+    NotReplaced {
+        path: PathBuf,
+        kept: PathBuf,
+        error: std::io::Error,
+    },
+}
+
+impl std::fmt::Display for WriteFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteFailure::NotWritten { path, error } => write!(
+                f,
+                "cannot write next to {} ({error}); it still holds the previous sign-in",
+                path.display()
+            ),
+            WriteFailure::NotReplaced { path, kept, error } => write!(
+                f,
+                "cannot replace {} ({error}); the new sign-in is in {} (readable only by you): \
+                 move it to {} to keep it",
+                path.display(),
+                kept.display(),
+                path.display()
+            ),
+        }
+    }
+}
+
+/// Writes `contents` to `path` atomically, readable only by the user: into a
+/// new file next to it, created with mode 0600 (Unix) under a name no other
+/// run can hold (the process id and a random suffix, created exclusively, so
+/// that neither a stale file left by a crash nor a symbolic link planted there
+/// is ever written through), synced, then renamed over `path`. Until the
+/// rename, `path` keeps its previous contents; if the rename fails, the new
+/// file is kept and named in the error rather than deleted.
+fn write_private(path: &Path, contents: &[u8]) -> Result<(), WriteFailure> {
     use std::io::Write;
+    let not_written = |error| WriteFailure::NotWritten {
+        path: path.to_owned(),
+        error,
+    };
+    let (temporary, mut file) = create_temporary(path).map_err(not_written)?;
+    let written = file.write_all(contents).and_then(|()| file.sync_all());
+    drop(file);
+    if let Err(error) = written {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(not_written(error));
+    }
+    // A rename can fail for a moment where another program holds the target
+    // open (Windows): a few tries before giving up.
+    let mut tries = 0;
+    loop {
+        match std::fs::rename(&temporary, path) {
+            Ok(()) => return Ok(()),
+            Err(_) if tries < 3 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(error) => {
+                return Err(WriteFailure::NotReplaced {
+                    path: path.to_owned(),
+                    kept: temporary,
+                    error,
+                });
+            }
+        }
+    }
+}
+
+/// A new, empty file next to `path` (its directory created if need be, 0700),
+/// with a name unique to this call.
+fn create_temporary(path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    use std::hash::{BuildHasher, RandomState};
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)?;
-    let temporary = dir.join(format!(".session-{}.tmp", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let result = (|| {
-        let mut file = options.open(&temporary)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
+    // Names are drawn from the process id and a per-process random hasher
+    // (std's RandomState, seeded from the OS), so a name taken is a name of
+    // another run: draw again.
+    let random = RandomState::new();
+    let mut last = None;
+    for attempt in 0u32..8 {
+        let suffix = random.hash_one((attempt, std::time::SystemTime::now()));
+        let name = format!(".session-{}-{suffix:016x}.tmp", std::process::id());
+        let temporary = dir.join(name);
+        match options.open(&temporary) {
+            Ok(file) => return Ok((temporary, file)),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => last = Some(error),
+            Err(error) => return Err(error),
+        }
     }
-    result
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary file name")))
+}
+
+/// Fails unless a new session file could be written next to `path` now.
+async fn check_writable(path: &Path) -> Result<(), Failure> {
+    let dir = path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .display()
+        .to_string();
+    let path = path.to_owned();
+    let probe = tokio::task::spawn_blocking(move || {
+        create_temporary(&path).and_then(|(temporary, file)| {
+            drop(file);
+            std::fs::remove_file(temporary)
+        })
+    });
+    match probe.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(Failure::Usage(format!(
+            "cannot write to {dir} ({error}); nothing was used or changed: fix it (or set \
+             ERPNET_AUTH_CONFIG_DIR) and try again"
+        ))),
+        Err(error) => Err(Failure::Check(format!(
+            "checking the session directory failed: {error}"
+        ))),
+    }
 }
 
 async fn find_session(args: &RefreshArgs) -> Result<(PathBuf, Value), Failure> {
@@ -300,4 +437,113 @@ async fn find_session(args: &RefreshArgs) -> Result<(PathBuf, Value), Failure> {
     let session: Value = serde_json::from_str(&text)
         .map_err(|_| Failure::Usage(format!("{} is not a saved sign-in", path.display())))?;
     Ok((path, session))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh directory for one test.
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("erpnet-auth-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch directory");
+        dir
+    }
+
+    fn temporaries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("dir")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".tmp"))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_stale_temporary_file_from_a_crash_does_not_stop_the_save() {
+        let dir = scratch("stale");
+        let path = dir.join("session.json");
+        // What a run that crashed between creating and renaming left behind,
+        // under the name this process would once have used.
+        let stale = dir.join(format!(".session-{}.tmp", std::process::id()));
+        std::fs::write(&stale, "stale").expect("stale file");
+        assert!(write_private(&path, b"{\"refresh_token\":\"new\"}").is_ok());
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("saved"),
+            r#"{"refresh_token":"new"}"#
+        );
+        assert_eq!(
+            std::fs::read_to_string(&stale).expect("left alone"),
+            "stale"
+        );
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    #[test]
+    fn temporary_names_are_unique_and_private() {
+        let dir = scratch("unique");
+        let path = dir.join("session.json");
+        let (first, _) = create_temporary(&path).expect("first");
+        let (second, _) = create_temporary(&path).expect("second");
+        assert_ne!(first, second);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&first)
+                .expect("file")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    #[test]
+    fn a_failed_replace_keeps_the_new_contents_and_the_old_file() {
+        let dir = scratch("replace");
+        // A target that cannot be replaced by a file, whoever runs the test:
+        // a directory that is not empty.
+        let path = dir.join("session.json");
+        std::fs::create_dir(&path).expect("directory in the way");
+        std::fs::write(path.join("previous"), "previous").expect("previous");
+        let failure = write_private(&path, b"new sign-in").expect_err("cannot replace");
+        let WriteFailure::NotReplaced { kept, .. } = &failure else {
+            panic!("{failure}");
+        };
+        assert_eq!(std::fs::read_to_string(kept).expect("kept"), "new sign-in");
+        let message = failure.to_string();
+        assert!(message.contains(&kept.display().to_string()), "{message}");
+        assert!(message.contains("move it to"), "{message}");
+        assert_eq!(
+            std::fs::read_to_string(path.join("previous")).expect("untouched"),
+            "previous"
+        );
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
+
+    #[tokio::test]
+    async fn an_unusable_directory_is_found_before_anything_is_spent() {
+        let dir = scratch("unusable");
+        let blocker = dir.join("not-a-directory");
+        std::fs::write(&blocker, "").expect("file");
+        let error = check_writable(&blocker.join("sessions").join("session.json"))
+            .await
+            .expect_err("cannot write there");
+        assert!(
+            matches!(&error, Failure::Usage(m) if m.contains("nothing was used")),
+            "{error:?}"
+        );
+        check_writable(&dir.join("sessions").join("session.json"))
+            .await
+            .expect("writable");
+        assert!(
+            temporaries(&dir.join("sessions")).is_empty(),
+            "the probe is removed"
+        );
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
 }

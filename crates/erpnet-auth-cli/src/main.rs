@@ -71,14 +71,16 @@ fn main() -> ExitCode {
             Command::Mock(args) => mock::run(args).await,
         }
     });
+    // Messages may quote what a token or a provider said: escaped, and one
+    // line each.
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Check(message)) => {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", output::safe(&message));
             ExitCode::from(FAILURE)
         }
         Err(Failure::Usage(message)) => {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", output::safe(&message));
             ExitCode::from(USAGE)
         }
     }

@@ -1,6 +1,9 @@
 //! How results are shown: colour only on a terminal and never with NO_COLOR,
-//! times as dates and as "expires in 41 min".
+//! times as dates and as "expires in 41 min", and text from tokens and
+//! providers with its control characters escaped.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::IsTerminal;
 
 use chrono::{DateTime, Utc};
@@ -54,31 +57,91 @@ pub(crate) fn span(seconds: i64) -> String {
     }
 }
 
+/// Seconds from now until `at`, for a date a calendar holds (`None` for the
+/// absurd ones a hostile token may carry, such as `i64::MIN`).
+fn from_now(at: i64) -> Option<i64> {
+    DateTime::<Utc>::from_timestamp(at, 0)?;
+    at.checked_sub(now())
+}
+
 /// "expires in 41 min" / "expired 3 h ago".
 pub(crate) fn expiry(exp: i64) -> String {
-    let left = exp - now();
-    if left > 0 {
-        format!("expires in {}", span(left))
-    } else {
-        format!("expired {} ago", span(left))
+    match from_now(exp) {
+        Some(left) if left > 0 => format!("expires in {}", span(left)),
+        Some(left) => format!("expired {} ago", span(left)),
+        None => "a date out of range".to_owned(),
     }
 }
 
 /// "in 5 min" / "3 h ago".
 pub(crate) fn relative(at: i64) -> String {
-    let delta = at - now();
-    if delta > 0 {
-        format!("in {}", span(delta))
-    } else {
-        format!("{} ago", span(delta))
+    match from_now(at) {
+        Some(delta) if delta > 0 => format!("in {}", span(delta)),
+        Some(delta) => format!("{} ago", span(delta)),
+        None => "a date out of range".to_owned(),
     }
 }
 
+/// A NumericDate claim (RFC 7519: seconds, integer or not), or the value as
+/// it came when it is not one.
+pub(crate) fn numeric_date(value: &serde_json::Value) -> Result<i64, String> {
+    match value {
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .or_else(|| {
+                // Saturates: `as` from a float clamps to the i64 range.
+                n.as_f64()
+                    .filter(|f| f.is_finite())
+                    .map(|f| f.floor() as i64)
+            })
+            .ok_or_else(|| safe(&n.to_string()).into_owned()),
+        other => Err(safe(&other.to_string()).into_owned()),
+    }
+}
+
+/// Whether a character must not reach a terminal as it is: control
+/// characters (C0, DEL and C1, among them ESC and CSI, which start terminal
+/// escape sequences) and the invisible formatting characters that reorder or
+/// hide text (bidirectional overrides and isolates, zero-width characters).
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{feff}'
+        )
+}
+
+/// Text from a token or a provider, safe to print: [unsafe](is_unsafe)
+/// characters written as `\n`, `\t`, `\r` or `\u{1b}`.
+pub(crate) fn safe(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe) {
+        return Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len().saturating_add(16));
+    for c in text.chars() {
+        match c {
+            '\n' => escaped.push_str("\\n"),
+            '\t' => escaped.push_str("\\t"),
+            '\r' => escaped.push_str("\\r"),
+            c if is_unsafe(c) => {
+                let _ = write!(escaped, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => escaped.push(c),
+        }
+    }
+    Cow::Owned(escaped)
+}
+
 /// The items of a JSON string (split on whitespace, as `scope` is) or array
-/// (as `aud` may be), as text.
+/// (as `aud` may be), as text safe to print.
 pub(crate) fn strings(value: Option<&serde_json::Value>) -> Vec<String> {
     use serde_json::Value;
-    match value {
+    let items: Vec<String> = match value {
         Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
         Some(Value::Array(items)) => items
             .iter()
@@ -89,7 +152,14 @@ pub(crate) fn strings(value: Option<&serde_json::Value>) -> Vec<String> {
             })
             .collect(),
         _ => Vec::new(),
-    }
+    };
+    items.iter().map(|item| safe(item).into_owned()).collect()
+}
+
+/// The granted scopes of a token's claims: `scope`, or else `scp` (Okta,
+/// Entra ID), each as an array or a space-separated string.
+pub(crate) fn scopes(claims: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
+    strings(claims.get("scope").or_else(|| claims.get("scp")))
 }
 
 /// An access token as JSON for scripts: stable field names, the expiry as an
@@ -98,12 +168,14 @@ pub(crate) fn token_json(
     token: &erpnet_auth_oidc::AccessToken,
     extra: serde_json::Map<String, serde_json::Value>,
 ) -> serde_json::Value {
-    let expires_in = token.expires_in().map(|d| d.as_secs() as i64);
+    let expires_in = token
+        .expires_in()
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let mut document = serde_json::json!({
         "access_token": token.expose_secret(),
         "token_type": token.token_type(),
         "expires_in": expires_in,
-        "expires_at": expires_in.map(|s| rfc3339(now() + s)),
+        "expires_at": expires_in.map(|s| rfc3339(now().saturating_add(s))),
         "scope": token.scopes().join(" "),
     });
     if let Some(fields) = document.as_object_mut() {
@@ -112,9 +184,12 @@ pub(crate) fn token_json(
     document
 }
 
-/// Pretty JSON, never failing.
+/// Pretty JSON, never failing, safe to print. (serde_json escapes C0
+/// controls in strings but not DEL, C1 controls or formatting characters;
+/// the line breaks between values are its own.)
 pub(crate) fn json(value: &serde_json::Value) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
+    text.split('\n').map(safe).collect::<Vec<_>>().join("\n")
 }
 
 #[cfg(test)]
@@ -130,5 +205,43 @@ mod tests {
         assert_eq!(date(0), "1970-01-01 00:00:00 UTC");
         assert!(expiry(now() + 2460).starts_with("expires in 4"));
         assert!(expiry(now() - 3 * 3600).starts_with("expired 3 h"));
+    }
+
+    #[test]
+    fn hostile_dates_are_out_of_range_not_a_panic() {
+        for at in [i64::MIN, i64::MAX, i64::MAX - 1, 300_000_000_000_000] {
+            assert_eq!(expiry(at), "a date out of range", "{at}");
+            assert_eq!(relative(at), "a date out of range", "{at}");
+            assert!(date(at).ends_with("(out of range)"), "{at}");
+        }
+        let json = |v: &str| serde_json::from_str::<serde_json::Value>(v).expect("json");
+        assert_eq!(numeric_date(&json("1700000000")), Ok(1_700_000_000));
+        assert_eq!(numeric_date(&json("1700000000.9")), Ok(1_700_000_000));
+        assert_eq!(numeric_date(&json("1e300")), Ok(i64::MAX));
+        assert_eq!(numeric_date(&json("18446744073709551615")), Ok(i64::MAX));
+        assert_eq!(
+            numeric_date(&json(r#""tomorrow\u001b[2J""#)),
+            Err(r#""tomorrow\u001b[2J""#.into())
+        );
+    }
+
+    #[test]
+    fn control_and_formatting_characters_are_escaped() {
+        assert_eq!(safe("jdoe"), "jdoe");
+        assert!(matches!(safe("Ana Müller 名"), Cow::Borrowed(_)));
+        assert_eq!(safe("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(safe("\u{9b}31m"), "\\u{9b}31m");
+        assert_eq!(safe("x\u{7f}"), "x\\u{7f}");
+        assert_eq!(safe("admin\u{202e}nimda"), "admin\\u{202e}nimda");
+        assert_eq!(safe("two\nlines\tand\r"), "two\\nlines\\tand\\r");
+        let value = serde_json::json!({"name": "a\u{1b}]0;owned\u{7}b\u{9b}", "n": 1});
+        let shown = json(&value);
+        assert!(!shown.chars().any(|c| c != '\n' && is_unsafe(c)), "{shown}");
+        assert!(shown.contains("\\u{9b}"), "{shown}");
+        assert_eq!(
+            shown.lines().count(),
+            4,
+            "pretty, line breaks kept: {shown}"
+        );
     }
 }

@@ -1,5 +1,8 @@
-//! Settings shared by the commands: the provider, and tokens read from an
-//! argument or standard input.
+//! Settings shared by the commands: the provider, and tokens read from
+//! standard input, a file or the environment.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
 
 use clap::Args;
 use erpnet_auth_oidc::Authority;
@@ -29,32 +32,91 @@ pub(crate) fn scopes(value: &str) -> Vec<String> {
     value.split_whitespace().map(str::to_owned).collect()
 }
 
-/// The token from the argument, or from standard input when it is `-` or absent.
-pub(crate) async fn read_token(argument: Option<&str>) -> Result<String, Failure> {
-    let token = match argument {
-        Some(token) if token != "-" => token.to_owned(),
-        _ => {
-            let mut input = String::new();
-            tokio::io::stdin()
-                .take(1024 * 1024)
-                .read_to_string(&mut input)
-                .await
-                .map_err(|e| {
-                    Failure::Usage(format!("cannot read the token from standard input: {e}"))
+/// Where a token comes from: standard input, a file or the environment,
+/// never a command-line argument (arguments are visible to every user of the
+/// machine in `ps` and /proc, and stay in shell history), the same rule as for
+/// client secrets.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct TokenInput {
+    /// `-`: read the token from standard input (also what happens when no
+    /// --token-file is given and ERPNET_TOKEN is not set). A token itself is
+    /// refused here: use standard input, --token-file or ERPNET_TOKEN.
+    #[arg(value_name = "-")]
+    stdin: Option<String>,
+    /// Read the token from this file (its first line).
+    #[arg(long, value_name = "PATH", conflicts_with = "stdin")]
+    token_file: Option<PathBuf>,
+}
+
+/// The largest token read from standard input or a file.
+const MAX_TOKEN_INPUT: u64 = 1024 * 1024;
+
+impl TokenInput {
+    /// The token: from standard input for `-`, from --token-file, from
+    /// ERPNET_TOKEN, or else from standard input. A leading `Bearer ` is
+    /// dropped, so that a header value can be pasted as it is.
+    pub(crate) async fn read(&self) -> Result<String, Failure> {
+        let raw = match (&self.stdin, &self.token_file) {
+            (Some(dash), _) if dash != "-" => {
+                return Err(Failure::Usage(
+                    "tokens are not accepted as command-line arguments (they show in `ps` and \
+                     shell history): pass `-` and the token on standard input, use --token-file \
+                     PATH, or set ERPNET_TOKEN"
+                        .into(),
+                ));
+            }
+            (Some(_), _) => read_stdin().await?,
+            (None, Some(path)) => {
+                let file = tokio::fs::File::open(path).await.map_err(|e| {
+                    Failure::Usage(format!(
+                        "cannot read the token from {}: {e}",
+                        path.display()
+                    ))
                 })?;
-            input
+                let mut text = String::new();
+                file.take(MAX_TOKEN_INPUT)
+                    .read_to_string(&mut text)
+                    .await
+                    .map_err(|e| {
+                        Failure::Usage(format!(
+                            "cannot read the token from {}: {e}",
+                            path.display()
+                        ))
+                    })?;
+                text.lines().next().unwrap_or_default().to_owned()
+            }
+            (None, None) => match std::env::var("ERPNET_TOKEN") {
+                Ok(token) if !token.trim().is_empty() => token,
+                _ => read_stdin().await?,
+            },
+        };
+        let token = raw.trim();
+        let token = token
+            .get(..7)
+            .filter(|scheme| scheme.eq_ignore_ascii_case("bearer "))
+            .and_then(|_| token.get(7..))
+            .unwrap_or(token)
+            .trim();
+        if token.is_empty() {
+            return Err(Failure::Usage(
+                "no token given: pass `-` and the token on standard input, use --token-file PATH, \
+                 or set ERPNET_TOKEN"
+                    .into(),
+            ));
         }
-    };
-    let token = token.trim();
-    let token = token
-        .strip_prefix("Bearer ")
-        .or_else(|| token.strip_prefix("bearer "))
-        .unwrap_or(token)
-        .trim();
-    if token.is_empty() {
-        return Err(Failure::Usage(
-            "no token given: pass it as an argument or on standard input".into(),
-        ));
+        Ok(token.to_owned())
     }
-    Ok(token.to_owned())
+}
+
+async fn read_stdin() -> Result<String, Failure> {
+    if std::io::stdin().is_terminal() {
+        eprintln!("reading the token from standard input (paste it, then Ctrl-D)");
+    }
+    let mut input = String::new();
+    tokio::io::stdin()
+        .take(MAX_TOKEN_INPUT)
+        .read_to_string(&mut input)
+        .await
+        .map_err(|e| Failure::Usage(format!("cannot read the token from standard input: {e}")))?;
+    Ok(input)
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::failure::{Failure, Outcome};
 use crate::inspect::decode;
 use crate::output;
-use crate::settings::{Provider, read_token};
+use crate::settings::{Provider, TokenInput};
 
 /// Validate a token with the provider's keys, printing each check.
 ///
@@ -15,11 +15,11 @@ use crate::settings::{Provider, read_token};
 /// Exits 0 when valid, 1 when a check fails, 2 on a usage error.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  erpnet-auth verify --authority myinstance --audience DomainAPI --scope read \"$TOKEN\"\n  erpnet-auth token | erpnet-auth verify --audience DomainAPI -"
+    after_help = "Examples:\n  erpnet-auth token | erpnet-auth verify --audience DomainAPI -\n  erpnet-auth verify --authority myinstance --audience DomainAPI --scope read --token-file token.jwt"
 )]
 pub(crate) struct Args {
-    /// The token, or `-` (or nothing) to read it from standard input.
-    token: Option<String>,
+    #[command(flatten)]
+    token: TokenInput,
     #[command(flatten)]
     provider: Provider,
     /// Take the issuer (and so the keys) from the token's own `iss` instead of
@@ -76,16 +76,23 @@ fn failed_check(error: &ValidationError) -> usize {
 }
 
 pub(crate) async fn run(args: Args) -> Outcome {
-    let token = read_token(args.token.as_deref()).await?;
+    let token = args.token.read().await?;
     let decoded = decode(&token).ok();
     let claim = |name: &str| decoded.as_ref().and_then(|d| d.claims.get(name)).cloned();
+    // Everything shown from the token is escaped: it is not verified yet,
+    // and may not be at all.
     let head = |name: &str| {
         decoded
             .as_ref()
             .and_then(|d| d.header.get(name))
             .and_then(Value::as_str)
-            .unwrap_or("(none)")
-            .to_owned()
+            .map_or_else(|| "(none)".to_owned(), |v| output::safe(v).into_owned())
+    };
+    let date = |name: &str, missing: &str| match claim(name).as_ref().map(output::numeric_date) {
+        None => missing.to_owned(),
+        Some(Ok(at)) if name == "exp" => format!("{} ({})", output::date(at), output::expiry(at)),
+        Some(Ok(at)) => output::date(at),
+        Some(Err(raw)) => format!("not a date: {raw}"),
     };
 
     let authority = if args.trust_token_issuer {
@@ -167,17 +174,11 @@ pub(crate) async fn run(args: Args) -> Outcome {
                 args.audiences.join(", ")
             }
         ),
-        claim("exp")
-            .and_then(|v| v.as_i64())
-            .map(|exp| format!("{} ({})", output::date(exp), output::expiry(exp)))
-            .unwrap_or_else(|| "(no exp)".into()),
-        claim("nbf")
-            .and_then(|v| v.as_i64())
-            .map(output::date)
-            .unwrap_or_else(|| "(no nbf)".into()),
+        date("exp", "(no exp)"),
+        date("nbf", "(no nbf)"),
         format!(
             "{} (required: {})",
-            list(claim("scope")),
+            list(claim("scope").or_else(|| claim("scp"))),
             if args.scopes.is_empty() {
                 "none".to_owned()
             } else {
@@ -214,7 +215,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
                 } else {
                     "user"
                 },
-                verified.caller().unwrap_or("(unknown caller)")
+                output::safe(verified.caller().unwrap_or("(unknown caller)"))
             );
             Ok(())
         }

@@ -168,7 +168,7 @@ async fn the_secret_comes_from_the_environment_a_file_or_stdin_only() {
 async fn inspect_explains_tokens_without_sending_them() {
     let identity = MockIdentity::start().await;
     let token = identity.access_token_for(DEFAULT_CLIENT_ID, &["read"]);
-    let output = run(cli(None), &["inspect", &token]).await;
+    let output = run_with_stdin(cli(None), &["inspect", "-"], &token).await;
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
     assert!(text.contains("access token (RFC 9068)"));
@@ -186,30 +186,148 @@ async fn inspect_explains_tokens_without_sending_them() {
             .claim("user_type", serde_json::json!("ExternalCommunityUser"))
             .claim("is_admin", serde_json::json!("false")),
     );
-    let text = stdout(&run(cli(None), &["inspect", &user]).await);
+    let text = stdout(&run_with_stdin(cli(None), &["inspect", "-"], &user).await);
     assert!(text.contains("user token: signed in as `jdoe`"), "{text}");
     assert!(text.contains("external community user"));
     assert!(text.contains("administrator     no"));
 
     let reference = format!("enrt_{}", "0f".repeat(32));
-    let text = stdout(&run(cli(None), &["inspect", &reference]).await);
+    let text = stdout(&run_with_stdin(cli(None), &["inspect", "-"], &reference).await);
     assert!(text.contains("ERP.net reference access token"));
 
-    let garbage = run(cli(None), &["inspect", "definitely-not-a-token"]).await;
+    let garbage = run_with_stdin(cli(None), &["inspect", "-"], "definitely-not-a-token").await;
     assert_eq!(garbage.status.code(), Some(1));
     assert!(stderr(&garbage).contains("not a JWT"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_come_from_stdin_a_file_or_the_environment_never_an_argument() {
+    let identity = MockIdentity::start().await;
+    let token = identity.access_token_for(DEFAULT_CLIENT_ID, &["read"]);
+    for command in [&["inspect"][..], &["verify", "--audience", "DomainAPI"]] {
+        let name = command[0];
+        let refused = run(cli(Some(&identity)), &[command, &[token.as_str()]].concat()).await;
+        assert_eq!(refused.status.code(), Some(2), "{name}");
+        let message = stderr(&refused);
+        assert!(
+            message.contains("not accepted as command-line arguments"),
+            "{name}: {message}"
+        );
+        assert!(!message.contains(&token), "{name}: the token is not echoed");
+        assert!(stdout(&refused).is_empty(), "{name}");
+
+        // `erpnet-auth token | erpnet-auth inspect -`, and a pasted header value.
+        let piped = run_with_stdin(
+            cli(Some(&identity)),
+            &[command, &["-"]].concat(),
+            &format!("Bearer {token}\n"),
+        )
+        .await;
+        assert!(piped.status.success(), "{name}: {}", stderr(&piped));
+
+        let file = std::env::temp_dir().join(format!(
+            "erpnet-auth-cli-token-{name}-{}",
+            std::process::id()
+        ));
+        std::fs::write(&file, format!("{token}\n")).expect("write");
+        let from_file = run(
+            cli(Some(&identity)),
+            &[command, &["--token-file", file.to_str().expect("path")]].concat(),
+        )
+        .await;
+        std::fs::remove_file(&file).expect("remove");
+        assert!(from_file.status.success(), "{name}: {}", stderr(&from_file));
+
+        let mut from_env = cli(Some(&identity));
+        from_env.env("ERPNET_TOKEN", &token);
+        let from_env = run(from_env, command).await;
+        assert!(from_env.status.success(), "{name}: {}", stderr(&from_env));
+    }
+    let missing = run(
+        cli(None),
+        &["inspect", "--token-file", "/nonexistent/erpnet-auth-token"],
+    )
+    .await;
+    assert_eq!(missing.status.code(), Some(2));
+    let empty = run_with_stdin(cli(None), &["inspect", "-"], "  \n").await;
+    assert_eq!(empty.status.code(), Some(2));
+    assert!(
+        stderr(&empty).contains("ERPNET_TOKEN"),
+        "{}",
+        stderr(&empty)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_claims_reach_the_terminal_escaped_and_absurd_dates_do_not_panic() {
+    let identity = MockIdentity::start().await;
+    let hostile = identity.mint(
+        TokenSpec::access_token()
+            .subject("jdoe\u{1b}]0;owned\u{7}\u{1b}[2J")
+            .claim("name", serde_json::json!("Ana\u{9b}31m Red"))
+            .claim("email", serde_json::json!("admin\u{202e}moc.live@x"))
+            .claim("scope", serde_json::json!(["read", "up\u{7f}date"]))
+            .header_param("kid", serde_json::json!("k\u{1b}[1A"))
+            .claim("exp", serde_json::json!(i64::MIN)),
+    );
+    let output = run_with_stdin(cli(None), &["inspect", "-"], &hostile).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let raw: Vec<char> = text
+        .chars()
+        .filter(|c| (c.is_control() && *c != '\n') || ('\u{202a}'..='\u{202e}').contains(c))
+        .collect();
+    assert!(raw.is_empty(), "unescaped {raw:?} in {text}");
+    assert!(
+        text.contains(r"signed in as `jdoe\u{1b}]0;owned\u{7}\u{1b}[2J`"),
+        "{text}"
+    );
+    assert!(text.contains(r"Ana\u{9b}31m Red"), "{text}");
+    assert!(text.contains(r"admin\u{202e}moc.live@x"), "{text}");
+    assert!(text.contains(r"up\u{7f}date"), "{text}");
+    assert!(text.contains(r"key id      k\u{1b}[1A"), "{text}");
+    assert!(text.contains("(a date out of range)"), "{text}");
+
+    for (exp, shown) in [
+        (serde_json::json!(i64::MAX), "(a date out of range)"),
+        (serde_json::json!(1e300), "(a date out of range)"),
+        (
+            serde_json::json!("tomorrow\u{1b}[2J"),
+            r#"(not a date: "tomorrow\u001b[2J")"#,
+        ),
+    ] {
+        let token = identity.mint(TokenSpec::access_token().claim("exp", exp.clone()));
+        let output = run_with_stdin(cli(None), &["inspect", "-"], &token).await;
+        assert!(output.status.success(), "{exp}: {}", stderr(&output));
+        assert!(
+            stdout(&output).contains(shown),
+            "{exp}: {}",
+            stdout(&output)
+        );
+    }
+
+    // verify shows the same claims, escaped, and fails the check it should.
+    let output = run_with_stdin(
+        cli(Some(&identity)),
+        &["verify", "--audience", "DomainAPI", "-"],
+        &hostile,
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text}");
+    assert!(
+        text.contains("FAIL signature"),
+        "a kid the key set lacks: {text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_names_every_failing_check() {
     let identity = MockIdentity::start().await;
     let valid = identity.access_token_for(DEFAULT_CLIENT_ID, &["read"]);
-    let args = ["verify", "--audience", "DomainAPI", "--scope", "read"];
-    let output = run(
-        cli(Some(&identity)),
-        &[&args[..], &[valid.as_str()]].concat(),
-    )
-    .await;
+    let args = ["verify", "--audience", "DomainAPI", "--scope", "read", "-"];
+    let output = run_with_stdin(cli(Some(&identity)), &args, &valid).await;
     assert!(
         output.status.success(),
         "{}{}",
@@ -255,11 +373,7 @@ async fn verify_names_every_failing_check() {
         ("structure", "not.a.token".to_owned()),
     ];
     for (check, token) in cases {
-        let output = run(
-            cli(Some(&identity)),
-            &[&args[..], &[token.as_str()]].concat(),
-        )
-        .await;
+        let output = run_with_stdin(cli(Some(&identity)), &args, &token).await;
         assert_eq!(
             output.status.code(),
             Some(1),
@@ -275,25 +389,23 @@ async fn verify_names_every_failing_check() {
         );
     }
 
-    let no_audience = run(cli(Some(&identity)), &["verify", valid.as_str()]).await;
+    let no_audience = run_with_stdin(cli(Some(&identity)), &["verify", "-"], &valid).await;
     assert_eq!(no_audience.status.code(), Some(2));
     let mut unset = cli(None);
     unset.env_remove("ERPNET_AUTHORITY");
-    let no_authority = run(
-        unset,
-        &["verify", "--audience", "DomainAPI", valid.as_str()],
-    )
-    .await;
+    let no_authority =
+        run_with_stdin(unset, &["verify", "--audience", "DomainAPI", "-"], &valid).await;
     assert_eq!(no_authority.status.code(), Some(2));
-    let from_token = run(
+    let from_token = run_with_stdin(
         cli(None),
         &[
             "verify",
             "--trust-token-issuer",
             "--audience",
             "DomainAPI",
-            valid.as_str(),
+            "-",
         ],
+        &valid,
     )
     .await;
     assert!(from_token.status.success(), "{}", stderr(&from_token));

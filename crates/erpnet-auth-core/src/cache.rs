@@ -35,7 +35,9 @@
 //! # How it stays gentle with the provider
 //!
 //! - Only one request to the underlying source is in flight at a time; every
-//!   caller that needs a token waits on that one request.
+//!   caller that needs a token waits on that one request. It runs on its own
+//!   task (a [`SingleFlight`]), so a caller that is dropped half-way cancels
+//!   nothing: the request ends, its token is stored, and the next caller gets it.
 //! - A token that is due for refresh but still valid is handed out at once while
 //!   one background refresh runs.
 //! - A failed refresh never replaces a still-valid token. Failures back off
@@ -52,13 +54,12 @@ use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use async_trait::async_trait;
-use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::error::Error;
 use crate::source::TokenSource;
-use crate::sync::lock;
+use crate::sync::{SingleFlight, lock};
 use crate::token::{AccessToken, WeakToken};
 
 /// Default time before expiry at which a token is due for refresh.
@@ -163,14 +164,16 @@ struct Shared<S> {
     /// The generation of the current entry and its state (fresh, due, check the
     /// clock, expired), in one word so that a hit reads one atomic.
     status: AtomicU64,
-    flight: Mutex<Flight>,
-    proactive_task: OnceLock<AbortOnDrop>,
+    /// The refresh in flight, on its own task: every caller that needs a token
+    /// waits on this one, and none of them can cancel it.
+    flight: SingleFlight<Result<AccessToken, Error>>,
+    backoff: Mutex<Backoff>,
     random: AtomicU64,
 }
 
+/// What failed refreshes leave behind.
 #[derive(Default)]
-struct Flight {
-    in_flight: Option<watch::Receiver<Option<Result<AccessToken, Error>>>>,
+struct Backoff {
     failures: u32,
     retry_at: Option<Instant>,
     last_error: Option<Error>,
@@ -258,8 +261,8 @@ impl<S: TokenSource> CacheBuilder<S> {
             config: self.config,
             current: ArcSwapOption::empty(),
             status: AtomicU64::new(NO_ENTRY),
-            flight: Mutex::new(Flight::default()),
-            proactive_task: OnceLock::new(),
+            flight: SingleFlight::new(),
+            backoff: Mutex::new(Backoff::default()),
             random: AtomicU64::new(seed),
         });
         if let Some(token) = &self.initial {
@@ -429,8 +432,7 @@ impl<S: TokenSource> Shared<S> {
             entry.refreshing.store(false, Ordering::Release);
             return;
         }
-        let mut flight = self.lock_flight();
-        self.begin(&mut flight);
+        self.start_refresh();
     }
 
     /// The miss path of [`CachedTokenSource::token`], kept out of line so that
@@ -448,63 +450,39 @@ impl<S: TokenSource> Shared<S> {
     }
 
     async fn fetch(self: &Arc<Self>) -> Result<AccessToken, Error> {
-        let (mut outcome, inline) = {
-            let mut flight = self.lock_flight();
+        let refresh = self.flight.try_run(|| {
+            // Nothing in flight: the last refresh, if any, has stored its token
+            // or its error already.
             if let Some(token) = self.usable_now() {
-                return Ok(token);
+                return Err(Ok(token));
             }
-            if flight.in_flight.is_none()
-                && let (Some(retry_at), Some(error)) = (flight.retry_at, &flight.last_error)
+            let backoff = self.lock_backoff();
+            if let (Some(retry_at), Some(error)) = (backoff.retry_at, &backoff.last_error)
                 && Instant::now() < retry_at
             {
-                return Err(error.clone());
+                return Err(Err(error.clone()));
             }
-            self.begin(&mut flight)
-        };
-        if let Some(sender) = inline {
-            self.clone().refresh(sender).await;
-        }
-        match outcome.wait_for(Option::is_some).await {
-            Ok(result) => result.clone().unwrap_or_else(|| Err(refresh_abandoned())),
-            Err(_) => Err(refresh_abandoned()),
+            Ok(self.clone().refresh())
+        });
+        match refresh {
+            Ok(waiter) => waiter
+                .await
+                .unwrap_or_else(|abandoned| Err(abandoned.into_error("the token refresh"))),
+            Err(answer) => answer,
         }
     }
 
-    /// Starts a refresh unless one is in flight and returns the receiver of its
-    /// outcome. Without a tokio runtime to spawn on, returns the sender too: the
-    /// caller then runs the refresh itself.
-    #[allow(clippy::type_complexity)]
-    fn begin(
-        self: &Arc<Self>,
-        flight: &mut Flight,
-    ) -> (
-        watch::Receiver<Option<Result<AccessToken, Error>>>,
-        Option<watch::Sender<Option<Result<AccessToken, Error>>>>,
-    ) {
-        if let Some(receiver) = &flight.in_flight {
-            return (receiver.clone(), None);
-        }
-        let (sender, receiver) = watch::channel(None);
-        flight.in_flight = Some(receiver.clone());
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(self.clone().refresh(sender));
-                (receiver, None)
-            }
-            Err(_) => (receiver, Some(sender)),
-        }
+    /// Starts a refresh unless one is in flight. It runs on its own task, so
+    /// nobody needs to wait for it; without a runtime it would never run, so the
+    /// callers check for one first.
+    fn start_refresh(self: &Arc<Self>) {
+        drop(self.flight.run(|| self.clone().refresh()));
     }
 
-    async fn refresh(self: Arc<Self>, sender: watch::Sender<Option<Result<AccessToken, Error>>>) {
-        // Clears the in-flight marker even if this future is dropped half-way
-        // (its runtime shut down), so that later callers start a new refresh.
-        struct ClearOnDrop<'a>(&'a Mutex<Flight>);
-        impl Drop for ClearOnDrop<'_> {
-            fn drop(&mut self) {
-                lock(self.0).in_flight = None;
-            }
-        }
-        let clear = ClearOnDrop(&self.flight);
+    /// One request to the source; stores the token, or the error and when to
+    /// try again. The single flight clears itself after this returns, so the
+    /// next caller finds the outcome stored.
+    async fn refresh(self: Arc<Self>) -> Result<AccessToken, Error> {
         let started = Instant::now();
         let span = tracing::info_span!("token_refresh", replacing = self.current.load().is_some());
         let result = tracing::Instrument::instrument(self.source.token(), span.clone()).await;
@@ -513,11 +491,7 @@ impl<S: TokenSource> Shared<S> {
         match &result {
             Ok(token) => {
                 self.install(token);
-                let mut flight = self.lock_flight();
-                flight.failures = 0;
-                flight.retry_at = None;
-                flight.last_error = None;
-                flight.retry_task = None;
+                *self.lock_backoff() = Backoff::default();
                 tracing::debug!(
                     ?elapsed,
                     expires_in = ?token.expires_in(),
@@ -525,25 +499,24 @@ impl<S: TokenSource> Shared<S> {
                 );
             }
             Err(error) => {
-                let mut flight = self.lock_flight();
-                flight.failures = flight.failures.saturating_add(1);
-                let wait = self.backoff(flight.failures);
-                flight.retry_at = Some(Instant::now() + wait);
-                flight.last_error = Some(error.clone());
+                let mut backoff = self.lock_backoff();
+                backoff.failures = backoff.failures.saturating_add(1);
+                let wait = self.backoff(backoff.failures);
+                backoff.retry_at = Some(Instant::now() + wait);
+                backoff.last_error = Some(error.clone());
                 let keeping = self.usable_now().is_some();
                 tracing::warn!(
                     %error,
                     transient = error.is_transient(),
-                    failures = flight.failures,
+                    failures = backoff.failures,
                     retry_in = ?wait,
                     keeping_current_token = keeping,
                     "token cache: refresh failed"
                 );
-                flight.retry_task = self.schedule_retry(wait);
+                backoff.retry_task = self.schedule_retry(wait);
             }
         }
-        drop(clear);
-        let _ = sender.send(Some(result));
+        result
     }
 
     /// After a failed refresh: once the back-off has passed, allow the next
@@ -562,8 +535,7 @@ impl<S: TokenSource> Shared<S> {
                     entry.clock_state(Instant::now()) != FRESH || shared.state_of(entry) != FRESH
                 });
                 if needs_token {
-                    let mut flight = shared.lock_flight();
-                    shared.begin(&mut flight);
+                    shared.start_refresh();
                 }
             }
         });
@@ -630,21 +602,11 @@ impl<S: TokenSource> Shared<S> {
     }
 
     fn start_proactive(self: &Arc<Self>) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        if tokio::runtime::Handle::try_current().is_err() {
             tracing::warn!("token cache: no tokio runtime; the first token is fetched on demand");
             return;
-        };
-        let weak = Arc::downgrade(self);
-        let task = runtime.spawn(async move {
-            let Some(shared) = weak.upgrade() else { return };
-            let mut outcome = {
-                let mut flight = shared.lock_flight();
-                shared.begin(&mut flight).0
-            };
-            drop(shared);
-            let _ = outcome.wait_for(Option::is_some).await;
-        });
-        let _ = self.proactive_task.set(AbortOnDrop(task.abort_handle()));
+        }
+        self.start_refresh();
     }
 
     fn backoff(&self, failures: u32) -> Duration {
@@ -668,16 +630,9 @@ impl<S: TokenSource> Shared<S> {
         (x >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    fn lock_flight(&self) -> MutexGuard<'_, Flight> {
-        lock(&self.flight)
+    fn lock_backoff(&self) -> MutexGuard<'_, Backoff> {
+        lock(&self.backoff)
     }
-}
-
-fn refresh_abandoned() -> Error {
-    Error::source_failed(
-        "the token refresh was abandoned (its task was cancelled or panicked)",
-        true,
-    )
 }
 
 /// How many copies of a token an entry keeps: one per core, at most 16.

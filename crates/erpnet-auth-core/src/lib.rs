@@ -17,6 +17,9 @@
 //!   [`ConfigError`] (what a `build()` refuses). Neither names an HTTP client.
 //! - [`sync`]: the single-flight primitives the cache and the protocol crate
 //!   share.
+//! - [`origin`]: where a credential may go ([`origin::Origin`]: https, or
+//!   http to loopback, to configured origins only), the rule the client
+//!   adapters share.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -56,6 +59,8 @@ mod error;
 pub mod origin;
 mod source;
 pub mod sync;
+#[cfg(test)]
+mod testing;
 mod token;
 
 pub use cache::{

@@ -1,15 +1,10 @@
-//! Small synchronisation helpers shared by the crates of erpnet-auth.
+//! Synchronisation shared by the crates of erpnet-auth: [`SingleFlight`] and
+//! [`KeyedSingleFlight`], which coalesce concurrent work (token refreshes, key
+//! fetches, introspection) into one run that survives its callers, and
+//! [`lock()`], a mutex lock that outlives a panic.
 
-use std::sync::{Mutex, MutexGuard};
+mod lock;
+mod single_flight;
 
-/// Locks `mutex`, also when an earlier holder panicked.
-///
-/// For mutexes that guard data each critical section leaves consistent
-/// (counters, small maps, single-flight markers): a poisoned lock is still safe
-/// to use there, and refusing it would turn one panic into every later request
-/// failing.
-pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+pub use lock::lock;
+pub use single_flight::{Abandoned, KeyedSingleFlight, SingleFlight, Waiter};

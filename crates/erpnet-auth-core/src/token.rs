@@ -86,10 +86,11 @@ impl AccessToken {
         })
     }
 
-    /// Sets the expiry to `lifetime` from now.
+    /// Sets the expiry to `lifetime` from now. A lifetime beyond what the
+    /// clock can represent leaves the expiry unknown.
     pub fn with_expires_in(self, lifetime: Duration) -> Self {
-        let at = Instant::now() + lifetime;
-        self.with_expires_at(at)
+        let at = Instant::now().checked_add(lifetime);
+        self.edit(|inner| inner.expires_at = at)
     }
 
     /// Sets the expiry to an instant of tokio's clock.
@@ -257,5 +258,12 @@ mod tests {
         tokio::time::advance(Duration::from_secs(10)).await;
         assert!(token.is_expired());
         assert_eq!(token.expires_in(), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_lifetime_beyond_the_clock_is_no_known_expiry_not_a_panic() {
+        let token = AccessToken::new("abc").with_expires_in(Duration::MAX);
+        assert_eq!(token.expires_at(), None);
+        assert!(!token.is_expired());
     }
 }

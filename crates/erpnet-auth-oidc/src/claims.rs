@@ -112,8 +112,10 @@ impl VerifiedToken {
         &self.0.audiences
     }
 
-    /// `scope`, as a list whether the token sent a space-separated string
-    /// (RFC 9068) or a JSON array (ERP.net).
+    /// The granted scopes, as a list: from `scope`, whether a JSON array
+    /// (ERP.net) or a space-separated string (RFC 9068), or else from `scp`
+    /// (Okta, Entra ID), an array or a string. `scope` wins when a token has
+    /// both.
     pub fn scopes(&self) -> &[String] {
         &self.0.scopes
     }
@@ -170,7 +172,7 @@ impl VerifiedToken {
         self.0.claims.get_or_init(|| {
             // The validator read every value of this payload as JSON, as
             // strictly as this parse does, before accepting it (see
-            // `Registered::parse`), so parsing it again cannot fail.
+            // `parse_claims` in the validator), so parsing it again cannot fail.
             self.0
                 .payload
                 .as_deref()
@@ -214,12 +216,21 @@ impl fmt::Debug for VerifiedToken {
     }
 }
 
+/// A NumericDate as a `SystemTime`, clamped to 1601-01-01 ..= 9999-12-31,
+/// which every platform's clock represents: the seconds come from a token, and
+/// `SystemTime` arithmetic panics where the platform's range ends (on Windows,
+/// about 30,000 years from now).
 fn seconds_to_time(seconds: i64) -> SystemTime {
+    const EARLIEST: i64 = -11_644_473_600;
+    const LATEST: i64 = 253_402_300_799;
+    let seconds = seconds.clamp(EARLIEST, LATEST);
+    let span = Duration::from_secs(seconds.unsigned_abs());
     if seconds >= 0 {
-        UNIX_EPOCH + Duration::from_secs(seconds.unsigned_abs())
+        UNIX_EPOCH.checked_add(span)
     } else {
-        UNIX_EPOCH - Duration::from_secs(seconds.unsigned_abs())
+        UNIX_EPOCH.checked_sub(span)
     }
+    .unwrap_or(UNIX_EPOCH)
 }
 
 /// The kind of ERP.net user a token was issued for (`user_type`).
@@ -311,7 +322,8 @@ pub struct ErpNetClaims {
     /// `client_db`.
     #[serde(default)]
     pub client_db: Option<String>,
-    /// `scope`, from a JSON array or a space-separated string.
+    /// `scope`, from a JSON array or a space-separated string. (ERP.net never
+    /// sends `scp`; [`VerifiedToken::scopes`] reads every form.)
     #[serde(default, deserialize_with = "scope_list")]
     pub scope: Vec<String>,
 }
@@ -338,7 +350,22 @@ fn scope_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>,
         .unwrap_or_default())
 }
 
-/// `scope` as a space-separated string (RFC 9068) or a JSON array (ERP.net).
+/// The scopes a token grants: `scope` as a JSON array (ERP.net) or a
+/// space-separated string (RFC 9068), or else `scp`, an array or a string
+/// (Okta, Entra ID and others). `scope` wins when both are present. The error
+/// names the malformed claim.
+pub(crate) fn granted_scopes(
+    scope: Option<&Value>,
+    scp: Option<&Value>,
+) -> Result<Vec<String>, &'static str> {
+    match (scope, scp) {
+        (Some(scope), _) => parse_scopes(scope).ok_or("`scope`"),
+        (None, Some(scp)) => parse_scopes(scp).ok_or("`scp`"),
+        (None, None) => Ok(Vec::new()),
+    }
+}
+
+/// A scope claim as a space-separated string or a JSON array of strings.
 pub(crate) fn parse_scopes(value: &Value) -> Option<Vec<String>> {
     match value {
         Value::String(s) => Some(s.split_whitespace().map(str::to_owned).collect()),
@@ -410,6 +437,34 @@ mod tests {
     }
 
     #[test]
+    fn any_date_a_token_names_is_a_time_without_a_panic() {
+        let token = |seconds: i64| {
+            VerifiedToken::new(Checked {
+                audiences: Vec::new(),
+                expires_at: seconds,
+                not_before: Some(seconds),
+                issued_at: None,
+                scopes: Vec::new(),
+                key_id: None,
+                algorithm: None,
+                claims: Claims::Map(Map::new()),
+            })
+        };
+        let far = token(i64::MAX);
+        assert_eq!(
+            far.expires_at().duration_since(UNIX_EPOCH).ok(),
+            Some(Duration::from_secs(253_402_300_799)),
+            "clamped to the end of year 9999"
+        );
+        let early = token(i64::MIN);
+        assert!(early.not_before().is_some_and(|t| t < UNIX_EPOCH));
+        assert_eq!(
+            token(1_700_000_000).expires_at(),
+            UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+        );
+    }
+
+    #[test]
     fn audiences_scopes_and_dates_have_two_forms() {
         assert_eq!(
             parse_audiences(&"DomainApi".into()),
@@ -421,6 +476,21 @@ mod tests {
         );
         assert_eq!(parse_audiences(&serde_json::json!(["a", 1])), None);
         assert_eq!(parse_scopes(&serde_json::json!(5)), None);
+        let (array, text) = (serde_json::json!(["a", "b"]), serde_json::json!("c"));
+        assert_eq!(
+            granted_scopes(Some(&array), Some(&text)),
+            Ok(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(granted_scopes(None, Some(&text)), Ok(vec!["c".into()]));
+        assert_eq!(granted_scopes(None, None), Ok(Vec::new()));
+        assert_eq!(
+            granted_scopes(None, Some(&serde_json::json!(1))),
+            Err("`scp`")
+        );
+        assert_eq!(
+            granted_scopes(Some(&serde_json::json!([1])), Some(&text)),
+            Err("`scope`")
+        );
         assert_eq!(parse_numeric_date(&serde_json::json!(10.7)), Some(10));
         assert_eq!(parse_numeric_date(&serde_json::json!("10")), None);
     }

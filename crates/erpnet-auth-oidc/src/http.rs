@@ -179,7 +179,7 @@ impl HttpClient {
                 .await
                 .map_err(|e| transport(&endpoint, e, timeout))?
             {
-                if body.len() + chunk.len() > max_body {
+                if body.len().saturating_add(chunk.len()) > max_body {
                     return Err(Error::BodyTooLarge {
                         endpoint: endpoint.clone(),
                         limit: max_body,

@@ -10,15 +10,14 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
-use tokio::sync::watch;
 
-use erpnet_auth_core::sync::lock;
+use erpnet_auth_core::sync::{KeyedSingleFlight, lock};
 use erpnet_auth_core::{ConfigError, Error};
 
 use crate::claims::{
-    Checked, Claims, VerifiedToken, parse_audiences, parse_numeric_date, parse_scopes, unix_now,
+    Checked, Claims, VerifiedToken, granted_scopes, parse_audiences, parse_numeric_date, unix_now,
 };
 use crate::client::token_endpoint::{ClientAuth, ClientAuthMethod, error_answer};
 use crate::client::{Endpoint, TokenEndpoint, Which, endpoint_for};
@@ -66,7 +65,9 @@ struct Inner {
     ttl: i64,
     capacity: usize,
     cache: Mutex<HashMap<[u8; 32], Remembered>>,
-    in_flight: Mutex<HashMap<[u8; 32], watch::Receiver<Option<Outcome>>>>,
+    /// One request per token in flight, on its own task, which also writes the
+    /// result cache: a caller that is dropped cancels nothing.
+    in_flight: KeyedSingleFlight<[u8; 32], Outcome>,
 }
 
 /// Configures an [`Introspector`] or a [`Revocation`] client.
@@ -131,7 +132,7 @@ impl IntrospectorBuilder {
                 ttl: ttl.as_secs() as i64,
                 capacity,
                 cache: Mutex::new(HashMap::new()),
-                in_flight: Mutex::new(HashMap::new()),
+                in_flight: KeyedSingleFlight::new(),
             }),
         })
     }
@@ -181,7 +182,6 @@ impl Revocation {
     /// Revokes `token`. The provider answers success for unknown tokens too
     /// (RFC 7009 §2.2), so success means "not usable any more".
     pub async fn revoke(&self, token: &SecretString, hint: TokenTypeHint) -> Result<(), Error> {
-        use secrecy::ExposeSecret;
         let url = self.endpoint.resolve().await?;
         let hint = match hint {
             TokenTypeHint::AccessToken => "access_token",
@@ -241,42 +241,51 @@ impl Introspector {
 
     /// Introspects `token`: `Some` with its claims when active, `None` when not.
     pub async fn introspect(&self, token: &str) -> Result<Option<VerifiedToken>, Error> {
-        let inner = &*self.inner;
         let key = sha256(token);
-        let now = unix_now();
-        if let Some((result, until)) = lock(&inner.cache).get(&key)
-            && now < *until
-        {
-            return Ok(result.clone());
+        if let Some(result) = self.remembered(&key) {
+            return Ok(result);
         }
-        let (mut receiver, leader) = {
-            let mut flights = lock(&inner.in_flight);
-            match flights.get(&key) {
-                Some(receiver) => (receiver.clone(), None),
-                None => {
-                    let (sender, receiver) = watch::channel(None);
-                    flights.insert(key, receiver.clone());
-                    (receiver, Some(sender))
-                }
+        let flight = self.inner.in_flight.try_run(key, || {
+            // Nothing in flight for this token: a request that just ended has
+            // written the cache first.
+            match self.remembered(&key) {
+                Some(result) => Err(result),
+                None => Ok(self
+                    .clone()
+                    .request_and_remember(key, SecretString::from(token))),
             }
-        };
-        if let Some(sender) = leader {
-            let outcome = self.request(token).await;
-            if let Ok(result) = &outcome {
-                self.remember(key, result.clone(), now);
-            }
-            lock(&inner.in_flight).remove(&key);
-            let _ = sender.send(Some(outcome));
-        }
-        match receiver.wait_for(Option::is_some).await {
-            Ok(outcome) => outcome.clone().unwrap_or_else(|| Err(abandoned())),
-            Err(_) => Err(abandoned()),
+        });
+        match flight {
+            Ok(waiter) => waiter
+                .await
+                .unwrap_or_else(|abandoned| Err(abandoned.into_error("the introspection request"))),
+            Err(result) => Ok(result),
         }
     }
 
     /// Forgets a cached result (after revoking the token, for example).
     pub fn forget(&self, token: &str) {
         lock(&self.inner.cache).remove(&sha256(token));
+    }
+
+    /// The cached result for the token of `key`, if still valid.
+    fn remembered(&self, key: &[u8; 32]) -> Option<Option<VerifiedToken>> {
+        let now = unix_now();
+        lock(&self.inner.cache)
+            .get(key)
+            .filter(|(_, until)| now < *until)
+            .map(|(result, _)| result.clone())
+    }
+
+    /// One request, on the flight's own task: its result is cached whoever
+    /// waits for it.
+    async fn request_and_remember(self, key: [u8; 32], token: SecretString) -> Outcome {
+        let now = unix_now();
+        let outcome = self.request(token.expose_secret()).await;
+        if let Ok(result) = &outcome {
+            self.remember(key, result.clone(), now);
+        }
+        outcome
     }
 
     fn remember(&self, key: [u8; 32], result: Option<VerifiedToken>, now: i64) {
@@ -344,10 +353,10 @@ impl Introspector {
             .get("aud")
             .and_then(parse_audiences)
             .unwrap_or_default();
-        let scopes = claims
-            .get("scope")
-            .and_then(parse_scopes)
-            .unwrap_or_default();
+        // `scope` (RFC 7662), or `scp` where a provider names it so; a
+        // malformed one grants nothing.
+        let present = |name| claims.get(name).filter(|value| !value.is_null());
+        let scopes = granted_scopes(present("scope"), present("scp")).unwrap_or_default();
         Ok(Some(VerifiedToken::new(Checked {
             audiences,
             expires_at,
@@ -361,10 +370,6 @@ impl Introspector {
     }
 }
 
-fn abandoned() -> Error {
-    Error::source_failed("the introspection request was abandoned", true)
-}
-
 impl fmt::Debug for Introspector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Introspector")
@@ -374,3 +379,6 @@ impl fmt::Debug for Introspector {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests;

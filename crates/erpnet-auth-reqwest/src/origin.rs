@@ -1,8 +1,10 @@
-//! The origins a token may be sent to: scheme, host and port.
+//! The origins a token may be sent to: scheme, host and port. The rule itself
+//! is [`erpnet_auth_core::origin::Origin`], shared with the tower adapter; this
+//! is its use with reqwest's `Url` and this crate's error.
 
 use std::fmt;
 
-use erpnet_auth_core::origin::is_secure_origin;
+use erpnet_auth_core::origin::{self, OriginError};
 use reqwest::Url;
 
 use crate::error::Error;
@@ -11,92 +13,41 @@ use crate::error::Error;
 /// default port made explicit so that `https://host` and `https://host:443` are
 /// one origin.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Origin {
-    scheme: String,
-    /// As `Url::host_str` gives it: domains lower-cased (and punycode), IPv6
-    /// addresses in brackets.
-    host: String,
-    port: u16,
-}
+pub(crate) struct Origin(origin::Origin);
 
 impl Origin {
     /// Parses `scheme://host[:port]` (a trailing `/` is tolerated). Anything
     /// more is refused rather than ignored: a path would suggest that only
     /// requests below it get the token, which is not the case.
     pub(crate) fn parse(value: &str) -> Result<Origin, Error> {
-        let parsed = Url::parse(value.trim());
-        let invalid = |reason: String| Error::InvalidOrigin {
-            origin: shown(value, parsed.as_ref().ok()),
-            reason,
-        };
-        let url = match &parsed {
-            Ok(url) => url,
-            Err(error) => return Err(invalid(format!("not a URL ({error})"))),
-        };
-        if !matches!(url.scheme(), "https" | "http") {
-            return Err(invalid(
-                "the scheme must be https (or http to a loopback address)".to_owned(),
-            ));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(invalid("it must not contain user information".to_owned()));
-        }
-        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-            return Err(invalid(
-                "give scheme://host[:port] only; a path, query or fragment would not limit \
-                 where the token goes (for a Url: `url.origin().ascii_serialization()`)"
-                    .to_owned(),
-            ));
-        }
-        let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
-            return Err(invalid("it has no host".to_owned()));
-        };
-        let origin = Origin {
-            scheme: url.scheme().to_owned(),
-            host: host.to_owned(),
-            port,
-        };
-        if !is_secure_origin(url.scheme(), host) {
-            return Err(Error::InsecureOrigin {
-                origin: origin.to_string(),
-            });
-        }
-        Ok(origin)
+        origin::Origin::parse(value)
+            .map(Origin)
+            .map_err(|error| match error {
+                OriginError::Insecure { origin } => Error::InsecureOrigin { origin },
+                OriginError::Invalid { origin, reason } => Error::InvalidOrigin {
+                    origin,
+                    reason: reason.to_owned(),
+                },
+                other => Error::InvalidOrigin {
+                    origin: other.origin().to_owned(),
+                    reason: other.to_string(),
+                },
+            })
     }
 
     /// Whether `url` belongs to this origin. No allocation.
     pub(crate) fn matches(&self, url: &Url) -> bool {
-        url.port_or_known_default() == Some(self.port)
-            && url.scheme() == self.scheme
-            && url.host_str() == Some(self.host.as_str())
-    }
-}
-
-/// The value as errors show it: without a password it may hold.
-fn shown(value: &str, url: Option<&Url>) -> String {
-    match url {
-        Some(url) if url.password().is_some() || !url.username().is_empty() => {
-            let mut url = url.clone();
-            let _ = url.set_password(None);
-            let _ = url.set_username("");
-            url.to_string()
-        }
-        _ => value.to_owned(),
+        url.host_str().is_some_and(|host| {
+            self.0
+                .matches(url.scheme(), host, url.port_or_known_default())
+        })
     }
 }
 
 /// `scheme://host[:port]`, the port shown only when it is not the default.
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let default_port = match self.scheme.as_str() {
-            "https" => 443,
-            _ => 80,
-        };
-        write!(f, "{}://{}", self.scheme, self.host)?;
-        if self.port != default_port {
-            write!(f, ":{}", self.port)?;
-        }
-        Ok(())
+        self.0.fmt(f)
     }
 }
 

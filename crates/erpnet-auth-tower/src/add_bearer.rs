@@ -1,6 +1,6 @@
 //! [`AddBearerLayer`]: the client side. Adds `Authorization: Bearer …` from a
-//! [`TokenSource`] to every outgoing request of a tower-based client (a tonic
-//! channel, a hyper client).
+//! [`TokenSource`] to the outgoing requests of a tower-based client (a tonic
+//! channel, a hyper client) for the origins it allows.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -10,16 +10,33 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use erpnet_auth_core::{AccessToken, Error, TokenSource};
+use erpnet_auth_core::origin::{Origin, OriginError};
+use erpnet_auth_core::{AccessToken, ConfigError, Error, TokenSource};
 use http::header::AUTHORIZATION;
 use http::{Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 /// Adds `Authorization: <type> <token>` (`Bearer` for every ERP.net token)
-/// from a [`TokenSource`] to every request, replacing any `Authorization`
-/// header already there. The header is marked sensitive, so HTTP libraries
-/// leave it out of their logs.
+/// from a [`TokenSource`] to the requests for the origins it allows,
+/// replacing any `Authorization` header already there. The header is marked
+/// sensitive, so HTTP libraries leave it out of their logs.
+///
+/// The origin rules are those of `BearerAuth` (erpnet-auth-reqwest), from
+/// [`erpnet_auth_core::origin::Origin`]:
+///
+/// - A request whose URI names an allowed origin (scheme, host and port;
+///   `https://host` is `https://host:443`) gets a token.
+/// - A request for any other origin goes out as it is: no token is attached
+///   and none is fetched.
+/// - An allowed origin is `https`, or plain `http` to a loopback address;
+///   [`AddBearerBuilder::build`] refuses anything else.
+/// - A request whose URI names no origin at all (`/path`) is not sent
+///   ([`AddBearerError::NoOrigin`]): where its token would go is unknown. tonic's
+///   generated clients send such URIs unless made with `with_origin`; give them
+///   the channel's own URI, as in the example below.
+///
+/// For the requests that get a token:
 ///
 /// - Hot path: [`TokenSource::cached_token`], which for a
 ///   [`CachedTokenSource`](erpnet_auth_core::CachedTokenSource) is one
@@ -37,10 +54,13 @@ use tower::{Layer, Service};
 /// use erpnet_auth_tower::AddBearerLayer;
 /// use tower::ServiceBuilder;
 ///
-/// # fn main() {
-/// // With tonic: `ServiceBuilder::new().layer(layer).service(channel)`,
-/// // then `HealthClient::new(service)`.
-/// let layer = AddBearerLayer::new(StaticToken::new("enrt_…"));
+/// # fn main() -> Result<(), erpnet_auth_core::ConfigError> {
+/// let api = "https://myinstance.my.erp.net";
+/// let layer = AddBearerLayer::builder(StaticToken::new("enrt_…"))
+///     .allow_origin(api)
+///     .build()?;
+/// // With tonic: `ServiceBuilder::new().layer(layer).service(channel)`, then
+/// // `HealthClient::with_origin(service, api.parse()?)`.
 /// let client = ServiceBuilder::new()
 ///     .layer(layer)
 ///     .service_fn(|request: http::Request<String>| async move {
@@ -48,32 +68,99 @@ use tower::{Layer, Service};
 ///         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
 ///     });
 /// # let _ = client;
-/// # }
+/// # Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct AddBearerLayer {
     source: Arc<dyn TokenSource>,
+    origins: Arc<[Origin]>,
+}
+
+/// Configures an [`AddBearerLayer`]: its token source and the origins it
+/// sends tokens to.
+pub struct AddBearerBuilder {
+    source: Arc<dyn TokenSource>,
+    origins: Vec<Origin>,
+    /// The first origin that could not be allowed, returned by `build`.
+    error: Option<OriginError>,
 }
 
 impl AddBearerLayer {
-    /// Adds tokens from `source`; wrap a grant in
-    /// [`CachedTokenSource`](erpnet_auth_core::CachedTokenSource) first, or
-    /// pass one you share with other clients as an `Arc`.
-    pub fn new(source: impl TokenSource) -> Self {
-        Self {
-            source: Arc::new(source),
+    /// Starts configuring a layer that adds tokens from `source`; wrap a
+    /// grant in [`CachedTokenSource`](erpnet_auth_core::CachedTokenSource)
+    /// first. It allows no origin yet: add each with
+    /// [`allow_origin`](AddBearerBuilder::allow_origin).
+    pub fn builder(source: impl TokenSource) -> AddBearerBuilder {
+        Self::builder_from_arc(Arc::new(source))
+    }
+
+    /// Like [`builder`](Self::builder), for a source already shared as
+    /// `Arc<dyn TokenSource>` (no second indirection).
+    pub fn builder_from_arc(source: Arc<dyn TokenSource>) -> AddBearerBuilder {
+        AddBearerBuilder {
+            source,
+            origins: Vec::new(),
+            error: None,
         }
     }
 
-    /// Adds tokens from a source held as `Arc<dyn TokenSource>`.
-    pub fn from_arc(source: Arc<dyn TokenSource>) -> Self {
-        Self { source }
+    /// The origins this layer sends tokens to.
+    pub fn origins(&self) -> &[Origin] {
+        &self.origins
+    }
+}
+
+impl AddBearerBuilder {
+    /// Allows sending tokens to `origin`: `https://host[:port]`, or `http://`
+    /// to a loopback address (`127.0.0.0/8`, `[::1]`, `localhost`). May be
+    /// called several times. A value that is not such an origin makes
+    /// [`build`](Self::build) fail.
+    pub fn allow_origin(mut self, origin: impl AsRef<str>) -> Self {
+        match Origin::parse(origin.as_ref()) {
+            Ok(origin) if !self.origins.contains(&origin) => self.origins.push(origin),
+            Ok(_) => {}
+            Err(error) => {
+                self.error.get_or_insert(error);
+            }
+        }
+        self
+    }
+
+    /// The layer, or why it cannot work: an origin that is not a secure
+    /// origin ([`ConfigError::InsecureUrl`] for plain http to a host that is
+    /// not a loopback address, [`ConfigError::Invalid`] otherwise), or no
+    /// origin at all.
+    pub fn build(self) -> Result<AddBearerLayer, ConfigError> {
+        if let Some(error) = self.error {
+            return Err(error.into());
+        }
+        if self.origins.is_empty() {
+            return Err(ConfigError::invalid(
+                "AddBearerLayer allows no origin, so it would never attach a token: call \
+                 allow_origin(\"https://…\") with the origin of the API",
+            ));
+        }
+        Ok(AddBearerLayer {
+            source: self.source,
+            origins: self.origins.into(),
+        })
     }
 }
 
 impl fmt::Debug for AddBearerLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AddBearerLayer").finish_non_exhaustive()
+        f.debug_struct("AddBearerLayer")
+            .field("origins", &self.origins)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for AddBearerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AddBearerBuilder")
+            .field("origins", &self.origins)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
     }
 }
 
@@ -84,6 +171,7 @@ impl<S> Layer<S> for AddBearerLayer {
         AddBearer {
             inner,
             source: self.source.clone(),
+            origins: self.origins.clone(),
         }
     }
 }
@@ -93,14 +181,10 @@ impl<S> Layer<S> for AddBearerLayer {
 pub struct AddBearer<S> {
     inner: S,
     source: Arc<dyn TokenSource>,
+    origins: Arc<[Origin]>,
 }
 
 impl<S> AddBearer<S> {
-    /// Wraps `inner`; the same as `AddBearerLayer::new(source).layer(inner)`.
-    pub fn new(inner: S, source: impl TokenSource) -> Self {
-        AddBearerLayer::new(source).layer(inner)
-    }
-
     /// The inner service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -124,6 +208,10 @@ pub enum AddBearerError<E> {
     /// The token has characters a header cannot carry; the request was not
     /// sent.
     InvalidToken,
+    /// The request's URI has no scheme and host, so where its token would go
+    /// is unknown; the request was not sent. (tonic: make the client with
+    /// `with_origin`.)
+    NoOrigin,
     /// The inner service failed.
     Service(E),
 }
@@ -143,6 +231,11 @@ impl<E: fmt::Display> fmt::Display for AddBearerError<E> {
             AddBearerError::InvalidToken => {
                 f.write_str("the access token has characters a header cannot carry")
             }
+            AddBearerError::NoOrigin => f.write_str(
+                "the request's URI has no scheme and host, so AddBearer cannot tell where its \
+                 token would go; the request was not sent (tonic: make the client with \
+                 `with_origin(service, origin)`)",
+            ),
             AddBearerError::Service(e) => e.fmt(f),
         }
     }
@@ -152,7 +245,7 @@ impl<E: StdError + 'static> StdError for AddBearerError<E> {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
             AddBearerError::Token(e) => Some(e),
-            AddBearerError::InvalidToken => None,
+            AddBearerError::InvalidToken | AddBearerError::NoOrigin => None,
             AddBearerError::Service(e) => e.source(),
         }
     }
@@ -171,6 +264,22 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let uri = request.uri();
+        if !self.origins.iter().any(|origin| origin.matches_uri(uri)) {
+            let state = if uri.scheme().is_none() || uri.host().is_none() {
+                tracing::warn!("add_bearer: the request's URI names no origin; not sent");
+                State::Failed {
+                    error: Some(AddBearerError::NoOrigin),
+                }
+            } else {
+                tracing::trace!("add_bearer: origin not allowed, sent without a token");
+                State::Called {
+                    future: self.inner.call(request),
+                    sent: None,
+                }
+            };
+            return ResponseFuture { state };
+        }
         let state = match self.source.cached_token() {
             Some(token) => match authorize(&mut request, &token) {
                 Ok(()) => State::Called {
@@ -315,5 +424,118 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use erpnet_auth_core::{StaticToken, async_trait};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// A source that counts the tokens asked of it.
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+
+    #[async_trait]
+    impl TokenSource for Counting {
+        async fn token(&self) -> Result<AccessToken, Error> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(AccessToken::new("secret"))
+        }
+    }
+
+    /// Sends `uri` through the layer; the `Authorization` header the inner
+    /// service saw, if any.
+    async fn send(layer: &AddBearerLayer, uri: &str) -> Result<Option<String>, String> {
+        let client = layer.layer(tower::service_fn(|request: Request<()>| async move {
+            let header = request.headers().get(AUTHORIZATION);
+            let shown = header.map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned());
+            Ok::<_, std::convert::Infallible>(Response::new(shown))
+        }));
+        let request = Request::get(uri).body(()).expect("request");
+        client
+            .oneshot(request)
+            .await
+            .map(Response::into_body)
+            .map_err(|error| error.to_string())
+    }
+
+    #[tokio::test]
+    async fn tokens_go_to_allowed_origins_only_and_are_fetched_only_for_them() {
+        let source = Arc::new(Counting::default());
+        let layer = AddBearerLayer::builder_from_arc(source.clone())
+            .allow_origin("https://myinstance.my.erp.net")
+            .allow_origin("http://127.0.0.1:8080")
+            .build()
+            .expect("layer");
+        for allowed in [
+            "https://myinstance.my.erp.net/api/domain/odata/x",
+            "https://MyInstance.my.erp.net:443/",
+            "http://127.0.0.1:8080/grpc.health.v1.Health/Check",
+        ] {
+            let header = send(&layer, allowed).await.expect("sent");
+            assert_eq!(header.as_deref(), Some("Bearer secret"), "{allowed}");
+        }
+        assert_eq!(source.0.load(Ordering::SeqCst), 3);
+        for other in [
+            "http://evil.example/steal",
+            "http://myinstance.my.erp.net/api",
+            "https://myinstance.my.erp.net:8443/api",
+            "https://myinstance.my.erp.net.evil.example/api",
+            "http://127.0.0.1:8081/",
+            "http://localhost:8080/",
+        ] {
+            assert_eq!(send(&layer, other).await, Ok(None), "{other}");
+        }
+        assert_eq!(
+            source.0.load(Ordering::SeqCst),
+            3,
+            "nothing fetched for them"
+        );
+
+        let error = send(&layer, "/grpc.health.v1.Health/Check")
+            .await
+            .expect_err("no origin");
+        assert!(error.contains("with_origin"), "{error}");
+        assert_eq!(source.0.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn a_misconfigured_layer_is_refused_when_built() {
+        let build = |origins: &[&str]| {
+            origins
+                .iter()
+                .fold(
+                    AddBearerLayer::builder(StaticToken::new("secret")),
+                    |b, o| b.allow_origin(o),
+                )
+                .build()
+        };
+        let insecure =
+            build(&["https://ok.example", "http://api.example.com"]).expect_err("plain http");
+        assert!(
+            matches!(insecure, ConfigError::InsecureUrl { .. }),
+            "{insecure}"
+        );
+        assert!(insecure.to_string().contains("loopback"), "{insecure}");
+        for invalid in [
+            &["https://api.example.com/api"][..],
+            &["ftp://127.0.0.1"],
+            &[],
+        ] {
+            let error = build(invalid).expect_err("invalid");
+            assert!(
+                matches!(error, ConfigError::Invalid(_)),
+                "{invalid:?}: {error}"
+            );
+        }
+        let layer =
+            build(&["https://api.example.com", "https://API.example.com:443/"]).expect("valid");
+        assert_eq!(layer.origins().len(), 1);
+        assert!(!format!("{layer:?}").contains("secret"));
     }
 }

@@ -14,6 +14,9 @@ pub(crate) enum Malformed {
     NotAscii,
     /// `Bearer` with no token, or a token with characters outside `b64token`.
     BadToken,
+    /// `Bearer` followed by a tab instead of a space: no scheme another
+    /// reader would see, so never a request without a token.
+    Separator,
 }
 
 impl Malformed {
@@ -22,6 +25,7 @@ impl Malformed {
             Malformed::Repeated => "more than one Authorization header",
             Malformed::NotAscii => "the bearer token is not ASCII",
             Malformed::BadToken => "the bearer token is empty or malformed",
+            Malformed::Separator => "the scheme and the bearer token must be separated by a space",
         }
     }
 }
@@ -31,7 +35,10 @@ impl Malformed {
 /// header, or one with another scheme, such as `Basic`).
 ///
 /// Exactly one `Authorization` header is allowed; the scheme is matched
-/// without regard to case.
+/// without regard to case and ends at the first space or tab. RFC 9110 puts
+/// one or more spaces between scheme and token: `Bearer<TAB><token>` is
+/// malformed, not "another scheme" (which an optional layer would let through
+/// as anonymous).
 ///
 /// The syntax check ([`is_b64token`]) is left to the caller for when the
 /// validator refuses the token: a token the validator accepts is a JWS in
@@ -45,15 +52,21 @@ pub(crate) fn token(headers: &HeaderMap) -> Result<Option<&str>, Malformed> {
     if values.next().is_some() {
         return Err(Malformed::Repeated);
     }
-    let value = value.as_bytes();
-    let (scheme, rest) = match value.iter().position(|&b| b == b' ') {
-        Some(space) => (&value[..space], &value[space + 1..]),
-        None => (value, &[][..]),
-    };
+    let value = value.as_bytes().trim_ascii();
+    let scheme_end = value
+        .iter()
+        .position(|&b| b == b' ' || b == b'\t')
+        .unwrap_or(value.len());
+    let (scheme, rest) = value.split_at(scheme_end);
     if !scheme.eq_ignore_ascii_case(b"bearer") {
         return Ok(None);
     }
-    std::str::from_utf8(rest.trim_ascii())
+    let token = match rest.split_first() {
+        None => rest,
+        Some((b' ', token)) => token,
+        Some(_) => return Err(Malformed::Separator),
+    };
+    std::str::from_utf8(token.trim_ascii())
         .map(Some)
         .map_err(|_| Malformed::NotAscii)
 }
@@ -73,7 +86,7 @@ pub(crate) fn malformed(token: &str) -> Option<Malformed> {
 /// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
 fn is_b64token(token: &[u8]) -> bool {
     let padding = token.iter().rev().take_while(|&&b| b == b'=').count();
-    let body = &token[..token.len() - padding];
+    let (body, _) = token.split_at(token.len().saturating_sub(padding));
     // No early exit, so that the loop is vectorised.
     let bad = body.iter().fold(false, |bad, &b| {
         let ok = (b.wrapping_sub(b'0') < 10)
@@ -129,6 +142,23 @@ mod tests {
         assert_eq!(token(&headers(&[])), Ok(None));
         assert_eq!(token(&headers(&["Basic dXNlcjpwYXNz"])), Ok(None));
         assert_eq!(token(&headers(&["Bearerabc"])), Ok(None));
+        assert_eq!(token(&headers(&["Basic\tdXNlcjpwYXNz"])), Ok(None));
+    }
+
+    #[test]
+    fn a_tab_after_the_scheme_is_malformed_not_another_scheme() {
+        for value in ["Bearer\tabc.def.ghi", "bearer\t abc", "Bearer\t\tabc"] {
+            assert_eq!(
+                token(&headers(&[value])),
+                Err(Malformed::Separator),
+                "{value:?}"
+            );
+        }
+        assert_eq!(token(&headers(&["Bearer \tabc"])), Ok(Some("abc")));
+        // A trailing tab is trimmed like a trailing space: no token at all.
+        let map = headers(&["Bearer\t"]);
+        let empty = token(&map).expect("one header").expect("bearer");
+        assert_eq!(malformed(empty), Some(Malformed::BadToken));
     }
 
     #[test]

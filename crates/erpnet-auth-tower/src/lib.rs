@@ -47,7 +47,7 @@
 //! | [`ValidateBearerLayer`] | server | validates `Authorization: Bearer` JWTs with a `JwtValidator` (erpnet-auth-oidc), puts the `VerifiedToken` into the request's extensions, answers refusals per RFC 6750 (or as a gRPC status); [`optional`](ValidateBearerLayer::optional) lets anonymous requests through |
 //! | [`RequireScopesLayer`] | server | all-of or any-of scope checks per route group or service: 403 `insufficient_scope` |
 //! | `Claims<T>` (feature `axum`) | server | the axum extractor: `Claims` (ERP.net claims, typed), `Claims<YourType>`, `Option<Claims<T>>` |
-//! | [`AddBearerLayer`] | client | adds `Authorization: Bearer` from any [`TokenSource`](erpnet_auth_core::TokenSource) to outgoing requests (tonic channels, hyper clients) |
+//! | [`AddBearerLayer`] | client | adds `Authorization: Bearer` from any [`TokenSource`](erpnet_auth_core::TokenSource) to outgoing requests (tonic channels, hyper clients) for the origins it allows (https, or http to loopback) |
 //!
 //! Every type is generic over request and response bodies; nothing here
 //! depends on axum, hyper or tonic (the extractor aside), so the layers work
@@ -78,7 +78,7 @@ pub mod require_scopes;
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub mod validate_bearer;
 
-pub use add_bearer::{AddBearer, AddBearerError, AddBearerLayer};
+pub use add_bearer::{AddBearer, AddBearerBuilder, AddBearerError, AddBearerLayer};
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub use body::ResponseBody;
@@ -87,7 +87,7 @@ pub use body::ResponseBody;
 pub use extract::{Claims, ClaimsRejection};
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
-pub use refusal::DEFAULT_REALM;
+pub use refusal::{DEFAULT_REALM, DEFAULT_RETRY_AFTER};
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub use require_scopes::{RequireScopes, RequireScopesLayer};

@@ -4,15 +4,30 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use erpnet_auth_oidc::ValidationError;
-use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use serde::Serialize;
 
 /// The default `realm` of `WWW-Authenticate` challenges.
 pub const DEFAULT_REALM: &str = "api";
+
+/// The default `Retry-After` of a 503: how soon a client may try again when
+/// the signing keys or the introspection endpoint cannot be reached.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// What a 503 could not reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outage {
+    /// The provider's signing keys (JWKS, or discovery on the way to it).
+    SigningKeys,
+    /// The RFC 7662 introspection endpoint.
+    #[cfg_attr(not(feature = "introspection"), allow(dead_code))]
+    Introspection,
+}
 
 /// Why a request is refused.
 #[derive(Debug, Clone)]
@@ -29,8 +44,12 @@ pub(crate) enum Refusal {
         scope: Arc<str>,
         description: &'static str,
     },
-    /// The signing keys cannot be loaded: 503.
-    Unavailable,
+    /// What the answer depends on cannot be reached: 503 with `Retry-After`
+    /// (gRPC: UNAVAILABLE with `grpc-retry-pushback-ms`).
+    Unavailable {
+        outage: Outage,
+        retry_after: Duration,
+    },
     /// The middleware that should have run before did not: 500.
     NotConfigured,
 }
@@ -38,9 +57,12 @@ pub(crate) enum Refusal {
 impl Refusal {
     /// The answer to a token the validator refused. The reason comes from the
     /// error's `Display`, which is written to be shown to callers.
-    pub(crate) fn from_validation(error: &ValidationError) -> Self {
+    pub(crate) fn from_validation(error: &ValidationError, retry_after: Duration) -> Self {
         match error {
-            e if e.is_unavailable() => Refusal::Unavailable,
+            e if e.is_unavailable() => Refusal::Unavailable {
+                outage: Outage::SigningKeys,
+                retry_after,
+            },
             ValidationError::InsufficientScope { required } => Refusal::InsufficientScope {
                 scope: required.join(" ").into(),
                 description: "the token lacks a scope this API requires",
@@ -54,7 +76,7 @@ impl Refusal {
             Refusal::MissingToken | Refusal::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Refusal::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Refusal::InsufficientScope { .. } => StatusCode::FORBIDDEN,
-            Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -66,7 +88,7 @@ impl Refusal {
             Refusal::InvalidRequest(_) => Some("invalid_request"),
             Refusal::InvalidToken(_) => Some("invalid_token"),
             Refusal::InsufficientScope { .. } => Some("insufficient_scope"),
-            Refusal::Unavailable => Some("temporarily_unavailable"),
+            Refusal::Unavailable { .. } => Some("temporarily_unavailable"),
             Refusal::NotConfigured => Some("server_error"),
         }
     }
@@ -77,7 +99,14 @@ impl Refusal {
             Refusal::InvalidRequest(description) => description,
             Refusal::InvalidToken(description) => description,
             Refusal::InsufficientScope { description, .. } => description,
-            Refusal::Unavailable => "signing keys unavailable; try again later",
+            Refusal::Unavailable {
+                outage: Outage::SigningKeys,
+                ..
+            } => "signing keys unavailable; try again later",
+            Refusal::Unavailable {
+                outage: Outage::Introspection,
+                ..
+            } => "token introspection unavailable; try again later",
             Refusal::NotConfigured => "authentication is not configured for this route",
         }
     }
@@ -88,7 +117,7 @@ impl Refusal {
         match self {
             Refusal::MissingToken | Refusal::InvalidRequest(_) | Refusal::InvalidToken(_) => "16",
             Refusal::InsufficientScope { .. } => "7",
-            Refusal::Unavailable => "14",
+            Refusal::Unavailable { .. } => "14",
             Refusal::NotConfigured => "13",
         }
     }
@@ -152,7 +181,14 @@ impl Refusal {
                     headers.insert(WWW_AUTHENTICATE, value);
                 }
             }
-            Refusal::Unavailable | Refusal::NotConfigured => {}
+            Refusal::Unavailable { retry_after, .. } => {
+                // Whole seconds (RFC 9110 §10.2.3), rounded up.
+                let seconds = retry_after
+                    .as_secs()
+                    .saturating_add(u64::from(retry_after.subsec_nanos() > 0));
+                headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            Refusal::NotConfigured => {}
         }
         response
     }
@@ -166,6 +202,11 @@ impl Refusal {
         headers.insert("grpc-status", HeaderValue::from_static(self.grpc_status()));
         if let Ok(message) = HeaderValue::try_from(percent_encode(self.description())) {
             headers.insert("grpc-message", message);
+        }
+        if let Refusal::Unavailable { retry_after, .. } = self {
+            // gRPC's Retry-After, read by clients with a retry policy.
+            let millis = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX);
+            headers.insert("grpc-retry-pushback-ms", HeaderValue::from(millis));
         }
         response
     }
@@ -285,9 +326,35 @@ mod tests {
             r#"Bearer realm="orders", error="insufficient_scope", error_description="the token lacks a scope this API requires", scope="read update""#
         );
 
-        let unavailable = Refusal::Unavailable.response(&realm, &headers);
-        assert_eq!(unavailable.status(), 503);
-        assert!(!unavailable.headers().contains_key(WWW_AUTHENTICATE));
+        for (outage, description) in [
+            (
+                Outage::SigningKeys,
+                "signing keys unavailable; try again later",
+            ),
+            (
+                Outage::Introspection,
+                "token introspection unavailable; try again later",
+            ),
+        ] {
+            let refusal = Refusal::Unavailable {
+                outage,
+                retry_after: Duration::from_millis(2500),
+            };
+            let unavailable = refusal.response(&realm, &headers);
+            assert_eq!(unavailable.status(), 503);
+            assert!(!unavailable.headers().contains_key(WWW_AUTHENTICATE));
+            assert_eq!(unavailable.headers()[RETRY_AFTER], "3");
+            assert_eq!(
+                unavailable.body(),
+                &format!(
+                    r#"{{"error":"temporarily_unavailable","error_description":"{description}"}}"#
+                )
+            );
+            let grpc = refusal.answer(&realm, true);
+            assert_eq!(grpc.headers()["grpc-status"], "14");
+            assert_eq!(grpc.headers()["grpc-message"], description);
+            assert_eq!(grpc.headers()["grpc-retry-pushback-ms"], "2500");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::mem;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::Bytes;
 #[cfg(feature = "introspection")]
@@ -18,7 +19,9 @@ use tower::{Layer, Service};
 
 use crate::bearer;
 use crate::body::ResponseBody;
-use crate::refusal::{Realm, Refusal};
+#[cfg(feature = "introspection")]
+use crate::refusal::Outage;
+use crate::refusal::{DEFAULT_RETRY_AFTER, Realm, Refusal};
 
 /// Validates `Authorization: Bearer` tokens with a [`JwtValidator`] and puts
 /// the [`VerifiedToken`] into the request's extensions, where
@@ -36,7 +39,7 @@ use crate::refusal::{Realm, Refusal};
 /// | two `Authorization` headers, a malformed value | 400 `invalid_request` | 16 UNAUTHENTICATED |
 /// | an invalid, expired, foreign or wrong-audience token, an ID token, a reference token (`enrt_…`) | 401 `invalid_token` | 16 UNAUTHENTICATED |
 /// | a token without the scopes the validator requires | 403 `insufficient_scope` | 7 PERMISSION_DENIED |
-/// | a token while the signing keys cannot be loaded | 503 | 14 UNAVAILABLE |
+/// | a token while the signing keys (or, for an opaque token, the introspection endpoint) cannot be reached | 503 with `Retry-After`, naming which | 14 UNAVAILABLE, naming which, with `grpc-retry-pushback-ms` |
 ///
 /// HTTP refusals carry a small JSON body
 /// (`{"error":"invalid_token","error_description":"token expired"}`); gRPC
@@ -75,12 +78,25 @@ pub struct ValidateBearerLayer {
 /// What the layer was configured with; also put into the extensions of every
 /// request it lets through, so that later middleware can answer in the same
 /// realm and tell an anonymous request from a missing layer.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) realm: Realm,
     optional: bool,
+    retry_after: Duration,
     #[cfg(feature = "introspection")]
     introspector: Option<Introspector>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            realm: Realm::default(),
+            optional: false,
+            retry_after: DEFAULT_RETRY_AFTER,
+            #[cfg(feature = "introspection")]
+            introspector: None,
+        }
+    }
 }
 
 /// The mark [`ValidateBearer`] leaves on every request it lets through.
@@ -101,6 +117,16 @@ impl ValidateBearerLayer {
     /// are replaced by `?`.
     pub fn realm(mut self, realm: impl AsRef<str>) -> Self {
         Arc::make_mut(&mut self.settings).realm = Realm::new(realm.as_ref());
+        self
+    }
+
+    /// The `Retry-After` of 503 answers, sent when the signing keys or the
+    /// introspection endpoint cannot be reached (default 5 s, in whole seconds
+    /// rounded up; gRPC: `grpc-retry-pushback-ms`). The key set is fetched
+    /// again for an unknown key at most once per its cooldown, so a longer
+    /// wait spares clients answers that cannot have changed yet.
+    pub fn retry_after(mut self, wait: Duration) -> Self {
+        Arc::make_mut(&mut self.settings).retry_after = wait;
         self
     }
 
@@ -191,11 +217,10 @@ where
         let decision = match bearer::token(request.headers()) {
             #[cfg(feature = "introspection")]
             Ok(Some(token)) if self.settings.introspector.is_some() && !looks_like_jwt(token) => {
-                let (validator, introspector) =
-                    (self.validator.clone(), self.settings.introspector.clone());
+                let (validator, settings) = (self.validator.clone(), self.settings.clone());
                 let token = token.to_owned();
                 Decision::Wait(Box::pin(async move {
-                    introspect(introspector, &validator, &token).await
+                    introspect(&settings, &validator, &token).await
                 }))
             }
             Ok(Some(token)) => match self.validator.validate_now(token) {
@@ -203,17 +228,18 @@ where
                 // A key id was read, so the token is a well-formed JWS.
                 Err(ValidationError::UnknownKey) => {
                     let validator = self.validator.clone();
+                    let retry_after = self.settings.retry_after;
                     let token = token.to_owned();
                     Decision::Wait(Box::pin(async move {
                         validator
                             .validate(&token)
                             .await
-                            .map_err(|error| refusal(&error, &token))
+                            .map_err(|error| refusal(&error, &token, retry_after))
                     }))
                 }
                 Err(error) => Decision::Refuse(match bearer::malformed(token) {
                     Some(malformed) => invalid_request(malformed),
-                    None => refusal(&error, token),
+                    None => refusal(&error, token, self.settings.retry_after),
                 }),
             },
             Ok(None) if self.settings.optional => Decision::Pass(None),
@@ -261,11 +287,11 @@ where
 /// rules to the answer.
 #[cfg(feature = "introspection")]
 async fn introspect(
-    introspector: Option<Introspector>,
+    settings: &Settings,
     validator: &JwtValidator,
     token: &str,
 ) -> Result<VerifiedToken, Refusal> {
-    let Some(introspector) = introspector else {
+    let Some(introspector) = &settings.introspector else {
         return Err(Refusal::InvalidToken(
             "reference tokens are not accepted here".into(),
         ));
@@ -278,7 +304,10 @@ async fn introspect(
         }
         Err(error) => {
             tracing::warn!(%error, "request refused: the token could not be introspected");
-            return Err(Refusal::Unavailable);
+            return Err(Refusal::Unavailable {
+                outage: Outage::Introspection,
+                retry_after: settings.retry_after,
+            });
         }
     };
     let audiences = validator.audiences();
@@ -286,7 +315,10 @@ async fn introspect(
         && !active.audiences().is_empty()
         && !active.audiences().iter().any(|a| audiences.contains(a))
     {
-        return Err(Refusal::from_validation(&ValidationError::WrongAudience));
+        return Err(Refusal::from_validation(
+            &ValidationError::WrongAudience,
+            settings.retry_after,
+        ));
     }
     let required = validator.required_scopes();
     if !required.iter().all(|s| active.has_scope(s)) {
@@ -294,6 +326,7 @@ async fn introspect(
             &ValidationError::InsufficientScope {
                 required: required.to_vec(),
             },
+            settings.retry_after,
         ));
     }
     Ok(active)
@@ -310,7 +343,7 @@ fn invalid_request(malformed: bearer::Malformed) -> Refusal {
 
 /// The refusal of a token the validator did not accept, logged (without the
 /// token).
-fn refusal(error: &ValidationError, token: &str) -> Refusal {
+fn refusal(error: &ValidationError, token: &str, retry_after: Duration) -> Refusal {
     if matches!(error, ValidationError::Malformed(_)) && !looks_like_jwt(token) {
         // An opaque reference token (ERP.net `enrt_…`): nothing here can
         // check it, as no introspection is configured.
@@ -322,7 +355,7 @@ fn refusal(error: &ValidationError, token: &str) -> Refusal {
     } else {
         tracing::debug!(reason = %error, "request refused: invalid bearer token");
     }
-    Refusal::from_validation(error)
+    Refusal::from_validation(error, retry_after)
 }
 
 type Validation = Pin<Box<dyn Future<Output = Result<VerifiedToken, Refusal>> + Send>>;

@@ -6,6 +6,7 @@ use std::sync::atomic::AtomicUsize;
 
 use super::*;
 use crate::error::OAuthErrorCode;
+use crate::testing::{paused_runtime, settle};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -68,13 +69,6 @@ fn cache(provider: &Arc<Provider>) -> CachedTokenSource<Arc<Provider>> {
     CachedTokenSource::builder(provider.clone())
         .jitter(Duration::ZERO)
         .build()
-}
-
-/// Lets spawned tasks run without moving the clock.
-async fn settle() {
-    for _ in 0..20 {
-        tokio::task::yield_now().await;
-    }
 }
 
 /// Moves the clock, letting every task run before and after, as a real clock
@@ -376,13 +370,6 @@ async fn a_lazy_cache_leaves_no_task_behind() {
 #[test]
 fn when_the_timer_runtime_is_gone_the_clock_decides() {
     let provider = Provider::new(Some(Duration::from_secs(60)));
-    let paused_runtime = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .expect("runtime")
-    };
     let tokens = cache(&provider);
     let first = paused_runtime().block_on(tokens.token()).expect("token");
     // That runtime is gone, and with it the entry's timer task.
@@ -399,6 +386,76 @@ fn when_the_timer_runtime_is_gone_the_clock_decides() {
         );
     });
     assert_eq!(provider.requests(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_dropped_mid_refresh_leaves_the_refresh_to_the_next_one() {
+    let provider = Provider::new(Some(HOUR));
+    let tokens = cache(&provider);
+    // The caller gives up while the provider is still answering (100 ms), as a
+    // client that hangs up or a time-out layer would.
+    let gave_up = tokio::time::timeout(Duration::from_millis(50), tokens.token()).await;
+    assert!(gave_up.is_err());
+    assert_eq!(provider.requests(), 1);
+    assert!(
+        tokens.shared.flight.is_running(),
+        "the refresh goes on without its caller"
+    );
+
+    // The next caller joins that refresh instead of sending another request.
+    let token = tokens.token().await.expect("token");
+    assert_eq!(token.expose_secret(), "token-1");
+    assert_eq!(provider.requests(), 1);
+    assert!(
+        !tokens.shared.flight.is_running(),
+        "nothing is left in flight"
+    );
+
+    // With every caller gone, the refresh still ends and stores its token.
+    tokens.report_rejected(&token);
+    let gave_up = tokio::time::timeout(Duration::from_millis(50), tokens.token()).await;
+    assert!(gave_up.is_err());
+    pass(Duration::from_millis(50)).await;
+    assert!(!tokens.shared.flight.is_running());
+    let stored = tokens.cached_token().expect("stored by the refresh alone");
+    assert_eq!(stored.expose_secret(), "token-2");
+    assert_eq!(provider.requests(), 2);
+}
+
+#[test]
+fn a_refresh_whose_runtime_shuts_down_leaves_nothing_behind() {
+    let provider = Provider::new(Some(HOUR));
+    let tokens = cache(&provider);
+    paused_runtime().block_on(async {
+        let gave_up = tokio::time::timeout(Duration::from_millis(50), tokens.token()).await;
+        assert!(gave_up.is_err());
+    });
+    // That runtime is gone, and with it the refresh, before the provider answered.
+    assert_eq!(provider.requests(), 1);
+    assert!(!tokens.shared.flight.is_running());
+    paused_runtime().block_on(async {
+        let token = tokens.token().await.expect("a new refresh");
+        assert_eq!(token.expose_secret(), "token-2");
+    });
+    assert_eq!(provider.requests(), 2);
+}
+
+#[test]
+fn without_a_runtime_the_caller_fetches_the_token_itself() {
+    let source = crate::token_source_fn(|| async {
+        Ok(AccessToken::new("fetched inline").with_expires_in(HOUR))
+    });
+    let tokens = CachedTokenSource::new(source);
+    // Polled by hand, as an executor other than tokio would.
+    let mut token = std::pin::pin!(tokens.token());
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let Poll::Ready(token) = token.as_mut().poll(&mut cx) else {
+        panic!("the source answers at once, so the caller's fetch does too");
+    };
+    assert_eq!(token.expect("token").expose_secret(), "fetched inline");
+    assert!(!tokens.shared.flight.is_running());
+    let cached = tokens.cached_token().expect("stored, judged by the clock");
+    assert_eq!(cached.expose_secret(), "fetched inline");
 }
 
 #[tokio::test(start_paused = true)]
@@ -462,11 +519,7 @@ async fn more_caches_than_thread_slots_each_serve_their_own_token() {
 
 #[test]
 fn threads_that_read_a_token_see_its_rejection_and_replacement_at_once() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .expect("runtime");
+    let runtime = paused_runtime();
     let provider = Provider::new(None);
     let tokens = cache(&provider);
     let first = runtime.block_on(tokens.token()).expect("token");

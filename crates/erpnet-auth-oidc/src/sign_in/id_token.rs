@@ -15,7 +15,7 @@ use crate::jose::Algorithm;
 use crate::validation::error::ValidationError;
 use crate::validation::jwks::JwksCache;
 use crate::validation::jws;
-use crate::validation::validator::{allowed_algorithm, verify_signature};
+use crate::validation::validator::{allowed_algorithm, parse_claims, verify_signature};
 
 /// A validated ID token: who signed in. The raw token is kept (for
 /// `id_token_hint` at logout) but never printed.
@@ -112,8 +112,8 @@ fn validate_now(
     }
     verify_signature(&jws, alg, jwks)?;
 
-    let claims: Map<String, Value> = serde_json::from_slice(&jws.payload)
-        .map_err(|_| ValidationError::MalformedClaims("not a JSON object"))?;
+    // As strictly as an access token's: one object, no claim twice.
+    let claims: Map<String, Value> = parse_claims(&jws.payload)?;
     match claims.get("iss") {
         None => return Err(ValidationError::MissingClaim("iss")),
         Some(Value::String(iss)) if iss == check.issuer => {}
@@ -156,11 +156,17 @@ fn validate_now(
         Some(_) => return Err(ValidationError::WrongNonce),
         None => return Err(ValidationError::MissingClaim("nonce")),
     }
-    if let (Some(Value::String(at_hash)), Some(access_token)) =
-        (claims.get("at_hash"), check.access_token)
-        && *at_hash != token_hash(alg, access_token)
-    {
-        return Err(ValidationError::WrongAccessTokenHash);
+    // `null` is no `at_hash`, as a `null` claim is absent in access tokens;
+    // any other value that is not a string is refused, never skipped.
+    match (claims.get("at_hash"), check.access_token) {
+        (None | Some(Value::Null), _) => {}
+        (Some(Value::String(at_hash)), Some(access_token)) => {
+            if *at_hash != token_hash(alg, access_token) {
+                return Err(ValidationError::WrongAccessTokenHash);
+            }
+        }
+        (Some(Value::String(_)), None) => {}
+        (Some(_), _) => return Err(ValidationError::MalformedClaims("`at_hash`")),
     }
     let subject = match claims.get("sub") {
         Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
@@ -303,6 +309,103 @@ mod tests {
         assert!(
             matches!(error, ValidationError::WrongAccessTokenHash),
             "{error:?}"
+        );
+    }
+
+    /// ID tokens with exactly the payload given, signed with a local Ed25519
+    /// key (the mock identity signs JSON objects, which cannot repeat a name).
+    struct Signer {
+        pair: aws_lc_rs::signature::Ed25519KeyPair,
+        jwks: JwksCache,
+    }
+
+    const ISSUER: &str = "https://demo.my.erp.net/id";
+
+    impl Signer {
+        fn new() -> Self {
+            use aws_lc_rs::signature::KeyPair as _;
+            let pair = aws_lc_rs::signature::Ed25519KeyPair::generate().expect("key");
+            let jwk = json!({"kty": "OKP", "crv": "Ed25519", "kid": "k",
+                             "x": URL_SAFE_NO_PAD.encode(pair.public_key().as_ref())});
+            let jwks =
+                JwksCache::from_json(&json!({ "keys": [jwk] }).to_string(), 8).expect("jwks");
+            Self { pair, jwks }
+        }
+
+        fn check(&self, payload: &str) -> Result<IdToken, ValidationError> {
+            let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": "k"});
+            let input = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(header.to_string()),
+                URL_SAFE_NO_PAD.encode(payload)
+            );
+            let signature = self.pair.sign(input.as_bytes());
+            let raw = format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()));
+            validate_now(
+                &raw,
+                &self.jwks,
+                &IdTokenCheck {
+                    issuer: ISSUER,
+                    client_id: "app",
+                    nonce: "n-1",
+                    algorithms: &[Algorithm::EdDSA],
+                    leeway: 30,
+                    access_token: Some("the-access-token"),
+                },
+            )
+        }
+    }
+
+    /// The claims of a valid ID token, without braces, to add to.
+    fn valid_claims() -> String {
+        let now = unix_now();
+        format!(
+            r#""iss": "{ISSUER}", "aud": "app", "sub": "jdoe", "nonce": "n-1", "iat": {now}, "exp": {}"#,
+            now + 300
+        )
+    }
+
+    #[test]
+    fn a_non_string_at_hash_is_refused_not_ignored() {
+        let signer = Signer::new();
+        let at_hash = token_hash(Algorithm::EdDSA, "the-access-token");
+        let good = format!(r#"{{{}, "at_hash": "{at_hash}"}}"#, valid_claims());
+        assert!(signer.check(&good).is_ok());
+        for value in ["5", "[\"x\"]", "{}", "true"] {
+            let payload = format!(r#"{{{}, "at_hash": {value}}}"#, valid_claims());
+            let error = signer.check(&payload).expect_err(value);
+            assert!(
+                matches!(error, ValidationError::MalformedClaims("`at_hash`")),
+                "{value}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_claim_given_twice_is_refused_as_for_access_tokens() {
+        let signer = Signer::new();
+        assert!(signer.check(&format!("{{{}}}", valid_claims())).is_ok());
+        for twice in [
+            r#""sub": "admin""#,
+            r#""nonce": "n-1""#,
+            r#""iss": "https://evil.example/id""#,
+            r#""aud": "app""#,
+        ] {
+            // Last wins would read `sub` as "admin": refused instead.
+            let payload = format!("{{{}, {twice}}}", valid_claims());
+            let error = signer.check(&payload).expect_err(twice);
+            assert!(
+                matches!(error, ValidationError::MalformedClaims(_)),
+                "{twice}: {error:?}"
+            );
+        }
+        let custom = format!(r#"{{{}, "role": "user", "role": "admin"}}"#, valid_claims());
+        assert!(
+            matches!(
+                signer.check(&custom),
+                Err(ValidationError::MalformedClaims(_))
+            ),
+            "any claim, not only the registered ones"
         );
     }
 

@@ -66,9 +66,13 @@ impl LoopbackRedirect {
     /// Waits for the authorization response and returns its full URL. Fails
     /// with [`SignInError::Timeout`] when none arrives within `timeout`.
     pub async fn wait(self, timeout: Duration) -> Result<Url, SignInError> {
-        let deadline = Instant::now() + timeout;
+        // A time-out beyond what the clock can represent means no deadline.
+        let deadline = Instant::now().checked_add(timeout);
         loop {
-            let accepted = tokio::time::timeout_at(deadline, self.listener.accept()).await;
+            let accepted = match deadline {
+                Some(deadline) => tokio::time::timeout_at(deadline, self.listener.accept()).await,
+                None => Ok(self.listener.accept().await),
+            };
             let (stream, _) = match accepted {
                 Err(_) => return Err(SignInError::Timeout(timeout)),
                 Ok(Err(e)) => {
@@ -321,6 +325,18 @@ mod tests {
             .await
             .expect_err("timeout");
         assert!(matches!(error, SignInError::Timeout(_)), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_time_out_beyond_the_clock_waits_without_a_deadline() {
+        // `erpnet-auth login --timeout 18446744073709551615` once panicked here.
+        let listener = LoopbackRedirect::bind().await.expect("bind");
+        let uri = listener.redirect_uri().clone();
+        let waiter = tokio::spawn(listener.wait(Duration::MAX));
+        let page = get(&uri, "/callback?code=abc&state=xyz").await;
+        assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+        let callback = waiter.await.expect("no panic").expect("callback");
+        assert_eq!(callback.query(), Some("code=abc&state=xyz"));
     }
 
     #[tokio::test]

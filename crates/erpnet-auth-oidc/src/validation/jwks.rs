@@ -7,8 +7,12 @@
 //! - Reads are one arc-swap load; validating a token whose `kid` is known never
 //!   waits on a lock or the network.
 //! - An unknown `kid` triggers a refetch, at most one per cooldown (default
-//!   30 s) and one at a time; then the token is validated once more. The first
-//!   load and the periodic refresh do not count against the cooldown.
+//!   30 s, counted from the end of the last such refetch); then the token is
+//!   validated once more. The first load and the periodic refresh do not count
+//!   against the cooldown.
+//! - One fetch at a time, which every caller joins; it runs on its own task, so
+//!   a caller that is dropped (a client hung up, a time-out fired) cancels
+//!   nothing and the next caller finds its keys.
 //! - A background task refreshes the set periodically (the response's
 //!   `Cache-Control: max-age` within 1 minute and 24 hours, otherwise every 5
 //!   minutes) and ends when the last handle is dropped.
@@ -20,7 +24,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -31,6 +35,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use url::Url;
 
+use erpnet_auth_core::sync::{SingleFlight, Waiter, lock};
 use erpnet_auth_core::{ConfigError, Error};
 
 use crate::discovery::DiscoveryCache;
@@ -57,8 +62,12 @@ const MAX_REFRESH: Duration = Duration::from_secs(24 * 3600);
 /// - Reads are one arc-swap load; validating a token whose `kid` is known never
 ///   waits on a lock or the network.
 /// - An unknown `kid` triggers a refetch, at most one per cooldown (default
-///   30 s) and one at a time; then the token is validated once more. The first
-///   load and the periodic refresh do not count against the cooldown.
+///   30 s, counted from the end of the last such refetch); then the token is
+///   validated once more. The first load and the periodic refresh do not count
+///   against the cooldown.
+/// - One fetch at a time, which every caller joins; it runs on its own task, so
+///   a caller that is dropped (a client hung up, a time-out fired) cancels
+///   nothing and the next caller finds its keys.
 /// - A background task refreshes the set periodically (the response's
 ///   `Cache-Control: max-age` within 1 minute and 24 hours, otherwise every 5
 ///   minutes) and ends when the last handle is dropped.
@@ -109,7 +118,10 @@ enum Location {
 
 /// A key-set fetch replaced in unit tests: body and `max-age`.
 #[cfg(test)]
-type FakeFetch = Arc<dyn Fn() -> Result<(Vec<u8>, Option<Duration>), Error> + Send + Sync>;
+type FakeFetch = Arc<dyn Fn() -> FakeResponse + Send + Sync>;
+#[cfg(test)]
+type FakeResponse =
+    std::pin::Pin<Box<dyn Future<Output = Result<(Vec<u8>, Option<Duration>), Error>> + Send>>;
 
 impl fmt::Debug for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -131,17 +143,33 @@ struct Inner {
     max_keys: usize,
     background: bool,
     keys: ArcSwap<KeySet>,
-    fetch: tokio::sync::Mutex<FetchState>,
+    /// The fetch in flight: every caller joins it, so one runs at a time, and
+    /// it runs on its own task, so it ends (and is recorded) whoever waits.
+    flight: SingleFlight<Result<Option<Duration>, Error>>,
+    /// What ended fetches left behind; written by each fetch as it ends.
+    state: Mutex<FetchState>,
     fetches: AtomicUsize,
     refresher: OnceLock<AbortOnDrop>,
 }
 
 #[derive(Default)]
 struct FetchState {
+    /// When the last fetch ended.
     last_attempt: Option<Instant>,
+    /// When the last fetch caused by an unknown key id ended: the cooldown
+    /// counts from there.
     last_unknown_kid_fetch: Option<Instant>,
     /// Why the last fetch failed, until one succeeds.
     last_failure: Option<Error>,
+}
+
+/// Why a fetch runs: only those for unknown key ids arm the cooldown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reason {
+    /// The first load, one asked for ([`JwksCache::refresh`]) or a periodic one.
+    Refresh,
+    /// A token named a key that is not in the set.
+    UnknownKey,
 }
 
 struct AbortOnDrop(tokio::task::AbortHandle);
@@ -227,10 +255,13 @@ impl JwksCache {
     }
 
     #[cfg(test)]
-    pub(crate) fn fake(
-        fetch: impl Fn() -> Result<(Vec<u8>, Option<Duration>), Error> + Send + Sync + 'static,
-    ) -> JwksBuilder {
-        JwksBuilder::new(Location::Fake(Arc::new(fetch)))
+    pub(crate) fn fake<F>(fetch: impl Fn() -> F + Send + Sync + 'static) -> JwksBuilder
+    where
+        F: Future<Output = Result<(Vec<u8>, Option<Duration>), Error>> + Send + 'static,
+    {
+        JwksBuilder::new(Location::Fake(Arc::new(move || {
+            Box::pin(fetch()) as FakeResponse
+        })))
     }
 
     /// The keys currently held (empty until the first fetch).
@@ -275,11 +306,11 @@ impl JwksCache {
         self.inner.keys.load().generation
     }
 
-    /// Fetches the key set now (one fetch at a time; no cooldown). The current
-    /// keys stay if the fetch fails or yields no usable key.
+    /// Fetches the key set now (one fetch at a time, so this joins a fetch in
+    /// flight; no cooldown). The current keys stay if the fetch fails or yields
+    /// no usable key.
     pub async fn refresh(&self) -> Result<(), Error> {
-        let mut state = self.inner.fetch.lock().await;
-        self.fetch_locked(&mut state).await.map(|_| ())
+        self.join_or_fetch().await.map(|_| ())
     }
 
     /// Runs `check` with the keys at hand; if it names a key not in the set,
@@ -317,38 +348,53 @@ impl JwksCache {
     /// the cooldown, returns the last fetch's error if it failed, so that the
     /// caller can tell "no such key" from "could not look".
     pub(crate) async fn refresh_for_unknown_key(&self, seen: u64) -> Result<(), Error> {
-        let mut state = self.inner.fetch.lock().await;
-        let current = self.inner.keys.load();
-        let now = Instant::now();
-        if current.loaded {
-            if current.generation != seen {
-                return Ok(());
+        let cache = self.clone();
+        let fetch = self.inner.flight.try_run(|| {
+            // Nothing in flight, so the last fetch has recorded how it ended.
+            let state = lock(&self.inner.state);
+            let current = self.inner.keys.load();
+            let now = Instant::now();
+            if !current.loaded {
+                if let Some(last) = state.last_attempt
+                    && now.duration_since(last) < self.inner.cooldown.min(UNLOADED_COOLDOWN)
+                {
+                    // Nothing loaded yet and the last attempt failed: retry soon, not at once.
+                    return Err(state.last_failure.clone().map_or(Ok(()), Err));
+                }
+                // The first load does not count against the cooldown, so a key
+                // rotated in just after start-up is picked up at once.
+                return Ok(cache.fetch(Reason::Refresh));
             }
-            // The cooldown spaces the fetches that unknown key ids cause; the
-            // first load and the periodic refresh do not start it, so a key
-            // rotated in just after start-up is picked up at once.
+            if current.generation != seen {
+                return Err(Ok(()));
+            }
+            // The cooldown spaces the fetches that unknown key ids cause.
             if let Some(last) = state.last_unknown_kid_fetch
                 && now.duration_since(last) < self.inner.cooldown
             {
                 tracing::debug!(
                     "jwks: unknown key id, but the last refetch is within the cooldown"
                 );
-                return state.last_failure.clone().map_or(Ok(()), Err);
+                return Err(state.last_failure.clone().map_or(Ok(()), Err));
             }
-            state.last_unknown_kid_fetch = Some(now);
-        } else if let Some(last) = state.last_attempt
-            && now.duration_since(last) < self.inner.cooldown.min(UNLOADED_COOLDOWN)
-        {
-            // Nothing loaded yet and the last attempt failed: retry soon, not at once.
-            return state.last_failure.clone().map_or(Ok(()), Err);
+            Ok(cache.fetch(Reason::UnknownKey))
+        });
+        match fetch {
+            Ok(waiter) => outcome(waiter).await.map(|_| ()),
+            Err(answer) => answer,
         }
-        self.fetch_locked(&mut state).await.map(|_| ())
     }
 
-    /// Fetches and installs; returns the `max-age` the provider asked for.
-    async fn fetch_locked(&self, state: &mut FetchState) -> Result<Option<Duration>, Error> {
+    /// Joins the fetch in flight, or starts one.
+    fn join_or_fetch(&self) -> impl Future<Output = Result<Option<Duration>, Error>> + use<> {
+        let cache = self.clone();
+        outcome(self.inner.flight.run(|| cache.fetch(Reason::Refresh)))
+    }
+
+    /// Fetches and installs, then records how the fetch ended; returns the
+    /// `max-age` the provider asked for. Runs on the flight's own task.
+    async fn fetch(self, reason: Reason) -> Result<Option<Duration>, Error> {
         let inner = &self.inner;
-        state.last_attempt = Some(Instant::now());
         inner.fetches.fetch_add(1, Ordering::Relaxed);
         let current = inner.keys.load_full();
         let started = Instant::now();
@@ -366,7 +412,7 @@ impl JwksCache {
                 }
                 #[cfg(test)]
                 Location::Fake(fetch) => {
-                    let (body, max_age) = fetch()?;
+                    let (body, max_age) = fetch().await?;
                     (body, max_age, "fake".to_owned())
                 }
             };
@@ -374,7 +420,28 @@ impl JwksCache {
             Ok((Some(set), max_age))
         }
         .await;
-        state.last_failure = result.as_ref().err().cloned();
+        let outcome = self.install(result, &current, started);
+        // Recorded when the fetch ends, not when it starts: a fetch that never
+        // ends (its runtime shut down) arms no cooldown, so the next unknown key
+        // id fetches at once instead of being refused with the old keys.
+        let now = Instant::now();
+        let mut state = lock(&inner.state);
+        state.last_attempt = Some(now);
+        if reason == Reason::UnknownKey {
+            state.last_unknown_kid_fetch = Some(now);
+        }
+        state.last_failure = outcome.as_ref().err().cloned();
+        outcome
+    }
+
+    /// Installs a fetched key set, unless it has no usable key where the
+    /// current one has some; returns the `max-age`.
+    fn install(
+        &self,
+        result: Result<(Option<KeySet>, Option<Duration>), Error>,
+        current: &KeySet,
+        started: Instant,
+    ) -> Result<Option<Duration>, Error> {
         match result {
             Ok((None, max_age)) => Ok(max_age),
             Ok((Some(mut set), max_age)) => {
@@ -384,7 +451,7 @@ impl JwksCache {
                     );
                     return Ok(max_age);
                 }
-                if same_keys(&set, &current) {
+                if same_keys(&set, current) {
                     set.generation = current.generation;
                 } else {
                     set.generation = current.generation + 1;
@@ -395,7 +462,7 @@ impl JwksCache {
                     );
                 }
                 tracing::debug!(elapsed = ?started.elapsed(), "jwks: fetched");
-                inner.keys.store(Arc::new(set));
+                self.inner.keys.store(Arc::new(set));
                 Ok(max_age)
             }
             Err(error) => {
@@ -435,14 +502,12 @@ async fn refresh_periodically(inner: Weak<Inner>) {
     loop {
         tokio::time::sleep(wait).await;
         let Some(inner) = inner.upgrade() else { return };
-        let cache = JwksCache { inner };
-        let max_age = {
-            let mut state = cache.inner.fetch.lock().await;
-            cache.fetch_locked(&mut state).await
-        };
-        wait = match max_age {
+        let period = inner.refresh;
+        // The fetch holds the cache while it runs; this task does not.
+        let fetch = JwksCache { inner }.join_or_fetch();
+        wait = match fetch.await {
             Ok(Some(max_age)) => max_age.clamp(MIN_REFRESH, MAX_REFRESH),
-            _ => cache.inner.refresh,
+            _ => period,
         };
     }
 }
@@ -515,7 +580,8 @@ impl JwksBuilder {
                 max_keys: self.max_keys,
                 background: self.background,
                 keys,
-                fetch: tokio::sync::Mutex::new(FetchState::default()),
+                flight: SingleFlight::new(),
+                state: Mutex::new(FetchState::default()),
                 fetches: AtomicUsize::new(0),
                 refresher: OnceLock::new(),
             }),
@@ -532,6 +598,15 @@ impl fmt::Debug for JwksCache {
             .field("generation", &keys.generation)
             .finish()
     }
+}
+
+/// A flight's outcome, with an abandoned fetch as a transient error.
+async fn outcome(
+    waiter: Waiter<Result<Option<Duration>, Error>>,
+) -> Result<Option<Duration>, Error> {
+    waiter
+        .await
+        .unwrap_or_else(|abandoned| Err(abandoned.into_error("the key-set fetch")))
 }
 
 async fn fetch(http: &HttpClient, url: &Url) -> Result<(Vec<u8>, Option<Duration>), Error> {
@@ -637,18 +712,20 @@ fn parse_key(value: serde_json::Value) -> Result<VerifyingKey, &'static str> {
         None => None,
         Some(name) => Some(Algorithm::from_name(name).ok_or("unsupported or symmetric `alg`")?),
     };
-    let (family, material, bits) = match (raw.kty.as_str(), raw.crv.as_deref()) {
+    // For RSA, `material` is the modulus followed by the exponent; `modulus`
+    // is the modulus's length, where the two are split again.
+    let (family, material, bits, modulus) = match (raw.kty.as_str(), raw.crv.as_deref()) {
         ("RSA", _) => {
             let n = decode(raw.n, "RSA key without `n`")?;
             let e = decode(raw.e, "RSA key without `e`")?;
             let n = strip_leading_zeros(&n);
-            let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+            let bits = bit_length(n);
             if bits < 2048 {
                 return Err("RSA key shorter than 2048 bits");
             }
             let mut material = n.to_vec();
             material.extend_from_slice(&e);
-            (KeyFamily::Rsa, material, bits)
+            (KeyFamily::Rsa, material, bits, n.len())
         }
         ("EC", Some(crv @ ("P-256" | "P-384"))) => {
             let (family, len) = if crv == "P-256" {
@@ -664,14 +741,14 @@ fn parse_key(value: serde_json::Value) -> Result<VerifyingKey, &'static str> {
             let mut point = vec![4u8];
             point.extend_from_slice(&x);
             point.extend_from_slice(&y);
-            (family, point, len * 8)
+            (family, point, len * 8, 0)
         }
         ("OKP", Some("Ed25519")) => {
             let x = decode(raw.x, "OKP key without `x`")?;
             if x.len() != 32 {
                 return Err("Ed25519 key of the wrong length");
             }
-            (KeyFamily::Ed25519, x, 256)
+            (KeyFamily::Ed25519, x, 256, 0)
         }
         ("oct", _) => return Err("symmetric key"),
         _ => return Err("unsupported key type or curve"),
@@ -688,7 +765,9 @@ fn parse_key(value: serde_json::Value) -> Result<VerifyingKey, &'static str> {
         }
         let parsed = match alg.rsa_parameters() {
             Some(params) => {
-                let (n, e) = material.split_at(bits.div_ceil(8));
+                let (n, e) = material
+                    .split_at_checked(modulus)
+                    .ok_or("the key material is invalid")?;
                 RsaPublicKeyComponents { n, e }.to_parsed_public_key(params)
             }
             None => ParsedPublicKey::new(alg.verification(), &material),
@@ -703,6 +782,18 @@ fn parse_key(value: serde_json::Value) -> Result<VerifyingKey, &'static str> {
         material,
         bits,
     })
+}
+
+/// The number of significant bits of a big-endian unsigned integer without
+/// leading zero bytes (0 for an empty one). Saturating: the length comes from
+/// the key set.
+fn bit_length(bytes: &[u8]) -> usize {
+    match bytes.first() {
+        None => 0,
+        Some(first) => (bytes.len() - 1)
+            .saturating_mul(8)
+            .saturating_add(8 - first.leading_zeros() as usize),
+    }
 }
 
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {

@@ -78,7 +78,11 @@ pub(crate) fn decode(token: &str) -> Result<Compact<'_>, ValidationError> {
     let signature = URL_SAFE_NO_PAD
         .decode(signature_b64)
         .map_err(|_| malformed("signature is not base64url"))?;
-    let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
+    // Everything before the last dot: no index computed from the parts.
+    let signing_input = token
+        .rsplit_once('.')
+        .map(|(input, _)| input.as_bytes())
+        .ok_or(malformed("not a compact JWS (three dot-separated parts)"))?;
     Ok(Compact {
         header,
         signing_input,

@@ -19,8 +19,9 @@
 //! 5. Signature, with the key parsed once when the key set was fetched.
 //! 6. Claims: `iss` exactly, `aud` (string or array) containing a configured
 //!    audience, `exp` required, `nbf` and `iat` with a small leeway, required
-//!    scopes (`scope` as a string or an array).
+//!    scopes (`scope`, or else `scp`, as a string or an array).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
@@ -28,13 +29,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use erpnet_auth_core::sync::lock;
 use erpnet_auth_core::{ConfigError, constant_time_eq};
 
 use crate::claims::{
-    Checked, Claims, VerifiedToken, parse_audiences, parse_numeric_date, parse_scopes, unix_now,
+    Checked, Claims, VerifiedToken, granted_scopes, parse_audiences, parse_numeric_date, unix_now,
 };
 use crate::discovery::{Authority, DiscoveryCache};
 use crate::http::HttpClient;
@@ -268,12 +269,8 @@ impl JwtValidator {
         if inner.typ != TypPolicy::AccessToken && claims.nonce {
             return Err(ValidationError::IdToken);
         }
-        let scopes = match &claims.scope {
-            None => Vec::new(),
-            Some(scope) => {
-                parse_scopes(scope).ok_or(ValidationError::MalformedClaims("`scope`"))?
-            }
-        };
+        let scopes = granted_scopes(claims.scope.as_ref(), claims.scp.as_ref())
+            .map_err(ValidationError::MalformedClaims)?;
         if !inner.required_scopes.iter().all(|s| scopes.contains(s)) {
             return Err(ValidationError::InsufficientScope {
                 required: inner.required_scopes.clone(),
@@ -303,64 +300,142 @@ struct Registered {
     nbf: Option<Value>,
     iat: Option<Value>,
     scope: Option<Value>,
+    scp: Option<Value>,
     nonce: bool,
 }
 
 impl Registered {
-    /// Reads the payload exactly as strictly as the claims map will be built
-    /// from it later ([`VerifiedToken::claims`]): every value is parsed as JSON
-    /// (serde's "ignore" path would skip the nesting limit, UTF-8 and number
-    /// checks), so a payload accepted here always makes a map. A registered
-    /// claim given twice is refused (RFC 7519 §4).
+    /// The claims an access token's validation checks, read strictly (see
+    /// [`parse_claims`]).
     fn parse(payload: &[u8]) -> Result<Self, ValidationError> {
-        let mut json = serde_json::Deserializer::from_slice(payload);
-        let claims = serde::Deserializer::deserialize_map(&mut json, RegisteredVisitor)
-            .and_then(|claims| json.end().map(|()| claims))
-            .map_err(|_| {
-                ValidationError::MalformedClaims("not a JSON object with one of each claim")
-            })?;
-        Ok(claims)
+        parse_claims::<RegisteredSink<'_>>(payload).map(|sink| sink.claims)
     }
 }
 
-struct RegisteredVisitor;
+/// Reads a JWT's claims set strictly, into `S`: one JSON object and nothing
+/// after it, every value parsed as JSON (serde's "ignore" path would skip the
+/// nesting limit, UTF-8 and number checks, so a payload accepted here always
+/// makes a claims map later, see [`VerifiedToken::claims`]), and no claim
+/// name twice (RFC 7519 §4 lets a parser refuse duplicates or take the last
+/// one; refusing leaves no room for two readers to disagree).
+///
+/// Access tokens read only the claims they check ([`Registered`]); ID tokens
+/// every claim, as a map.
+pub(crate) fn parse_claims<'de, S: ClaimSink<'de>>(
+    payload: &'de [u8],
+) -> Result<S, ValidationError> {
+    let mut json = serde_json::Deserializer::from_slice(payload);
+    serde::Deserializer::deserialize_map(&mut json, StrictClaims(std::marker::PhantomData))
+        .and_then(|claims| json.end().map(|()| claims))
+        .map_err(|_| ValidationError::MalformedClaims("not a JSON object with one of each claim"))
+}
 
-impl<'de> serde::de::Visitor<'de> for RegisteredVisitor {
-    type Value = Registered;
+/// Where [`parse_claims`] puts each claim.
+pub(crate) trait ClaimSink<'de>: Default {
+    /// Takes one claim; `Err` when its name was seen before.
+    fn take(&mut self, name: Cow<'de, str>, value: Value) -> Result<(), Repeated>;
+}
+
+/// A claim name given twice.
+pub(crate) struct Repeated;
+
+/// Every claim, as a map (ID tokens).
+impl<'de> ClaimSink<'de> for Map<String, Value> {
+    fn take(&mut self, name: Cow<'de, str>, value: Value) -> Result<(), Repeated> {
+        match self.insert(name.into_owned(), value) {
+            None => Ok(()),
+            Some(_) => Err(Repeated),
+        }
+    }
+}
+
+/// The claims an access token's validation checks; the names of the others
+/// only, to refuse a repeated one, borrowed from the payload where they need
+/// no unescaping.
+#[derive(Default)]
+struct RegisteredSink<'de> {
+    claims: Registered,
+    seen: [bool; ClaimName::COUNT],
+    others: Vec<Cow<'de, str>>,
+}
+
+impl<'de> ClaimSink<'de> for RegisteredSink<'de> {
+    fn take(&mut self, name: Cow<'de, str>, value: Value) -> Result<(), Repeated> {
+        let Some(claim) = ClaimName::of(&name) else {
+            if self.others.contains(&name) {
+                return Err(Repeated);
+            }
+            self.others.push(name);
+            return Ok(());
+        };
+        if std::mem::replace(&mut self.seen[claim as usize], true) {
+            return Err(Repeated);
+        }
+        let claims = &mut self.claims;
+        let value = (!value.is_null()).then_some(value);
+        match claim {
+            ClaimName::Iss => claims.iss = value,
+            ClaimName::Aud => claims.aud = value,
+            ClaimName::Exp => claims.exp = value,
+            ClaimName::Nbf => claims.nbf = value,
+            ClaimName::Iat => claims.iat = value,
+            ClaimName::Scope => claims.scope = value,
+            ClaimName::Scp => claims.scp = value,
+            ClaimName::Nonce => claims.nonce = true,
+        }
+        Ok(())
+    }
+}
+
+struct StrictClaims<S>(std::marker::PhantomData<S>);
+
+impl<'de, S: ClaimSink<'de>> serde::de::Visitor<'de> for StrictClaims<S> {
+    type Value = S;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object of claims")
     }
 
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Registered, A::Error> {
-        let mut claims = Registered::default();
-        let mut seen = [false; 7];
-        while let Some(name) = map.next_key::<ClaimName>()? {
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<S, A::Error> {
+        let mut sink = S::default();
+        while let Some(ClaimKey(name)) = map.next_key()? {
             let value = map.next_value::<Value>()?;
-            let index = name as usize;
-            if name != ClaimName::Other {
-                if seen[index] {
-                    return Err(serde::de::Error::custom("a registered claim twice"));
-                }
-                seen[index] = true;
-            }
-            let value = (!value.is_null()).then_some(value);
-            match name {
-                ClaimName::Iss => claims.iss = value,
-                ClaimName::Aud => claims.aud = value,
-                ClaimName::Exp => claims.exp = value,
-                ClaimName::Nbf => claims.nbf = value,
-                ClaimName::Iat => claims.iat = value,
-                ClaimName::Scope => claims.scope = value,
-                ClaimName::Nonce => claims.nonce = true,
-                ClaimName::Other => {}
-            }
+            sink.take(name, value)
+                .map_err(|Repeated| serde::de::Error::custom("a claim twice"))?;
         }
-        Ok(claims)
+        Ok(sink)
     }
 }
 
-/// A claim's name, read without allocating.
+/// A claim's name, borrowed from the payload unless it has escapes.
+struct ClaimKey<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for ClaimKey<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = ClaimKey<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a claim name")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                name: &'de str,
+            ) -> Result<Self::Value, E> {
+                Ok(ClaimKey(Cow::Borrowed(name)))
+            }
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Self::Value, E> {
+                Ok(ClaimKey(Cow::Owned(name.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, name: String) -> Result<Self::Value, E> {
+                Ok(ClaimKey(Cow::Owned(name)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// The claims [`Registered`] holds.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ClaimName {
     Iss,
@@ -369,32 +444,25 @@ enum ClaimName {
     Nbf,
     Iat,
     Scope,
+    Scp,
     Nonce,
-    Other,
 }
 
-impl<'de> Deserialize<'de> for ClaimName {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct NameVisitor;
-        impl serde::de::Visitor<'_> for NameVisitor {
-            type Value = ClaimName;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a claim name")
-            }
-            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<ClaimName, E> {
-                Ok(match name {
-                    "iss" => ClaimName::Iss,
-                    "aud" => ClaimName::Aud,
-                    "exp" => ClaimName::Exp,
-                    "nbf" => ClaimName::Nbf,
-                    "iat" => ClaimName::Iat,
-                    "scope" => ClaimName::Scope,
-                    "nonce" => ClaimName::Nonce,
-                    _ => ClaimName::Other,
-                })
-            }
-        }
-        deserializer.deserialize_str(NameVisitor)
+impl ClaimName {
+    const COUNT: usize = 8;
+
+    fn of(name: &str) -> Option<Self> {
+        Some(match name {
+            "iss" => ClaimName::Iss,
+            "aud" => ClaimName::Aud,
+            "exp" => ClaimName::Exp,
+            "nbf" => ClaimName::Nbf,
+            "iat" => ClaimName::Iat,
+            "scope" => ClaimName::Scope,
+            "scp" => ClaimName::Scp,
+            "nonce" => ClaimName::Nonce,
+            _ => return None,
+        })
     }
 }
 

@@ -18,10 +18,11 @@ fn ed25519_jwk(kid: &str) -> serde_json::Value {
 /// A key-set body with its `max-age`, or the HTTP status of a failure.
 type Served = Result<(String, Option<Duration>), u16>;
 
-/// What the fake provider serves, and how often it was asked.
+/// What the fake provider serves, how long it takes, and how often it was asked.
 #[derive(Clone)]
 struct Provider {
     body: Arc<Mutex<Served>>,
+    delay: Arc<Mutex<Duration>>,
     fetches: Arc<AtomicUsize>,
 }
 
@@ -29,8 +30,13 @@ impl Provider {
     fn new(keys: serde_json::Value) -> Self {
         Self {
             body: Arc::new(Mutex::new(Ok((json!({"keys": keys}).to_string(), None)))),
+            delay: Arc::new(Mutex::new(Duration::ZERO)),
             fetches: Arc::new(AtomicUsize::new(0)),
         }
+    }
+    /// Answers each fetch after `delay` (on the tokio clock).
+    fn slow(&self, delay: Duration) {
+        *self.delay.lock().expect("lock") = delay;
     }
     fn serve(&self, keys: serde_json::Value, max_age: Option<Duration>) {
         *self.body.lock().expect("lock") = Ok((json!({"keys": keys}).to_string(), max_age));
@@ -44,16 +50,30 @@ impl Provider {
     fn fetches(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
     }
+    /// A cache of this provider's keys without the background refresh.
+    fn lazy_cache(&self) -> JwksCache {
+        self.cache()
+            .background_refresh(false)
+            .build()
+            .expect("cache")
+    }
     fn cache(&self) -> JwksBuilder {
         let me = self.clone();
         JwksCache::fake(move || {
             me.fetches.fetch_add(1, Ordering::SeqCst);
-            match &*me.body.lock().expect("lock") {
+            let delay = *me.delay.lock().expect("lock");
+            let answer = match &*me.body.lock().expect("lock") {
                 Ok((body, max_age)) => Ok((body.clone().into_bytes(), *max_age)),
                 Err(status) => Err(Error::Status {
                     endpoint: "fake".into(),
                     status: *status,
                 }),
+            };
+            async move {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                answer
             }
         })
     }
@@ -108,14 +128,32 @@ fn only_signature_keys_of_supported_types_are_kept() {
     assert!(JwksCache::from_json("<html>", 8).is_err());
 }
 
+#[test]
+fn rsa_keys_with_an_empty_or_zero_modulus_are_skipped_not_a_panic() {
+    // Each of these once underflowed `n.len() * 8 - 8` (debug) or made
+    // `split_at` panic (release), from every path that parses a key set.
+    let rsa = |n: &str| json!({"kty": "RSA", "kid": n, "n": n, "e": "AQAB"});
+    let zeros = URL_SAFE_NO_PAD.encode([0u8; 300]);
+    let set = json!({"keys": [
+        rsa(""),
+        rsa("AA"),
+        rsa("AAAA"),
+        rsa(&zeros),
+        {"kty": "RSA", "kid": "no-e", "n": URL_SAFE_NO_PAD.encode([0xffu8; 256]), "e": ""},
+        ed25519_jwk("good"),
+    ]});
+    let cache = JwksCache::from_json(&set.to_string(), DEFAULT_MAX_KEYS).expect("set");
+    assert_eq!(kids(&cache), ["good"]);
+    for n in ["", "AA", zeros.as_str()] {
+        let error = parse_key(rsa(n)).err().expect("refused");
+        assert_eq!(error, "RSA key shorter than 2048 bits", "n = {n:?}");
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn unknown_key_ids_refetch_at_most_once_per_cooldown() {
     let provider = Provider::new(json!([ed25519_jwk("a")]));
-    let cache = provider
-        .cache()
-        .background_refresh(false)
-        .build()
-        .expect("cache");
+    let cache = provider.lazy_cache();
 
     // 100 concurrent callers with no keys loaded: one fetch.
     let callers: Vec<_> = (0..100)
@@ -153,14 +191,88 @@ async fn unknown_key_ids_refetch_at_most_once_per_cooldown() {
     assert_ne!(cache.generation(), seen);
 }
 
+/// A cache of `a` whose provider now publishes `a` and `b`, slowly; and the
+/// generation a token signed with `b` was checked against.
+async fn rotated_slowly(provider: &Provider, delay: Duration) -> (JwksCache, u64) {
+    let cache = provider.lazy_cache();
+    cache.refresh().await.expect("first fetch");
+    provider.serve(json!([ed25519_jwk("a"), ed25519_jwk("b")]), None);
+    provider.slow(delay);
+    let seen = cache.generation();
+    (cache, seen)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refetch_whose_caller_is_dropped_still_ends_and_arms_the_cooldown_only_then() {
+    let provider = Provider::new(json!([ed25519_jwk("a")]));
+    let (cache, seen) = rotated_slowly(&provider, Duration::from_secs(10)).await;
+
+    // A token signed with the new key `b`; its request is dropped after 1 s
+    // (a client hung up, a time-out layer fired) while the key set is on its way.
+    let dropped = tokio::time::timeout(Duration::from_secs(1), cache.refresh_for_unknown_key(seen));
+    assert!(dropped.await.is_err());
+    assert_eq!(provider.fetches(), 2);
+    assert!(
+        cache.inner.flight.is_running(),
+        "the refetch goes on without its caller"
+    );
+    assert!(
+        lock(&cache.inner.state).last_unknown_kid_fetch.is_none(),
+        "a refetch that has not ended arms no cooldown"
+    );
+
+    // The next token with `b` joins that refetch and finds its key.
+    cache
+        .refresh_for_unknown_key(seen)
+        .await
+        .expect("the refetch ends");
+    assert_eq!(kids(&cache), ["a", "b"]);
+    assert_eq!(provider.fetches(), 2, "joined, not fetched again");
+    assert!(!cache.inner.flight.is_running(), "nothing left in flight");
+    assert!(lock(&cache.inner.state).last_unknown_kid_fetch.is_some());
+}
+
+#[test]
+fn a_refetch_dropped_with_its_runtime_arms_no_cooldown() {
+    let paused_runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("runtime")
+    };
+    let provider = Provider::new(json!([ed25519_jwk("a")]));
+    let first = paused_runtime();
+    let (cache, seen) = first.block_on(async {
+        let (cache, seen) = rotated_slowly(&provider, Duration::from_secs(10)).await;
+        let dropped =
+            tokio::time::timeout(Duration::from_secs(1), cache.refresh_for_unknown_key(seen));
+        assert!(dropped.await.is_err());
+        (cache, seen)
+    });
+    // The runtime shuts down with the refetch half-way: it never ends.
+    drop(first);
+    assert_eq!(provider.fetches(), 2);
+    assert!(!cache.inner.flight.is_running(), "the dropped refetch left");
+    assert!(lock(&cache.inner.state).last_unknown_kid_fetch.is_none());
+
+    // So the next token with `b` refetches at once instead of getting a 401
+    // for the length of the cooldown.
+    provider.slow(Duration::ZERO);
+    paused_runtime().block_on(async {
+        cache
+            .refresh_for_unknown_key(seen)
+            .await
+            .expect("refetched");
+    });
+    assert_eq!(kids(&cache), ["a", "b"]);
+    assert_eq!(provider.fetches(), 3);
+}
+
 #[tokio::test(start_paused = true)]
 async fn last_known_good_keys_survive_failures_and_garbage() {
     let provider = Provider::new(json!([ed25519_jwk("a")]));
-    let cache = provider
-        .cache()
-        .background_refresh(false)
-        .build()
-        .expect("cache");
+    let cache = provider.lazy_cache();
     cache.refresh().await.expect("first fetch");
     let generation = cache.generation();
 
@@ -185,11 +297,7 @@ async fn last_known_good_keys_survive_failures_and_garbage() {
 async fn the_generation_changes_only_when_the_keys_do() {
     let a = ed25519_jwk("a");
     let provider = Provider::new(json!([a.clone()]));
-    let cache = provider
-        .cache()
-        .background_refresh(false)
-        .build()
-        .expect("cache");
+    let cache = provider.lazy_cache();
     cache.refresh().await.expect("fetch");
     let first = cache.generation();
     cache.refresh().await.expect("fetch");

@@ -324,6 +324,27 @@ fn claims_that_are_not_one_object_with_one_of_each_claim_are_refused() {
         refused(twice),
         Err(ValidationError::MalformedClaims(_))
     ));
+    // Any claim, not only the registered ones, and whether or not its name
+    // is written with escapes.
+    for twice in [
+        format!(
+            r#"{{"iss": "{ISSUER}", "aud": "DomainAPI", "exp": {exp}, "role": "user", "role": "admin"}}"#
+        ),
+        format!(
+            r#"{{"iss": "{ISSUER}", "\u0069ss": "{ISSUER}", "aud": "DomainAPI", "exp": {exp}}}"#
+        ),
+        format!(
+            r#"{{"iss": "{ISSUER}", "aud": "DomainAPI", "exp": {exp}, "r\u006fle": 1, "role": 2}}"#
+        ),
+    ] {
+        assert!(
+            matches!(
+                refused(twice.clone()),
+                Err(ValidationError::MalformedClaims(_))
+            ),
+            "{twice}"
+        );
+    }
     assert!(matches!(
         refused("{\"iss\": ".to_owned()),
         Err(ValidationError::MalformedClaims(_))
