@@ -46,8 +46,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use erpnet_auth_core::*;
-/// The protocol (features `client`, `validation`, `introspection`, `sign-in`),
-/// at the top level.
+// The protocol (features `client`, `validation`, `introspection`, `sign-in`),
+// at the top level. No doc comment: rustdoc would prepend it to the docs of
+// every item the glob brings in. On docs.rs each item shows this `cfg`.
 #[cfg(any(
     feature = "client",
     feature = "validation",
@@ -59,16 +60,19 @@ pub use erpnet_auth_oidc::*;
 /// The reqwest-middleware adapter (feature `reqwest`): `BearerAuth` attaches
 /// tokens to outgoing requests, `SessionPacing` keeps ERP.net's session limits.
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use erpnet_auth_reqwest as reqwest;
 
 /// The mock ERP.net Identity server and Domain API (feature `testkit`).
 #[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub use erpnet_auth_testkit as testkit;
 
 /// Tower middleware: bearer validation and scopes (feature `tower`), the axum
 /// extractor (feature `axum`) and the client-side bearer layer (feature
 /// `tower-client`).
 #[cfg(feature = "tower-client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower-client")))]
 pub use erpnet_auth_tower as tower;
 
 /// Sign-in for axum web apps (feature `web`; Redis with `web-redis`).

@@ -123,6 +123,8 @@
 //! [reqwest-middleware]: https://docs.rs/reqwest-middleware
 //! [erpnet-auth]: https://docs.rs/erpnet-auth
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod bearer_auth;
 mod challenge;
 mod error;

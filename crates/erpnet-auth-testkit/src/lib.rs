@@ -106,6 +106,8 @@
 //! Every request is logged with `tracing` at debug level (method, path, status); secrets,
 //! codes, verifiers and tokens never are, and no `Debug` output of the crate shows them.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod api_resource;
 mod authorize;
 mod backchannel;
