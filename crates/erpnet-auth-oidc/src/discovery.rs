@@ -237,7 +237,7 @@ impl Discovery {
         result
     }
 
-    fn from_document(
+    pub(crate) fn from_document(
         authority: &Authority,
         endpoint: &str,
         headers: &http::HeaderMap,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use url::Url;
@@ -90,42 +90,62 @@ impl LoopbackRedirect {
 
     /// Answers one connection; returns the callback URL if it was the response.
     async fn serve(&self, mut stream: TcpStream) -> Option<Url> {
-        let head = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream)).await {
-            Ok(Some(head)) => head,
-            _ => {
-                let _ = respond(&mut stream, 400, "Bad request.").await;
-                return None;
+        let routed = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream)).await {
+            Ok(Some(head)) => route(&self.redirect_uri, &head),
+            _ => Routed::Refused(400, "Bad request."),
+        };
+        match routed {
+            Routed::Callback(url, page) => {
+                let _ = respond(&mut stream, 200, page).await;
+                Some(url)
             }
-        };
-        let mut parts = head.lines().next().unwrap_or_default().split(' ');
-        let (method, target) = (
-            parts.next().unwrap_or_default(),
-            parts.next().unwrap_or_default(),
-        );
-        let Ok(url) = self.redirect_uri.join(target) else {
-            let _ = respond(&mut stream, 400, "Bad request.").await;
-            return None;
-        };
-        if url.path() != self.redirect_uri.path() || url.origin() != self.redirect_uri.origin() {
-            let _ = respond(&mut stream, 404, "Not found.").await;
-            return None;
+            Routed::Refused(status, message) => {
+                let _ = respond(&mut stream, status, message).await;
+                None
+            }
         }
-        if method != "GET" {
-            let _ = respond(&mut stream, 405, "Method not allowed.").await;
-            return None;
-        }
-        let failed = url.query_pairs().any(|(name, _)| name == "error");
-        let page = if failed {
-            "Sign-in failed. You can close this window and return to the application."
-        } else {
-            "Signed in. You can close this window and return to the application."
-        };
-        let _ = respond(&mut stream, 200, page).await;
-        Some(url)
     }
 }
 
-async fn read_head(stream: &mut TcpStream) -> Option<String> {
+/// Where one request to the listener goes.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Routed {
+    /// The authorization response: its full URL, and the page the browser gets.
+    Callback(Url, &'static str),
+    /// Anything else: the status and the message it is answered with.
+    Refused(u16, &'static str),
+}
+
+/// The request line of `head` judged against the redirect URI: only a `GET`
+/// of its path, on its origin, is the authorization response.
+pub(crate) fn route(redirect_uri: &Url, head: &str) -> Routed {
+    let mut parts = head.lines().next().unwrap_or_default().split(' ');
+    let (method, target) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    let Ok(url) = redirect_uri.join(target) else {
+        return Routed::Refused(400, "Bad request.");
+    };
+    if url.path() != redirect_uri.path() || url.origin() != redirect_uri.origin() {
+        return Routed::Refused(404, "Not found.");
+    }
+    if method != "GET" {
+        return Routed::Refused(405, "Method not allowed.");
+    }
+    let failed = url.query_pairs().any(|(name, _)| name == "error");
+    let page = if failed {
+        "Sign-in failed. You can close this window and return to the application."
+    } else {
+        "Signed in. You can close this window and return to the application."
+    };
+    Routed::Callback(url, page)
+}
+
+/// The request's head, up to and with the blank line that ends it; `None`
+/// when the connection ends first, the head is longer than
+/// [`MAX_REQUEST_HEAD`] or not UTF-8.
+pub(crate) async fn read_head<R: AsyncRead + Unpin>(stream: &mut R) -> Option<String> {
     let mut buffer = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
