@@ -79,9 +79,12 @@ impl Authority {
         })
     }
 
-    /// An ERP.net instance name or an issuer URL, whichever `value` is.
+    /// An ERP.net instance name or an issuer URL, whichever `value` is: a URL
+    /// has a `:` after its scheme, an instance name never has one.
     pub fn parse(value: &str) -> Result<Self, ConfigError> {
-        if value.contains("://") {
+        // Not `://`: URL parsers take `https:/host` for `https://host`, and an
+        // issuer given so must parse again as the URL it was.
+        if value.contains(':') {
             Self::issuer_url(value)
         } else {
             Self::erpnet_instance(value)
@@ -476,6 +479,10 @@ mod tests {
                 "https://id.example.com/realms/main///",
                 "https://id.example.com/realms/main",
             ),
+            // Found by the fuzz target too: a URL with one slash after its
+            // scheme, which URL parsers take, was an issuer once and an
+            // (invalid) instance name when parsed again.
+            ("https:/re8i/lgocht2tps://", "https:/re8i/lgocht2tps:"),
         ] {
             let authority = Authority::parse(given).expect(given);
             assert_eq!(authority.issuer(), issuer, "{given:?}");
