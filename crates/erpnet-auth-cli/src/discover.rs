@@ -1,10 +1,10 @@
 //! `erpnet-auth discover`: the discovery document and the key set, for a person.
 
+use erpnet_auth_cli::output;
 use erpnet_auth_oidc::{Authority, Discovery, HttpClient, JwksCache};
 use serde_json::{Value, json};
 
 use crate::failure::{Failure, Outcome};
-use crate::output;
 
 /// Show a provider's discovery document and signing keys.
 ///

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use erpnet_auth_cli::output;
 use erpnet_auth_oidc::{
     AccessToken, Authority, AuthorizationCodeFlow, ClientAuthMethod, ClientConfig, Discovery,
     Error, HttpClient, LoopbackOptions, RefreshTokenGrant, TokenSource, refresh_token_store_fn,
@@ -13,7 +14,6 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use crate::failure::{Failure, Outcome};
-use crate::output;
 use crate::settings::{Provider, scopes};
 
 const DEFAULT_SCOPES: &str = "openid profile offline_access read";

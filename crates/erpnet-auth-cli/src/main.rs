@@ -7,7 +7,6 @@ mod failure;
 mod inspect;
 mod login;
 mod mock;
-mod output;
 mod settings;
 mod token;
 mod verify;
@@ -15,6 +14,7 @@ mod verify;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use erpnet_auth_cli::output;
 
 use crate::failure::Failure;
 

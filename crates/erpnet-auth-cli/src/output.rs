@@ -9,12 +9,12 @@ use std::io::IsTerminal;
 use chrono::{DateTime, Utc};
 
 /// Whether standard output gets colour.
-pub(crate) fn colour() -> bool {
+pub fn colour() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }
 
 /// `text` in green (pass) or red (fail) when colour is on.
-pub(crate) fn mark(pass: Option<bool>) -> String {
+pub fn mark(pass: Option<bool>) -> String {
     let (symbol, code) = match pass {
         Some(true) => ("pass", "32"),
         Some(false) => ("FAIL", "31"),
@@ -28,26 +28,26 @@ pub(crate) fn mark(pass: Option<bool>) -> String {
 }
 
 /// A Unix time as an RFC 3339 date in UTC.
-pub(crate) fn date(seconds: i64) -> String {
+pub fn date(seconds: i64) -> String {
     DateTime::<Utc>::from_timestamp(seconds, 0)
         .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_else(|| format!("{seconds} (out of range)"))
 }
 
 /// A Unix time as RFC 3339, for JSON output.
-pub(crate) fn rfc3339(seconds: i64) -> String {
+pub fn rfc3339(seconds: i64) -> String {
     DateTime::<Utc>::from_timestamp(seconds, 0)
         .map(|d| d.to_rfc3339())
         .unwrap_or_default()
 }
 
 /// The current Unix time.
-pub(crate) fn now() -> i64 {
+pub fn now() -> i64 {
     Utc::now().timestamp()
 }
 
 /// A span of seconds for a person: "41 min", "3 h", "2 d".
-pub(crate) fn span(seconds: i64) -> String {
+pub fn span(seconds: i64) -> String {
     let s = seconds.unsigned_abs();
     match s {
         0..60 => format!("{s} s"),
@@ -65,7 +65,7 @@ fn from_now(at: i64) -> Option<i64> {
 }
 
 /// "expires in 41 min" / "expired 3 h ago".
-pub(crate) fn expiry(exp: i64) -> String {
+pub fn expiry(exp: i64) -> String {
     match from_now(exp) {
         Some(left) if left > 0 => format!("expires in {}", span(left)),
         Some(left) => format!("expired {} ago", span(left)),
@@ -74,7 +74,7 @@ pub(crate) fn expiry(exp: i64) -> String {
 }
 
 /// "in 5 min" / "3 h ago".
-pub(crate) fn relative(at: i64) -> String {
+pub fn relative(at: i64) -> String {
     match from_now(at) {
         Some(delta) if delta > 0 => format!("in {}", span(delta)),
         Some(delta) => format!("{} ago", span(delta)),
@@ -84,7 +84,7 @@ pub(crate) fn relative(at: i64) -> String {
 
 /// A NumericDate claim (RFC 7519: seconds, integer or not), or the value as
 /// it came when it is not one.
-pub(crate) fn numeric_date(value: &serde_json::Value) -> Result<i64, String> {
+pub fn numeric_date(value: &serde_json::Value) -> Result<i64, String> {
     match value {
         serde_json::Value::Number(n) => n
             .as_i64()
@@ -118,7 +118,7 @@ fn is_unsafe(c: char) -> bool {
 
 /// Text from a token or a provider, safe to print: [unsafe](is_unsafe)
 /// characters written as `\n`, `\t`, `\r` or `\u{1b}`.
-pub(crate) fn safe(text: &str) -> Cow<'_, str> {
+pub fn safe(text: &str) -> Cow<'_, str> {
     if !text.chars().any(is_unsafe) {
         return Cow::Borrowed(text);
     }
@@ -139,7 +139,7 @@ pub(crate) fn safe(text: &str) -> Cow<'_, str> {
 
 /// The items of a JSON string (split on whitespace, as `scope` is) or array
 /// (as `aud` may be), as text safe to print.
-pub(crate) fn strings(value: Option<&serde_json::Value>) -> Vec<String> {
+pub fn strings(value: Option<&serde_json::Value>) -> Vec<String> {
     use serde_json::Value;
     let items: Vec<String> = match value {
         Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
@@ -158,13 +158,13 @@ pub(crate) fn strings(value: Option<&serde_json::Value>) -> Vec<String> {
 
 /// The granted scopes of a token's claims: `scope`, or else `scp` (Okta,
 /// Entra ID), each as an array or a space-separated string.
-pub(crate) fn scopes(claims: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
+pub fn scopes(claims: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
     strings(claims.get("scope").or_else(|| claims.get("scp")))
 }
 
 /// An access token as JSON for scripts: stable field names, the expiry as an
 /// RFC 3339 timestamp, and any extra fields.
-pub(crate) fn token_json(
+pub fn token_json(
     token: &erpnet_auth_oidc::AccessToken,
     extra: serde_json::Map<String, serde_json::Value>,
 ) -> serde_json::Value {
@@ -187,7 +187,7 @@ pub(crate) fn token_json(
 /// Pretty JSON, never failing, safe to print. (serde_json escapes C0
 /// controls in strings but not DEL, C1 controls or formatting characters;
 /// the line breaks between values are its own.)
-pub(crate) fn json(value: &serde_json::Value) -> String {
+pub fn json(value: &serde_json::Value) -> String {
     let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
     text.split('\n').map(safe).collect::<Vec<_>>().join("\n")
 }

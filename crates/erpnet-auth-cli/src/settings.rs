@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Args;
+use erpnet_auth_cli::inspection::token_text;
 use erpnet_auth_oidc::Authority;
 use tokio::io::AsyncReadExt;
 
@@ -90,20 +91,13 @@ impl TokenInput {
                 _ => read_stdin().await?,
             },
         };
-        let token = raw.trim();
-        let token = token
-            .get(..7)
-            .filter(|scheme| scheme.eq_ignore_ascii_case("bearer "))
-            .and_then(|_| token.get(7..))
-            .unwrap_or(token)
-            .trim();
-        if token.is_empty() {
+        let Some(token) = token_text(&raw) else {
             return Err(Failure::Usage(
                 "no token given: pass `-` and the token on standard input, use --token-file PATH, \
                  or set ERPNET_TOKEN"
                     .into(),
             ));
-        }
+        };
         Ok(token.to_owned())
     }
 }

@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
+use erpnet_auth_cli::output;
 use erpnet_auth_oidc::{ClientAuthMethod, ClientConfig, ClientCredentials, TokenSource};
 use tokio::io::AsyncReadExt;
 
 use crate::failure::{Failure, Outcome};
-use crate::output;
 use crate::settings::{Provider, scopes};
 
 /// Get an access token with client credentials and print it.

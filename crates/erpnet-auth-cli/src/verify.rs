@@ -1,11 +1,11 @@
 //! `erpnet-auth verify`: the library's own validator, check by check.
 
+use erpnet_auth_cli::inspection::decode;
+use erpnet_auth_cli::output;
 use erpnet_auth_oidc::{Algorithm, Authority, JwtValidator, ValidationError};
 use serde_json::Value;
 
 use crate::failure::{Failure, Outcome};
-use crate::inspect::decode;
-use crate::output;
 use crate::settings::{Provider, TokenInput};
 
 /// Validate a token with the provider's keys, printing each check.

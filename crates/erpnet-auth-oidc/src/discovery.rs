@@ -62,11 +62,11 @@ impl Authority {
         ))
     }
 
-    /// The authority with this issuer URL (a trailing `/` is dropped, as issuers
-    /// conventionally have none). Must be `https`, or `http` to a loopback address.
+    /// The authority with this issuer URL (trailing `/`s are dropped, as issuers
+    /// conventionally have none, so that an issuer parses to itself). Must be
+    /// `https`, or `http` to a loopback address.
     pub fn issuer_url(issuer: &str) -> Result<Self, ConfigError> {
-        let trimmed = issuer.trim();
-        let issuer = trimmed.strip_suffix('/').unwrap_or(trimmed);
+        let issuer = issuer.trim().trim_end_matches('/');
         let url = parse_url("issuer", issuer)?;
         if url.query().is_some() || url.fragment().is_some() {
             return Err(ConfigError::invalid(format!(
@@ -80,9 +80,12 @@ impl Authority {
         })
     }
 
-    /// An ERP.net instance name or an issuer URL, whichever `value` is.
+    /// An ERP.net instance name or an issuer URL, whichever `value` is: a URL
+    /// has a `:` after its scheme, an instance name never has one.
     pub fn parse(value: &str) -> Result<Self, ConfigError> {
-        if value.contains("://") {
+        // Not `://`: URL parsers take `https:/host` for `https://host`, and an
+        // issuer given so must parse again as the URL it was.
+        if value.contains(':') {
             Self::issuer_url(value)
         } else {
             Self::erpnet_instance(value)
@@ -239,7 +242,7 @@ impl Discovery {
         result
     }
 
-    fn from_document(
+    pub(crate) fn from_document(
         authority: &Authority,
         endpoint: &str,
         headers: &http::HeaderMap,
@@ -461,5 +464,31 @@ mod tests {
         let err = Authority::parse("http://id.example.com/id").expect_err("plain http");
         assert!(matches!(err, ConfigError::InsecureUrl { .. }), "{err}");
         assert!(Authority::parse("https://x/id?a=b").is_err());
+    }
+
+    #[test]
+    fn every_trailing_slash_is_dropped_so_an_issuer_parses_to_itself() {
+        // Found by the `authority` fuzz target: one slash of two was dropped,
+        // leaving an issuer with a trailing slash, which parsed again to
+        // another one.
+        for (given, issuer) in [
+            ("https://id.example.com//", "https://id.example.com"),
+            (
+                "http://127.1.//p/0:\0.1.hptp://",
+                "http://127.1.//p/0:\0.1.hptp:",
+            ),
+            (
+                "https://id.example.com/realms/main///",
+                "https://id.example.com/realms/main",
+            ),
+            // Found by the fuzz target too: a URL with one slash after its
+            // scheme, which URL parsers take, was an issuer once and an
+            // (invalid) instance name when parsed again.
+            ("https:/re8i/lgocht2tps://", "https:/re8i/lgocht2tps:"),
+        ] {
+            let authority = Authority::parse(given).expect(given);
+            assert_eq!(authority.issuer(), issuer, "{given:?}");
+            assert_eq!(Authority::parse(authority.issuer()), Ok(authority));
+        }
     }
 }

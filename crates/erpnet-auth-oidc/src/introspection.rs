@@ -22,7 +22,7 @@ use crate::claims::{
 use crate::client::config::{ClientConfig, EndpointKind};
 use crate::client::token_endpoint::error_answer;
 use crate::digest::sha256;
-use crate::http::{is_json, media_type};
+use crate::http::{HttpResponse, is_json, media_type};
 
 /// Default longest time an introspection result is reused.
 pub const DEFAULT_INTROSPECTION_TTL: Duration = Duration::from_secs(30);
@@ -200,55 +200,61 @@ impl Introspector {
                 &[("token", token), ("token_type_hint", "access_token")],
             )
             .await?;
-        if !response.status.is_success() {
-            return Err(error_answer(&name, &response));
-        }
-        let invalid = |reason: String| Error::InvalidResponse {
-            endpoint: name.clone(),
-            reason,
-        };
-        if !is_json(&response.headers) {
-            return Err(invalid(format!(
-                "expected JSON, got content type `{}`",
-                media_type(&response.headers).unwrap_or_default()
-            )));
-        }
-        let claims: Map<String, Value> = serde_json::from_slice(&response.body)
-            .map_err(|e| invalid(format!("malformed JSON ({:?} error)", e.classify())))?;
-        match claims.get("active") {
-            Some(Value::Bool(true)) => {}
-            Some(Value::Bool(false)) => return Ok(None),
-            _ => return Err(invalid("no boolean `active`".into())),
-        }
-        let now = unix_now();
-        let expires_at = match claims.get("exp") {
-            None => now.saturating_add(inner.ttl),
-            Some(exp) => {
-                parse_numeric_date(exp).ok_or_else(|| invalid("`exp` is not a number".into()))?
-            }
-        };
-        if expires_at <= now {
-            return Ok(None);
-        }
-        let audiences = claims
-            .get("aud")
-            .and_then(parse_audiences)
-            .unwrap_or_default();
-        // `scope` (RFC 7662), or `scp` where a provider names it so; a
-        // malformed one grants nothing.
-        let present = |name| claims.get(name).filter(|value| !value.is_null());
-        let scopes = granted_scopes(present("scope"), present("scp")).unwrap_or_default();
-        Ok(Some(VerifiedToken::new(Checked {
-            audiences,
-            expires_at,
-            not_before: claims.get("nbf").and_then(parse_numeric_date),
-            issued_at: claims.get("iat").and_then(parse_numeric_date),
-            scopes,
-            key_id: None,
-            algorithm: None,
-            claims: Claims::Map(claims),
-        })))
+        read_answer(&name, &response, inner.ttl, unix_now())
     }
+}
+
+/// Reads an introspection endpoint's answer (RFC 7662 §2.2): `None` for an
+/// inactive token, one whose `exp` has passed included. A token without `exp`
+/// is taken to live `ttl` seconds from `now`.
+pub(crate) fn read_answer(endpoint: &str, response: &HttpResponse, ttl: i64, now: i64) -> Outcome {
+    if !response.status.is_success() {
+        return Err(error_answer(endpoint, response));
+    }
+    let invalid = |reason: String| Error::InvalidResponse {
+        endpoint: endpoint.to_owned(),
+        reason,
+    };
+    if !is_json(&response.headers) {
+        return Err(invalid(format!(
+            "expected JSON, got content type `{}`",
+            media_type(&response.headers).unwrap_or_default()
+        )));
+    }
+    let claims: Map<String, Value> = serde_json::from_slice(&response.body)
+        .map_err(|e| invalid(format!("malformed JSON ({:?} error)", e.classify())))?;
+    match claims.get("active") {
+        Some(Value::Bool(true)) => {}
+        Some(Value::Bool(false)) => return Ok(None),
+        _ => return Err(invalid("no boolean `active`".into())),
+    }
+    let expires_at = match claims.get("exp") {
+        None => now.saturating_add(ttl),
+        Some(exp) => {
+            parse_numeric_date(exp).ok_or_else(|| invalid("`exp` is not a number".into()))?
+        }
+    };
+    if expires_at <= now {
+        return Ok(None);
+    }
+    let audiences = claims
+        .get("aud")
+        .and_then(parse_audiences)
+        .unwrap_or_default();
+    // `scope` (RFC 7662), or `scp` where a provider names it so; a
+    // malformed one grants nothing.
+    let present = |name| claims.get(name).filter(|value| !value.is_null());
+    let scopes = granted_scopes(present("scope"), present("scp")).unwrap_or_default();
+    Ok(Some(VerifiedToken::new(Checked {
+        audiences,
+        expires_at,
+        not_before: claims.get("nbf").and_then(parse_numeric_date),
+        issued_at: claims.get("iat").and_then(parse_numeric_date),
+        scopes,
+        key_id: None,
+        algorithm: None,
+        claims: Claims::Map(claims),
+    })))
 }
 
 impl fmt::Debug for Introspector {

@@ -114,6 +114,10 @@ mod client;
 #[cfg(feature = "introspection")]
 mod digest;
 mod discovery;
+// The parsers of outside input for the fuzz targets in `fuzz/`: not API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 #[cfg(feature = "introspection")]
 mod introspection;

@@ -20,7 +20,7 @@ pub(crate) fn new_token_may_help(headers: &HeaderMap) -> bool {
 }
 
 /// The `error` parameter of a Bearer challenge in one header value, if any.
-fn bearer_error(value: &str) -> Option<&str> {
+pub(crate) fn bearer_error(value: &str) -> Option<&str> {
     let mut in_bearer = false;
     for item in split_unquoted_commas(value) {
         let item = item.trim();

@@ -128,6 +128,10 @@
 mod bearer_auth;
 mod challenge;
 mod error;
+// The challenge reader for the fuzz targets in `fuzz/`: not API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod header;
 mod origin;
 mod redirect;

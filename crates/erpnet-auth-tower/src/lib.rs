@@ -70,6 +70,10 @@ mod bearer;
 mod body;
 #[cfg(feature = "axum")]
 mod extract;
+// The `Authorization` header's reader for the fuzz targets in `fuzz/`: not API.
+#[cfg(all(fuzzing, feature = "validate"))]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "validate")]
 mod refusal;
 #[cfg(feature = "validate")]

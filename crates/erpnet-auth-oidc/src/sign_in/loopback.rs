@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use url::Url;
@@ -90,42 +90,70 @@ impl LoopbackRedirect {
 
     /// Answers one connection; returns the callback URL if it was the response.
     async fn serve(&self, mut stream: TcpStream) -> Option<Url> {
-        let head = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream)).await {
-            Ok(Some(head)) => head,
-            _ => {
-                let _ = respond(&mut stream, 400, "Bad request.").await;
-                return None;
+        let routed = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream)).await {
+            Ok(Some(head)) => route(&self.redirect_uri, &head),
+            _ => Routed::Refused(400, "Bad request."),
+        };
+        match routed {
+            Routed::Callback(url, page) => {
+                let _ = respond(&mut stream, 200, page).await;
+                Some(url)
             }
-        };
-        let mut parts = head.lines().next().unwrap_or_default().split(' ');
-        let (method, target) = (
-            parts.next().unwrap_or_default(),
-            parts.next().unwrap_or_default(),
-        );
-        let Ok(url) = self.redirect_uri.join(target) else {
-            let _ = respond(&mut stream, 400, "Bad request.").await;
-            return None;
-        };
-        if url.path() != self.redirect_uri.path() || url.origin() != self.redirect_uri.origin() {
-            let _ = respond(&mut stream, 404, "Not found.").await;
-            return None;
+            Routed::Refused(status, message) => {
+                let _ = respond(&mut stream, status, message).await;
+                None
+            }
         }
-        if method != "GET" {
-            let _ = respond(&mut stream, 405, "Method not allowed.").await;
-            return None;
-        }
-        let failed = url.query_pairs().any(|(name, _)| name == "error");
-        let page = if failed {
-            "Sign-in failed. You can close this window and return to the application."
-        } else {
-            "Signed in. You can close this window and return to the application."
-        };
-        let _ = respond(&mut stream, 200, page).await;
-        Some(url)
     }
 }
 
-async fn read_head(stream: &mut TcpStream) -> Option<String> {
+/// Where one request to the listener goes.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Routed {
+    /// The authorization response: its full URL, and the page the browser gets.
+    Callback(Url, &'static str),
+    /// Anything else: the status and the message it is answered with.
+    Refused(u16, &'static str),
+}
+
+/// The request line of `head` judged against the redirect URI: only a `GET`
+/// of its path, on its origin, is the authorization response. The line must
+/// be `METHOD TARGET HTTP/…` (RFC 9112 §3) with the target in origin form
+/// (`/path?query`) or absolute form.
+pub(crate) fn route(redirect_uri: &Url, head: &str) -> Routed {
+    let mut parts = head.lines().next().unwrap_or_default().split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Routed::Refused(400, "Bad request.");
+    };
+    let url = if target.starts_with('/') {
+        redirect_uri.join(target)
+    } else {
+        Url::parse(target)
+    };
+    let Some(url) = url.ok().filter(|_| version.starts_with("HTTP/")) else {
+        return Routed::Refused(400, "Bad request.");
+    };
+    if url.path() != redirect_uri.path() || url.origin() != redirect_uri.origin() {
+        return Routed::Refused(404, "Not found.");
+    }
+    if method != "GET" {
+        return Routed::Refused(405, "Method not allowed.");
+    }
+    let failed = url.query_pairs().any(|(name, _)| name == "error");
+    let page = if failed {
+        "Sign-in failed. You can close this window and return to the application."
+    } else {
+        "Signed in. You can close this window and return to the application."
+    };
+    Routed::Callback(url, page)
+}
+
+/// The request's head, up to and with the blank line that ends it; `None`
+/// when the connection ends first, the head is longer than
+/// [`MAX_REQUEST_HEAD`] or not UTF-8.
+pub(crate) async fn read_head<R: AsyncRead + Unpin>(stream: &mut R) -> Option<String> {
     let mut buffer = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -315,6 +343,73 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    #[test]
+    fn only_a_well_formed_get_of_the_redirect_path_is_the_response() {
+        let uri = Url::parse("http://127.0.0.1:49152/callback").expect("url");
+        let route = |line: &str| route(&uri, &format!("{line}\r\nHost: 127.0.0.1\r\n\r\n"));
+        let callback = |url: &str| {
+            Routed::Callback(
+                Url::parse(url).expect("url"),
+                "Signed in. You can close this window and return to the application.",
+            )
+        };
+        assert_eq!(
+            route("GET /callback?code=a&state=b HTTP/1.1"),
+            callback("http://127.0.0.1:49152/callback?code=a&state=b")
+        );
+        assert_eq!(
+            route("GET http://127.0.0.1:49152/callback?code=a HTTP/1.1"),
+            callback("http://127.0.0.1:49152/callback?code=a")
+        );
+        assert!(matches!(
+            route("GET /callback?error=access_denied HTTP/1.1"),
+            Routed::Callback(_, page) if page.starts_with("Sign-in failed")
+        ));
+        assert_eq!(
+            route("GET /favicon.ico HTTP/1.1"),
+            Routed::Refused(404, "Not found.")
+        );
+        assert_eq!(
+            route("GET //evil.example/callback HTTP/1.1"),
+            Routed::Refused(404, "Not found.")
+        );
+        assert_eq!(
+            route("POST /callback HTTP/1.1"),
+            Routed::Refused(405, "Method not allowed.")
+        );
+        // Found by the `loopback` fuzz target: a request line of `GET` alone
+        // joined an empty target to the redirect URI and was taken for the
+        // authorization response.
+        for malformed in [
+            "GET",
+            "GET ",
+            "GET /callback",
+            "GET /callback FTP/1.0",
+            "GET  /callback HTTP/1.1",
+            "GET callback HTTP/1.1",
+            "GET /callback HTTP/1.1 extra",
+        ] {
+            assert_eq!(
+                route(malformed),
+                Routed::Refused(400, "Bad request."),
+                "{malformed:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_head_ends_at_the_blank_line_within_the_limit() {
+        let mut request: &[u8] = b"GET /callback HTTP/1.1\r\nHost: x\r\n\r\nbody";
+        assert_eq!(
+            read_head(&mut request).await.as_deref(),
+            Some("GET /callback HTTP/1.1\r\nHost: x\r\n\r\nbody")
+        );
+        let mut unfinished: &[u8] = b"GET /callback HTTP/1.1\r\n";
+        assert_eq!(read_head(&mut unfinished).await, None);
+        let endless = vec![b'a'; MAX_REQUEST_HEAD + 2048];
+        assert_eq!(read_head(&mut endless.as_slice()).await, None);
     }
 
     #[tokio::test(start_paused = true)]

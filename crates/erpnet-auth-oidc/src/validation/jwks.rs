@@ -653,7 +653,7 @@ struct RawJwk {
     y: Option<String>,
 }
 
-fn parse_key_set(
+pub(crate) fn parse_key_set(
     body: &[u8],
     endpoint: &str,
     max_keys: usize,
