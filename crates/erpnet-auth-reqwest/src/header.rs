@@ -30,10 +30,10 @@ pub enum TokenHeader {
     #[default]
     Authorization,
     /// `X-Api-Key: <token>`, which ERP.net accepts for its reference tokens
-    /// (personal and system access tokens, `enrt_…`). reqwest would forward
-    /// this header on a redirect to another origin; the client that
-    /// [`BearerAuth::client_builder`](crate::BearerAuth::client_builder) builds
-    /// follows none.
+    /// (personal and system access tokens, `enrt_…`). reqwest's default policy
+    /// would forward this header on a redirect to another origin; the client
+    /// that [`BearerAuth::client_builder`](crate::BearerAuth::client_builder)
+    /// builds follows no redirect that leaves the origin.
     XApiKey,
 }
 
