@@ -95,8 +95,9 @@ async fn run() -> Result<(), Stop> {
         .allow_origin(url.origin().ascii_serialization())
         .build()
         .map_err(|e| config_error(e.to_string()))?;
-    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(auth)
+    let client = auth
+        .client_builder(reqwest::Client::builder())
+        .map_err(|e| config_error(e.to_string()))?
         .build();
 
     let response = client

@@ -197,7 +197,9 @@ async fn run() -> Result<(), Stop> {
     let pacer = Pacer::erpnet()
         .build()
         .map_err(|e| config_error(e.to_string()))?;
-    let mut builder = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).with(auth);
+    let mut builder = auth
+        .client_builder(reqwest::Client::builder())
+        .map_err(|e| config_error(e.to_string()))?;
     if args.pacing {
         builder = builder.with(SessionPacing::new(pacer.clone()));
     }

@@ -217,9 +217,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let auth = BearerAuth::builder(tokens.clone())
         .allow_origin(&origin)
         .build()?;
-    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(auth)
-        .build();
+    let client = auth.client_builder(reqwest::Client::builder())?.build();
     let whoami = client.get(format!("{origin}/whoami")).send().await?;
     let status = whoami.status();
     let body = whoami.text().await?;
@@ -256,12 +254,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             .start()
             .await;
         let pacer = Pacer::erpnet().build()?;
-        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-            .with(
-                BearerAuth::builder(tokens.clone())
-                    .allow_origin(api.origin())
-                    .build()?,
-            )
+        let client = BearerAuth::builder(tokens.clone())
+            .allow_origin(api.origin())
+            .build()?
+            .client_builder(reqwest::Client::builder())?
             .with(SessionPacing::new(pacer.clone()))
             .build();
         let started = Instant::now();

@@ -46,7 +46,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use erpnet_auth::reqwest::BearerAuth;
+use erpnet_auth::reqwest::{BearerAuth, SameOriginClient};
 use erpnet_auth::web::{SignedIn, WebSignIn};
 use erpnet_auth::{ClientConfig, Discovery, Error, Url};
 use erpnet_auth_testkit::{
@@ -70,7 +70,8 @@ fn config_error(message: impl Into<String>) -> Stop {
 
 /// What the pages need.
 struct App {
-    http: reqwest::Client,
+    /// One connection pool for every user's `BearerAuth`.
+    http: SameOriginClient,
     api: Url,
     entity: String,
 }
@@ -166,7 +167,8 @@ async fn run() -> Result<(), Stop> {
     let web = builder.build().map_err(|e| config_error(e.to_string()))?;
 
     let app = Arc::new(App {
-        http: reqwest::Client::new(),
+        http: SameOriginClient::new(reqwest::Client::builder())
+            .map_err(|e| config_error(e.to_string()))?,
         api,
         entity,
     });
@@ -210,9 +212,7 @@ async fn data(State(app): State<Arc<App>>, user: SignedIn) -> Response {
         Ok(auth) => auth,
         Err(error) => return failure(&error.to_string()),
     };
-    let client = reqwest_middleware::ClientBuilder::new(app.http.clone())
-        .with(auth)
-        .build();
+    let client = auth.client_builder_sharing(&app.http).build();
     let mut url = match app.api.join(&app.entity) {
         Ok(url) => url,
         Err(error) => return failure(&error.to_string()),

@@ -181,6 +181,28 @@ async fn no_secret_reaches_logs_debug_or_errors() {
         .introspect(signed_in.access_token.expose_secret())
         .await;
     shown.push(format!("{introspector:?}"));
+    // Introspection's refusals: a refresh token, a malformed answer, and a
+    // failing endpoint that then backs off (logged as it goes).
+    let json = |body: &str| Failure::Body {
+        status: 200,
+        content_type: "application/json".into(),
+        body: body.into(),
+    };
+    for failure in [
+        json(r#"{"active":true,"token_type":"refresh_token"}"#),
+        json(r#"{"active":true,"token_type":"Bearer","aud":{}}"#),
+        Failure::Status(503),
+    ] {
+        identity.fail_next(Endpoint::Introspection, 1, failure);
+        let opaque =
+            identity.mint_reference_token(DEFAULT_RESOURCE_ID, &["read"], Duration::from_secs(600));
+        let outcome = introspector.introspect(&opaque).await;
+        shown.push(format!("{outcome:?}"));
+        if let Err(error) = outcome {
+            shown.push(error.to_string());
+        }
+        tokens_seen.push(opaque);
+    }
     let revocation = flow.revocation().expect("revocation");
     revocation
         .revoke(&rotated, TokenTypeHint::RefreshToken)

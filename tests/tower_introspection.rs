@@ -188,7 +188,9 @@ async fn scp_provider() -> erpnet_auth::Url {
             .expect("clock")
             .as_secs()
             + 600;
-        let mut claims = serde_json::json!({"active": true, "exp": exp, "client_id": "app"});
+        let mut claims = serde_json::json!({
+            "active": true, "exp": exp, "client_id": "app", "token_type": "Bearer"
+        });
         match form.get("token").map(String::as_str) {
             Some("scp-array") => claims["scp"] = serde_json::json!(["read", "update"]),
             Some("scp-string") => claims["scp"] = serde_json::json!("read update"),
@@ -250,4 +252,16 @@ async fn introspected_scopes_are_read_from_scp_too() {
     let (status, challenge, _) = call(&app, "/whoami", "both").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(challenge.contains("insufficient_scope"), "{challenge}");
+}
+
+/// Defect: any string that was not a JWT went to the provider, unchecked.
+#[tokio::test]
+async fn an_opaque_token_outside_the_b64token_syntax_is_refused_without_asking() {
+    let identity = MockIdentity::start().await;
+    let app = app(&identity, true);
+    for not_a_token in ["enrt_\"quoted\"", "enrt_{}", "a=b"] {
+        let (status, _, _) = call(&app, "/whoami", not_a_token).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{not_a_token}");
+    }
+    assert_eq!(identity.requests(Endpoint::Introspection), 0);
 }

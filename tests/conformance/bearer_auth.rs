@@ -74,11 +74,8 @@ async fn guarded(validator: &JwtValidator, headers: &HeaderMap, scope: &str) -> 
     }
 }
 
-fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client")
+fn http_client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().timeout(Duration::from_secs(10))
 }
 
 #[tokio::test]
@@ -91,9 +88,7 @@ async fn the_peers_tokens_open_the_api_and_the_answers_are_200_403_401() {
         .allow_origin(&api)
         .build()
         .expect("BearerAuth");
-    let client = reqwest_middleware::ClientBuilder::new(http_client())
-        .with(auth)
-        .build();
+    let client = auth.client_builder(http_client()).expect("client").build();
 
     let response = client
         .get(format!("{api}/contacts"))
@@ -124,6 +119,8 @@ async fn the_peers_tokens_open_the_api_and_the_answers_are_200_403_401() {
     );
 
     let response = http_client()
+        .build()
+        .expect("client")
         .get(format!("{api}/contacts"))
         .send()
         .await

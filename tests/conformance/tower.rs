@@ -50,8 +50,8 @@ fn client(peer: &Peer, origin: &str) -> reqwest_middleware::ClientWithMiddleware
         .allow_origin(origin)
         .build()
         .expect("BearerAuth");
-    reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(auth)
+    auth.client_builder(reqwest::Client::builder())
+        .expect("client")
         .build()
 }
 

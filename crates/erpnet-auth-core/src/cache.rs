@@ -127,6 +127,11 @@ fn pack(generation: u64, state: u8) -> u64 {
 /// | due (within the refresh margin of expiry) | the cached token at once; one background refresh starts |
 /// | expired, absent or rejected | waits for the single in-flight refresh |
 /// | expired while backing off after a failure | the last error, at once |
+///
+/// An expired token is never handed out: a token that arrives already expired
+/// (`expires_in: 0`) is not stored but is a failure, [`Error::ExpiredOnArrival`],
+/// backed off like any other; an expired [`initial_token`](CacheBuilder::initial_token)
+/// is ignored.
 pub struct CachedTokenSource<S> {
     shared: Arc<Shared<S>>,
 }
@@ -250,7 +255,8 @@ impl<S: TokenSource> CacheBuilder<S> {
     }
 
     /// Starts the cache with a token obtained elsewhere, such as the access
-    /// token of a sign-in, so that the first call does not fetch another.
+    /// token of a sign-in, so that the first call does not fetch another. An
+    /// expired one is ignored: the first call fetches a token.
     pub fn initial_token(mut self, token: AccessToken) -> Self {
         self.initial = Some(token);
         self
@@ -268,8 +274,12 @@ impl<S: TokenSource> CacheBuilder<S> {
             backoff: Mutex::new(Backoff::default()),
             random: AtomicU64::new(seed),
         });
-        if let Some(token) = &self.initial {
-            shared.install(token);
+        match &self.initial {
+            Some(token) if token.is_expired() => {
+                tracing::debug!("token cache: the initial token has expired; not stored");
+            }
+            Some(token) => shared.install(token),
+            None => {}
         }
         if shared.config.proactive {
             shared.start_proactive();
@@ -488,7 +498,16 @@ impl<S: TokenSource> Shared<S> {
     async fn refresh(self: Arc<Self>) -> Result<AccessToken, Error> {
         let started = Instant::now();
         let span = tracing::info_span!("token_refresh", replacing = self.current.load().is_some());
-        let result = tracing::Instrument::instrument(self.source.token(), span.clone()).await;
+        let result = tracing::Instrument::instrument(self.source.token(), span.clone())
+            .await
+            .and_then(|token| {
+                // Stored, a dead token would be handed out, and every caller
+                // would then ask for another: a provider fault, backed off.
+                match token.expires_at() {
+                    Some(at) if at <= Instant::now() => Err(Error::ExpiredOnArrival),
+                    _ => Ok(token),
+                }
+            });
         let _entered = span.enter();
         let elapsed = started.elapsed();
         match &result {
@@ -580,7 +599,12 @@ impl<S: TokenSource> Shared<S> {
         });
         let deadlines = due_at.zip(usable_until);
         let runtime = deadlines.and_then(|_| tokio::runtime::Handle::try_current().ok());
-        let state = if deadlines.is_some() && runtime.is_none() {
+        // A token past its usable deadline is never fresh, not even until its
+        // timer fires. (The callers store only live tokens; this keeps the
+        // rule where the state is set.)
+        let state = if usable_until.is_some_and(|until| until <= now) {
+            EXPIRED
+        } else if deadlines.is_some() && runtime.is_none() {
             CHECK_CLOCK
         } else {
             FRESH

@@ -139,6 +139,18 @@ pub enum Error {
     #[error("the new refresh token could not be saved: {0}")]
     Persist(String),
 
+    /// The token source handed out a token that had already expired, such as a
+    /// provider's answer with `expires_in: 0` (or less).
+    /// [`CachedTokenSource`](crate::CachedTokenSource) never stores nor hands out
+    /// such a token: it is a provider fault, retried after a back-off, since
+    /// asking again at once would make one token request per call (at ERP.net,
+    /// each opening a licensed session). Transient.
+    #[error(
+        "the token source returned a token that had already expired (a lifetime of zero or \
+         less): a provider fault, retried after a back-off"
+    )]
+    ExpiredOnArrival,
+
     /// A failure reported by a [`TokenSource`](crate::TokenSource) written outside
     /// this crate.
     #[error("{message}")]
@@ -163,6 +175,7 @@ impl Error {
             Error::Transport { .. }
             | Error::Timeout { .. }
             | Error::InvalidResponse { .. }
+            | Error::ExpiredOnArrival
             | Error::Persist(_) => true,
             Error::Status { status, .. } => status_is_transient(*status),
             Error::OAuth { code, .. } => code.is_transient(),

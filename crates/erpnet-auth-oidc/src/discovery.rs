@@ -12,6 +12,7 @@ use url::Url;
 use erpnet_auth_core::pacing::retry_after;
 use erpnet_auth_core::{ConfigError, Error};
 
+use crate::backoff::Backoff;
 use crate::http::{
     HttpClient, check_url, endpoint_name, is_json, media_type, parse_url, request_error,
 };
@@ -366,8 +367,11 @@ impl Discovery {
 
 /// A discovery document fetched once and then served from memory.
 ///
-/// Concurrent first calls share one fetch; a failed fetch is not remembered, so
-/// the next call tries again. [`refresh`](Self::refresh) fetches anew.
+/// Concurrent first calls share one fetch. A failed fetch is remembered for a
+/// while (1 s, doubled for each failure in a row up to 30 s, or the provider's
+/// `Retry-After` within that cap): until then every call gets its error at once,
+/// so a provider that is down is not asked again by every request.
+/// [`refresh`](Self::refresh) fetches anew.
 #[derive(Clone)]
 pub struct DiscoveryCache {
     inner: Arc<DiscoveryInner>,
@@ -378,6 +382,7 @@ struct DiscoveryInner {
     http: HttpClient,
     current: ArcSwapOption<Discovery>,
     fetching: tokio::sync::Mutex<()>,
+    failures: Backoff,
 }
 
 impl DiscoveryCache {
@@ -389,6 +394,7 @@ impl DiscoveryCache {
                 http,
                 current: ArcSwapOption::empty(),
                 fetching: tokio::sync::Mutex::new(()),
+                failures: Backoff::default(),
             }),
         }
     }
@@ -403,14 +409,23 @@ impl DiscoveryCache {
         &self.inner.http
     }
 
-    /// The document, fetched if it is not cached yet.
+    /// The document, fetched if it is not cached yet; while backing off after
+    /// a failed fetch, that fetch's error.
     pub async fn get(&self) -> Result<Arc<Discovery>, Error> {
         if let Some(doc) = self.inner.current.load_full() {
             return Ok(doc);
         }
+        if let Some(error) = self.inner.failures.current() {
+            return Err(error);
+        }
         let _single_flight = self.inner.fetching.lock().await;
         if let Some(doc) = self.inner.current.load_full() {
             return Ok(doc);
+        }
+        // The fetch this caller waited for may just have failed: its error
+        // rather than another fetch.
+        if let Some(error) = self.inner.failures.current() {
+            return Err(error);
         }
         self.fetch_locked().await
     }
@@ -422,9 +437,23 @@ impl DiscoveryCache {
     }
 
     async fn fetch_locked(&self) -> Result<Arc<Discovery>, Error> {
-        let doc = Arc::new(Discovery::fetch_with(&self.inner.authority, &self.inner.http).await?);
-        self.inner.current.store(Some(doc.clone()));
-        Ok(doc)
+        match Discovery::fetch_with(&self.inner.authority, &self.inner.http).await {
+            Ok(doc) => {
+                let doc = Arc::new(doc);
+                self.inner.current.store(Some(doc.clone()));
+                self.inner.failures.succeeded();
+                Ok(doc)
+            }
+            Err(error) => {
+                let wait = self.inner.failures.failed(&error);
+                tracing::warn!(
+                    %error,
+                    retry_in = ?wait,
+                    "discovery failed; its error is handed out until the wait is over"
+                );
+                Err(error)
+            }
+        }
     }
 }
 
@@ -490,5 +519,35 @@ mod tests {
             assert_eq!(authority.issuer(), issuer, "{given:?}");
             assert_eq!(Authority::parse(authority.issuer()), Ok(authority));
         }
+    }
+
+    /// Defect: a failing discovery was fetched again by every call, each
+    /// waiting out its own time-out, with no back-off.
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_fetch_is_handed_out_until_its_back_off_is_over() {
+        use erpnet_auth_testkit::{Endpoint, Failure, MockIdentity};
+
+        let identity = MockIdentity::start().await;
+        let authority = Authority::parse(&identity.issuer()).expect("loopback issuer");
+        let cache = DiscoveryCache::new(authority, HttpClient::new().expect("client"));
+        identity.fail_next(Endpoint::Discovery, 2, Failure::Status(503));
+
+        for _ in 0..10 {
+            assert!(cache.get().await.is_err());
+        }
+        assert_eq!(
+            identity.requests(Endpoint::Discovery),
+            1,
+            "one fetch, then its error"
+        );
+        tokio::time::advance(crate::backoff::BACKOFF_INITIAL).await;
+        assert!(cache.get().await.is_err(), "a second failure in a row");
+        tokio::time::advance(crate::backoff::BACKOFF_INITIAL).await;
+        assert!(cache.get().await.is_err(), "which waits twice as long");
+        assert_eq!(identity.requests(Endpoint::Discovery), 2);
+        tokio::time::advance(crate::backoff::BACKOFF_INITIAL).await;
+        assert!(cache.get().await.is_ok());
+        assert!(cache.get().await.is_ok());
+        assert_eq!(identity.requests(Endpoint::Discovery), 3);
     }
 }

@@ -107,6 +107,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod backoff;
 #[cfg(any(feature = "validation", feature = "introspection"))]
 mod claims;
 #[cfg(feature = "client")]
@@ -155,7 +156,8 @@ pub use http::{DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, HttpClient, is_loopback_host, 
 #[cfg(feature = "introspection")]
 #[cfg_attr(docsrs, doc(cfg(feature = "introspection")))]
 pub use introspection::{
-    DEFAULT_INTROSPECTION_CACHE, DEFAULT_INTROSPECTION_TTL, Introspector, IntrospectorBuilder,
+    DEFAULT_INTROSPECTION_CACHE, DEFAULT_INTROSPECTION_TTL, INTROSPECTION_ERROR_TTL, Introspector,
+    IntrospectorBuilder, MAX_INTROSPECTED_TOKEN_LENGTH,
 };
 #[cfg(any(feature = "validation", feature = "introspection"))]
 #[cfg_attr(

@@ -12,10 +12,12 @@ use crate::challenge;
 use crate::error::Error;
 use crate::header::{self, TokenHeader};
 use crate::origin::Origin;
+use crate::redirect::SameOriginClient;
 use crate::skip_auth::SkipAuth;
 
-/// A reqwest-middleware [`Middleware`] that attaches an access token from a
-/// [`TokenSource`] to requests for the origins it allows.
+/// Attaches an access token from a [`TokenSource`] to requests for the origins
+/// it allows: a reqwest-middleware [`Middleware`] that comes with the client
+/// it runs in.
 ///
 /// ```no_run
 /// # fn demo(tokens: erpnet_auth_core::CachedTokenSource<erpnet_auth_oidc::ClientCredentials>) -> Result<(), erpnet_auth_core::ConfigError> {
@@ -24,11 +26,21 @@ use crate::skip_auth::SkipAuth;
 /// let auth = BearerAuth::builder(tokens)
 ///     .allow_origin("https://myinstance.my.erp.net")
 ///     .build()?; // refuses a value that is not an https (or loopback) origin
-/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-///     .with(auth)
-///     .build();
+/// let client = auth
+///     .client_builder(reqwest::Client::builder())? // any settings but the redirect policy
+///     .build(); // add more middleware (`.with(…)`) before `build()`
 /// # let _ = client; Ok(()) }
 /// ```
+///
+/// **Why it builds the client**: reqwest follows redirects inside one call,
+/// where no middleware sees them, and its default policy forwards every header
+/// but `Authorization` (and cookies) to wherever a redirect points: an
+/// `X-Api-Key` would reach any origin, plain `http` included. So `BearerAuth`
+/// is not a `Middleware` you could add to any client: [`client_builder`](Self::client_builder)
+/// builds the reqwest client itself, with a redirect policy that follows
+/// redirects within the origin of the request (up to 10) and stops at the first
+/// one to another origin, whose 3xx answer the caller gets as it is. No
+/// credential header can leave its origin, whichever headers reqwest strips.
 ///
 /// For each request:
 ///
@@ -83,6 +95,31 @@ impl BearerAuth {
             header: TokenHeader::default(),
             error: None,
         }
+    }
+
+    /// Builds the reqwest client from `http` with the redirect policy described
+    /// [above](Self) (replacing any policy set on `http`), and returns a
+    /// reqwest-middleware builder with this middleware first. Add more
+    /// middleware after it, such as [`SessionPacing`](crate::SessionPacing),
+    /// reqwest-retry or reqwest-tracing, then `build()`.
+    ///
+    /// Fails with [`ConfigError::HttpClient`] when reqwest cannot build the
+    /// client (for example no TLS backend could be initialised).
+    pub fn client_builder(
+        self,
+        http: reqwest::ClientBuilder,
+    ) -> Result<reqwest_middleware::ClientBuilder, ConfigError> {
+        Ok(self.client_builder_sharing(&SameOriginClient::new(http)?))
+    }
+
+    /// Like [`client_builder`](Self::client_builder), on a client built once
+    /// and shared, with its connection pool, by many middlewares (one per
+    /// signed-in user, say).
+    pub fn client_builder_sharing(
+        self,
+        http: &SameOriginClient,
+    ) -> reqwest_middleware::ClientBuilder {
+        reqwest_middleware::ClientBuilder::new(http.reqwest().clone()).with(Attach(self))
     }
 
     /// A token for a request to `origin`: the cached one if usable, or else one
@@ -150,14 +187,19 @@ impl BearerAuthBuilder {
     }
 }
 
+/// The middleware itself, private so that it runs only in a client built by
+/// [`SameOriginClient`], whose redirect policy it relies on.
+struct Attach(BearerAuth);
+
 #[async_trait::async_trait]
-impl Middleware for BearerAuth {
+impl Middleware for Attach {
     async fn handle(
         &self,
         mut request: Request,
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
+        let Attach(auth) = self;
         if extensions.get::<SkipAuth>().is_some() {
             tracing::trace!("bearer_auth: SkipAuth, sent without a token");
             return next.run(request, extensions).await;
@@ -166,16 +208,16 @@ impl Middleware for BearerAuth {
             tracing::trace!("bearer_auth: the request has credentials of its own");
             return next.run(request, extensions).await;
         }
-        let Some(origin) = self.origins.iter().find(|o| o.matches(request.url())) else {
+        let Some(origin) = auth.origins.iter().find(|o| o.matches(request.url())) else {
             tracing::trace!("bearer_auth: origin not allowed, sent without a token");
             return next.run(request, extensions).await;
         };
         let which = extensions
             .get::<TokenHeader>()
             .copied()
-            .unwrap_or(self.header);
+            .unwrap_or(auth.header);
 
-        let token = self.token(origin).await?;
+        let token = auth.token(origin).await?;
         // Cloned before sending, as the body is gone afterwards (cheap for the
         // in-memory bodies that can be cloned at all), and before the token goes
         // in, as a retry carries a new one.
@@ -189,15 +231,15 @@ impl Middleware for BearerAuth {
         );
         let response = next.clone().run(request, extensions).await?;
 
-        // A 401 from elsewhere (after a redirect, which drops the token) says
-        // nothing about the token.
+        // A 401 from elsewhere says nothing about the token. (The client's
+        // redirect policy never leaves the origin; checked anyway, as it is free.)
         if response.status() != StatusCode::UNAUTHORIZED
             || !origin.matches(response.url())
             || !challenge::new_token_may_help(response.headers())
         {
             return Ok(response);
         }
-        self.source.report_rejected(&token);
+        auth.source.report_rejected(&token);
         let Some(mut retry) = retry else {
             tracing::info!(
                 %origin,
@@ -205,7 +247,7 @@ impl Middleware for BearerAuth {
             );
             return Ok(response);
         };
-        let fresh = self.token(origin).await?;
+        let fresh = auth.token(origin).await?;
         if fresh == token {
             tracing::info!(
                 %origin,

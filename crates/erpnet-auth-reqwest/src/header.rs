@@ -26,14 +26,14 @@ const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum TokenHeader {
-    /// `Authorization: Bearer <token>` (RFC 6750), the default. reqwest drops it
-    /// on redirects to another origin.
+    /// `Authorization: Bearer <token>` (RFC 6750), the default.
     #[default]
     Authorization,
     /// `X-Api-Key: <token>`, which ERP.net accepts for its reference tokens
-    /// (personal and system access tokens, `enrt_…`). reqwest does not drop
-    /// this header on redirects: use it with a client that does not follow
-    /// redirects to other origins ([`same_origin_redirects`](crate::same_origin_redirects)).
+    /// (personal and system access tokens, `enrt_…`). reqwest's default policy
+    /// would forward this header on a redirect to another origin; the client
+    /// that [`BearerAuth::client_builder`](crate::BearerAuth::client_builder)
+    /// builds follows no redirect that leaves the origin.
     XApiKey,
 }
 

@@ -19,9 +19,7 @@
 //! let tokens = CachedTokenSource::new(grant); // one per process and identity
 //!
 //! let auth = BearerAuth::builder(tokens).allow_origin(&api).build()?;
-//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-//!     .with(auth)
-//!     .build();
+//! let client = auth.client_builder(reqwest::Client::builder())?.build();
 //!
 //! let response = client
 //!     .get(format!("{api}/api/domain/odata/General_Contacts_Persons"))
@@ -54,11 +52,16 @@
 //!   [`BearerAuthBuilder::build`] refuses anything else, and a middleware
 //!   that allows no origin, with a [`ConfigError`]: a misconfigured
 //!   `BearerAuth` never exists, so no request fails for its configuration.
-//! - **Redirects**: reqwest follows them inside one call, where no middleware
-//!   can step in. It drops the `Authorization` header when a redirect leaves the
-//!   origin, so the token never follows it (this crate's tests prove it). It
-//!   does not drop `X-Api-Key`: with [`TokenHeader::XApiKey`] build the client
-//!   with [`same_origin_redirects`] or `Policy::none()`.
+//! - **Redirects never carry a credential out of its origin**: reqwest
+//!   follows them inside one call, where no middleware can step in, and drops
+//!   only some credential headers (`Authorization`, not `X-Api-Key`) when one
+//!   leaves the origin. So `BearerAuth` is not a middleware for any client:
+//!   [`BearerAuth::client_builder`] builds the reqwest client (from your
+//!   `reqwest::ClientBuilder`) with a redirect policy that follows redirects
+//!   only within the origin and hands back the 3xx of the first one that
+//!   leaves it. This holds for every request through that client, with a token
+//!   or not. A [`SameOriginClient`] shares one such client among many
+//!   `BearerAuth` (one per user).
 //! - **401**: the token is reported to [`TokenSource::report_rejected`] and the
 //!   request is sent once more with a new token, if it can be cloned (a
 //!   streaming body cannot: its 401 comes back unchanged) and the source has a
@@ -110,8 +113,10 @@
 //! use erpnet_auth_reqwest::{BearerAuth, Pacer, SessionPacing};
 //!
 //! let pacer = Pacer::erpnet().build()?; // every number can be changed on the builder
-//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-//!     .with(BearerAuth::builder(tokens).allow_origin("https://myinstance.my.erp.net").build()?)
+//! let client = BearerAuth::builder(tokens)
+//!     .allow_origin("https://myinstance.my.erp.net")
+//!     .build()?
+//!     .client_builder(reqwest::Client::builder())?
 //!     .with(SessionPacing::new(pacer.clone()))
 //!     .build();
 //! // … 32 concurrent GETs through `client`: none gets a 429.
@@ -141,7 +146,7 @@ mod skip_auth;
 pub use bearer_auth::{BearerAuth, BearerAuthBuilder};
 pub use error::Error;
 pub use header::TokenHeader;
-pub use redirect::same_origin_redirects;
+pub use redirect::SameOriginClient;
 pub use session_pacing::SessionPacing;
 pub use skip_auth::SkipAuth;
 

@@ -20,8 +20,10 @@ use crate::error::Error;
 /// use erpnet_auth_reqwest::{BearerAuth, SessionPacing};
 ///
 /// let pacer = Pacer::erpnet().build()?; // 1 request per session at a time, 600 a minute, 2 per site
-/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-///     .with(BearerAuth::builder(tokens).allow_origin("https://myinstance.my.erp.net").build()?)
+/// let client = BearerAuth::builder(tokens)
+///     .allow_origin("https://myinstance.my.erp.net")
+///     .build()?
+///     .client_builder(reqwest::Client::builder())?
 ///     .with(SessionPacing::new(pacer.clone())) // after BearerAuth: it sees the token
 ///     .build();
 /// # let _ = client; Ok(()) }

@@ -59,13 +59,12 @@ async fn events_tell_what_happened_and_nothing_holds_a_secret() {
         .build()
         .expect("configuration");
     let tokens = CachedTokenSource::new(grant);
-    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(
-            BearerAuth::builder(tokens.clone())
-                .allow_origin(&api.origin)
-                .build()
-                .expect("valid BearerAuth"),
-        )
+    let client = BearerAuth::builder(tokens.clone())
+        .allow_origin(&api.origin)
+        .build()
+        .expect("valid BearerAuth")
+        .client_builder(reqwest::Client::builder())
+        .expect("an HTTP client")
         .build();
 
     let first = tokens.token().await.expect("token");

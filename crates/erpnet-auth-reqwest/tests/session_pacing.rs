@@ -11,7 +11,7 @@ use erpnet_auth_testkit::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ENTITY, Failure, MockDomainApi, MockIdentity,
     TokenSpec,
 };
-use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+use reqwest_middleware::ClientWithMiddleware;
 use serde_json::Value;
 
 fn tokens(identity: &MockIdentity, scopes: &[&str]) -> CachedTokenSource<ClientCredentials> {
@@ -34,7 +34,9 @@ fn client(
     pacer: Option<&Pacer>,
 ) -> ClientWithMiddleware {
     let auth = auth.allow_origin(api.origin()).build().expect("BearerAuth");
-    let builder = ClientBuilder::new(reqwest::Client::new()).with(auth);
+    let builder = auth
+        .client_builder(reqwest::Client::builder())
+        .expect("an HTTP client");
     match pacer {
         Some(pacer) => builder.with(SessionPacing::new(pacer.clone())).build(),
         None => builder.build(),

@@ -13,7 +13,6 @@ use erpnet_auth_reqwest::{BearerAuth, Error, SessionPacing, TokenHeader};
 use erpnet_auth_testkit::{
     DEFAULT_CLIENT_ID, DEFAULT_ENTITY, Failure, MockDomainApi, MockIdentity,
 };
-use reqwest_middleware::ClientBuilder;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -49,14 +48,13 @@ async fn throttled_retried_and_refused_requests_are_logged_without_the_credentia
     let pacer = Pacer::erpnet().queue_per_session(1).build().expect("valid");
     let pacing = SessionPacing::new(pacer.clone());
     let client = |token: &str, header| {
-        ClientBuilder::new(reqwest::Client::new())
-            .with(
-                BearerAuth::builder(StaticToken::new(token))
-                    .allow_origin(api.origin())
-                    .token_header(header)
-                    .build()
-                    .expect("BearerAuth"),
-            )
+        BearerAuth::builder(StaticToken::new(token))
+            .allow_origin(api.origin())
+            .token_header(header)
+            .build()
+            .expect("BearerAuth")
+            .client_builder(reqwest::Client::builder())
+            .expect("an HTTP client")
             .with(pacing.clone())
             .build()
     };

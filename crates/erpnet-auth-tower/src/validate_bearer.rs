@@ -143,7 +143,12 @@ impl ValidateBearerLayer {
     /// opaque tokens of other providers) with RFC 7662 introspection instead of
     /// refusing them; JWTs are still validated locally. The validator's
     /// audiences (when the provider names one) and required scopes apply to
-    /// introspected tokens too. A provider that cannot be asked answers 503.
+    /// introspected tokens too; the introspector's own checks come first
+    /// (issuer, refresh tokens, `IntrospectorBuilder::require_audience` to
+    /// refuse a token that names no audience). A token outside the `b64token`
+    /// syntax is answered 400 without asking the provider. A provider that
+    /// cannot be asked answers 503, and while it backs off after a failure, at
+    /// once.
     ///
     /// ERP.net documents no public introspection endpoint; this is for
     /// providers that have one.
@@ -217,11 +222,18 @@ where
         let decision = match bearer::token(request.headers()) {
             #[cfg(feature = "introspection")]
             Ok(Some(token)) if self.settings.introspector.is_some() && !looks_like_jwt(token) => {
-                let (validator, settings) = (self.validator.clone(), self.settings.clone());
-                let token = token.to_owned();
-                Decision::Wait(Box::pin(async move {
-                    introspect(&settings, &validator, &token).await
-                }))
+                // The syntax check the JWT path makes on refusal, made before
+                // anything is sent to the provider.
+                match bearer::malformed(token) {
+                    Some(malformed) => Decision::Refuse(invalid_request(malformed)),
+                    None => {
+                        let (validator, settings) = (self.validator.clone(), self.settings.clone());
+                        let token = token.to_owned();
+                        Decision::Wait(Box::pin(async move {
+                            introspect(&settings, &validator, &token).await
+                        }))
+                    }
+                }
             }
             Ok(Some(token)) => match self.validator.validate_now(token) {
                 Ok(verified) => Decision::Pass(Some(verified)),

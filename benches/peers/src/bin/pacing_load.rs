@@ -125,12 +125,12 @@ async fn run_row(
     let tokens = CachedTokenSource::new(grant);
     tokens.token().await?; // the token request is not part of the row
     let pacer = Pacer::erpnet().build()?;
-    let mut builder = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).with(
-        BearerAuth::builder(tokens)
-            .allow_origin(api.origin())
-            .build()
-            .expect("BearerAuth"),
-    );
+    let mut builder = BearerAuth::builder(tokens)
+        .allow_origin(api.origin())
+        .build()
+        .expect("BearerAuth")
+        .client_builder(reqwest::Client::builder())
+        .expect("client");
     if paced {
         builder = builder.with(SessionPacing::new(pacer.clone()));
     }
@@ -225,13 +225,12 @@ async fn rotations() -> Result<Value, Box<dyn std::error::Error>> {
         }
     });
     let pacer = Pacer::erpnet().build()?;
-    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(
-            BearerAuth::builder(source)
-                .allow_origin(&origin)
-                .build()
-                .expect("BearerAuth"),
-        )
+    let client = BearerAuth::builder(source)
+        .allow_origin(&origin)
+        .build()
+        .expect("BearerAuth")
+        .client_builder(reqwest::Client::builder())
+        .expect("client")
         .with(SessionPacing::new(pacer.clone()))
         .build();
 

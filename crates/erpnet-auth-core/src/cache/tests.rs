@@ -588,3 +588,64 @@ fn threads_that_read_a_token_see_its_rejection_and_replacement_at_once() {
     assert_eq!(second.expose_secret(), "token-2");
     assert_eq!(provider.requests(), 2);
 }
+
+/// Defect: a token that came back already expired (`expires_in: 0`) was stored
+/// as fresh and handed to every waiter, and each later call asked for another
+/// (at ERP.net, one licensed session each). Now it is a provider fault: no
+/// caller gets it, and the requests back off.
+#[tokio::test(start_paused = true)]
+async fn a_token_that_arrives_expired_is_never_served_and_backs_off() {
+    let provider = Provider::new(Some(Duration::ZERO));
+    let tokens = cache(&provider);
+
+    let waiters: Vec<_> = (0..100)
+        .map(|_| {
+            let tokens = tokens.clone();
+            tokio::spawn(async move { tokens.token().await })
+        })
+        .collect();
+    for waiter in waiters {
+        let error = waiter.await.expect("joined").expect_err("a dead token");
+        assert!(matches!(error, Error::ExpiredOnArrival), "{error}");
+        assert!(error.is_transient());
+    }
+    assert_eq!(provider.requests(), 1);
+    assert!(tokens.cached_token().is_none());
+
+    // 1000 calls during the back-off: no request, the same error.
+    for _ in 0..1000 {
+        assert!(matches!(tokens.token().await, Err(Error::ExpiredOnArrival)));
+    }
+    assert_eq!(provider.requests(), 1);
+    // The back-off doubles like any other failure's.
+    pass(DEFAULT_BACKOFF_INITIAL).await;
+    assert!(tokens.token().await.is_err());
+    assert_eq!(provider.requests(), 2);
+    pass(DEFAULT_BACKOFF_INITIAL).await;
+    assert!(tokens.token().await.is_err());
+    assert_eq!(provider.requests(), 2, "the second wait is longer");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_expired_initial_token_is_not_served() {
+    let provider = Provider::new(Some(HOUR));
+    let expired = AccessToken::new("from-a-sign-in").with_expires_in(Duration::ZERO);
+    let tokens = CachedTokenSource::builder(provider.clone())
+        .initial_token(expired)
+        .build();
+    assert!(tokens.cached_token().is_none());
+    let token = tokens.token().await.expect("a new token");
+    assert_eq!(token.expose_secret(), "token-1");
+    assert_eq!(provider.requests(), 1);
+
+    // A live initial token is served without a request.
+    let live = AccessToken::new("from-a-sign-in").with_expires_in(HOUR);
+    let tokens = CachedTokenSource::builder(provider.clone())
+        .initial_token(live)
+        .build();
+    assert_eq!(
+        tokens.token().await.expect("initial").expose_secret(),
+        "from-a-sign-in"
+    );
+    assert_eq!(provider.requests(), 1);
+}

@@ -290,6 +290,17 @@ impl ClientConfig {
         }
     }
 
+    /// The provider's issuer, from its discovery document (fetched if need
+    /// be); `None` for explicit [`Endpoints`].
+    #[cfg(feature = "introspection")]
+    pub(crate) async fn issuer(&self) -> Result<Option<String>, Error> {
+        Ok(match &self.inner.source {
+            Source::Discovery(cache) => Some(cache.get().await?.issuer().to_owned()),
+            Source::Document(discovery) => Some(discovery.issuer().to_owned()),
+            Source::Endpoints(_) => None,
+        })
+    }
+
     /// Refuses a client whose provider is known, now, to lack the endpoint
     /// of `kind`. A discovery cache is read on first use instead, where a
     /// missing endpoint is an [`Error::Config`].

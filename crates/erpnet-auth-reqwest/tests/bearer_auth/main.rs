@@ -9,7 +9,7 @@ mod retry;
 use erpnet_auth_oidc::{Authority, CachedTokenSource, ClientConfig, ClientCredentials};
 use erpnet_auth_reqwest::{BearerAuth, BearerAuthBuilder, Error};
 use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, MockIdentity};
-use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+use reqwest_middleware::ClientWithMiddleware;
 
 /// The mock's default client, with client credentials.
 fn grant(identity: &MockIdentity, secret: &str) -> ClientCredentials {
@@ -44,12 +44,14 @@ async fn get(client: &ClientWithMiddleware, url: String) -> reqwest::Response {
 }
 
 fn client(auth: BearerAuthBuilder) -> ClientWithMiddleware {
-    client_on(reqwest::Client::new(), auth)
+    client_on(reqwest::Client::builder(), auth)
 }
 
-fn client_on(http: reqwest::Client, auth: BearerAuthBuilder) -> ClientWithMiddleware {
-    ClientBuilder::new(http)
-        .with(auth.build().expect("a valid BearerAuth"))
+fn client_on(http: reqwest::ClientBuilder, auth: BearerAuthBuilder) -> ClientWithMiddleware {
+    auth.build()
+        .expect("a valid BearerAuth")
+        .client_builder(http)
+        .expect("an HTTP client")
         .build()
 }
 
