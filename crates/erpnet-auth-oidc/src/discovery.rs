@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use erpnet_auth_core::pacing::retry_after;
+use erpnet_auth_core::sync::{Abandoned, SingleFlight};
 use erpnet_auth_core::{ConfigError, Error};
 
 use crate::backoff::Backoff;
@@ -381,7 +382,10 @@ struct DiscoveryInner {
     authority: Authority,
     http: HttpClient,
     current: ArcSwapOption<Discovery>,
-    fetching: tokio::sync::Mutex<()>,
+    /// The fetch in flight, on a task of its own: a caller that goes away (a
+    /// time-out, a client hanging up) cancels nothing, and the document or
+    /// the error it brings is recorded all the same.
+    fetching: SingleFlight<Result<Arc<Discovery>, Error>>,
     failures: Backoff,
 }
 
@@ -393,7 +397,7 @@ impl DiscoveryCache {
                 authority,
                 http,
                 current: ArcSwapOption::empty(),
-                fetching: tokio::sync::Mutex::new(()),
+                fetching: SingleFlight::new(),
                 failures: Backoff::default(),
             }),
         }
@@ -418,34 +422,50 @@ impl DiscoveryCache {
         if let Some(error) = self.inner.failures.current() {
             return Err(error);
         }
-        let _single_flight = self.inner.fetching.lock().await;
-        if let Some(doc) = self.inner.current.load_full() {
-            return Ok(doc);
+        let inner = self.inner.clone();
+        let started = self.inner.fetching.try_run(|| {
+            // Under the flight's lock, so a fetch that has just ended has
+            // recorded its document or its error: that rather than another
+            // fetch.
+            if let Some(doc) = inner.current.load_full() {
+                return Err(Ok(doc));
+            }
+            if let Some(error) = inner.failures.current() {
+                return Err(Err(error));
+            }
+            Ok(inner.fetch())
+        });
+        match started {
+            Ok(fetch) => fetch.await.unwrap_or_else(abandoned),
+            Err(answer) => answer,
         }
-        // The fetch this caller waited for may just have failed: its error
-        // rather than another fetch.
-        if let Some(error) = self.inner.failures.current() {
-            return Err(error);
-        }
-        self.fetch_locked().await
     }
 
-    /// Fetches the document anew; the cached one stays if the fetch fails.
+    /// Fetches the document anew (or joins the fetch in flight); the cached
+    /// one stays if the fetch fails.
     pub async fn refresh(&self) -> Result<Arc<Discovery>, Error> {
-        let _single_flight = self.inner.fetching.lock().await;
-        self.fetch_locked().await
+        let inner = self.inner.clone();
+        self.inner
+            .fetching
+            .run(|| inner.fetch())
+            .await
+            .unwrap_or_else(abandoned)
     }
+}
 
-    async fn fetch_locked(&self) -> Result<Arc<Discovery>, Error> {
-        match Discovery::fetch_with(&self.inner.authority, &self.inner.http).await {
+impl DiscoveryInner {
+    /// One fetch, recording what it brings: the document, or the error and
+    /// the back-off that follows it.
+    async fn fetch(self: Arc<Self>) -> Result<Arc<Discovery>, Error> {
+        match Discovery::fetch_with(&self.authority, &self.http).await {
             Ok(doc) => {
                 let doc = Arc::new(doc);
-                self.inner.current.store(Some(doc.clone()));
-                self.inner.failures.succeeded();
+                self.current.store(Some(doc.clone()));
+                self.failures.succeeded();
                 Ok(doc)
             }
             Err(error) => {
-                let wait = self.inner.failures.failed(&error);
+                let wait = self.failures.failed(&error);
                 tracing::warn!(
                     %error,
                     retry_in = ?wait,
@@ -455,6 +475,12 @@ impl DiscoveryCache {
             }
         }
     }
+}
+
+/// The error of a fetch whose task ended without an answer (the runtime shut
+/// down, or the fetch panicked).
+fn abandoned(abandoned: Abandoned) -> Result<Arc<Discovery>, Error> {
+    Err(abandoned.into_error("the discovery fetch"))
 }
 
 impl fmt::Debug for DiscoveryCache {
@@ -549,5 +575,40 @@ mod tests {
         assert!(cache.get().await.is_ok());
         assert!(cache.get().await.is_ok());
         assert_eq!(identity.requests(Endpoint::Discovery), 3);
+    }
+
+    /// A caller that gives up (a time-out, a client hanging up) must not
+    /// cancel the fetch that other callers share.
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_that_goes_away_cancels_no_fetch() {
+        use std::time::Duration;
+
+        use erpnet_auth_testkit::{Endpoint, Failure, MockIdentity};
+
+        let identity = MockIdentity::start().await;
+        let authority = Authority::parse(&identity.issuer()).expect("loopback issuer");
+        let cache = DiscoveryCache::new(authority, HttpClient::new().expect("client"));
+        identity.fail_next(
+            Endpoint::Discovery,
+            1,
+            Failure::Delay(Duration::from_secs(2)),
+        );
+
+        let gave_up = tokio::time::timeout(Duration::from_millis(500), cache.get()).await;
+        assert!(
+            gave_up.is_err(),
+            "the fetch is still waiting for the slow provider"
+        );
+        assert!(
+            cache.get().await.is_ok(),
+            "the next caller joins the same fetch"
+        );
+        assert_eq!(
+            identity.requests(Endpoint::Discovery),
+            1,
+            "one fetch in all"
+        );
+        assert!(cache.get().await.is_ok());
+        assert_eq!(identity.requests(Endpoint::Discovery), 1);
     }
 }
