@@ -179,6 +179,7 @@ pub use sign_in::{
 #[cfg_attr(docsrs, doc(cfg(feature = "validation")))]
 pub use validation::{
     error::ValidationError,
+    issuers::{DEFAULT_MAX_ISSUERS, Issuers},
     jwks::{
         DEFAULT_JWKS_COOLDOWN, DEFAULT_JWKS_REFRESH, DEFAULT_MAX_KEYS, JwksCache, JwksCacheBuilder,
         KeyInfo,
