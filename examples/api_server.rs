@@ -3,11 +3,12 @@
 //! ```sh
 //! cargo run --example api_server                 # against the embedded mock identity
 //! ERPNET_AUTHORITY=myinstance ERPNET_AUDIENCE=DomainAPI cargo run --example api_server
+//! ERPNET_AUTHORITY="customer-a customer-b" ERPNET_AUDIENCE=DomainAPI cargo run --example api_server
 //! ```
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `ERPNET_AUTHORITY` | ERP.net instance name (`myinstance` → `https://myinstance.my.erp.net/id`) or issuer URL; unset: the embedded mock identity |
+//! | `ERPNET_AUTHORITY` | ERP.net instance name (`myinstance` → `https://myinstance.my.erp.net/id`) or issuer URL; several, separated by spaces or commas, to accept tokens of each (one validator of several issuers); unset: the embedded mock identity |
 //! | `ERPNET_AUDIENCE` | the audience this API accepts, e.g. `DomainAPI` (required with `ERPNET_AUTHORITY`) |
 //! | `BIND` | the address to listen on (default `127.0.0.1:8080`) |
 //!
@@ -23,7 +24,7 @@ use std::process::ExitCode;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use erpnet_auth::{Authority, JwtValidator};
+use erpnet_auth::{Authority, Issuers, JwtValidator};
 use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, MockIdentity};
 use erpnet_auth_tower::{Claims, RequireScopesLayer, ValidateBearerLayer};
 use serde_json::{Value, json};
@@ -83,13 +84,27 @@ async fn run() -> Result<(), String> {
     // The mock lives as long as `run`, so it is held here even when unused.
     let mut mock = None;
     let validator = match std::env::var("ERPNET_AUTHORITY") {
-        Ok(authority) => {
+        Ok(authorities) => {
             let audience = std::env::var("ERPNET_AUDIENCE").map_err(|_| {
                 "ERPNET_AUDIENCE is required with ERPNET_AUTHORITY: name the audience this API accepts (e.g. DomainAPI)".to_owned()
             })?;
-            let authority = Authority::parse(&authority).map_err(|e| e.to_string())?;
-            println!("provider: {}", authority.issuer());
-            JwtValidator::builder(authority)
+            let issuers = Issuers::parse_list(&authorities).map_err(|e| e.to_string())?;
+            let listed: Vec<String> = (issuers.listed().unwrap_or_default().into_iter())
+                .map(str::to_owned)
+                .collect();
+            let builder = match listed.as_slice() {
+                // One authority: a validator of one issuer, as always.
+                [issuer] => {
+                    let authority = Authority::parse(issuer).map_err(|e| e.to_string())?;
+                    println!("provider: {}", authority.issuer());
+                    JwtValidator::builder(authority)
+                }
+                several => {
+                    println!("providers: {}", several.join(" "));
+                    JwtValidator::builder_for_issuers(issuers)
+                }
+            };
+            builder
                 .audience(audience)
                 .build()
                 .map_err(|e| e.to_string())?

@@ -65,13 +65,18 @@ async fn each_listed_issuer_is_set_up_on_its_first_token_and_others_are_refused_
     assert_eq!(fetches(&b), (1, 1));
 
     // Seen again, and new tokens of held issuers: no more fetches, no waiting.
-    validator.validate_now(&token(&a)).expect("held: validated at once");
+    validator
+        .validate_now(&token(&a))
+        .expect("held: validated at once");
     validator.validate(&token(&b)).await.expect("valid");
     assert_eq!((fetches(&a), fetches(&b)), ((1, 1), (1, 1)));
 
     // An issuer outside the list: refused before any network call.
     let refused = validator.validate(&token(&outsider)).await;
-    assert!(matches!(refused, Err(ValidationError::WrongIssuer)), "{refused:?}");
+    assert!(
+        matches!(refused, Err(ValidationError::WrongIssuer)),
+        "{refused:?}"
+    );
     assert!(matches!(
         validator.validate_now(&token(&outsider)),
         Err(ValidationError::WrongIssuer)
@@ -137,10 +142,13 @@ async fn a_rule_admits_issuers_it_accepts_and_the_set_is_bounded() {
         MockIdentity::start().await,
     ];
     let allowed = [a.issuer(), b.issuer(), c.issuer()];
-    let validator = validator(
-        Issuers::rule(move |issuer| allowed.iter().any(|a| a == issuer)).max_held(2),
+    let validator =
+        validator(Issuers::rule(move |issuer| allowed.iter().any(|a| a == issuer)).max_held(2));
+    assert_eq!(
+        validator.accepted_issuers(),
+        None,
+        "a rule cannot be listed"
     );
-    assert_eq!(validator.accepted_issuers(), None, "a rule cannot be listed");
 
     validator.validate(&token(&a)).await.expect("a");
     // b is set up by a token that does not verify (a's kid, b's issuer, a's
@@ -236,10 +244,15 @@ async fn erpnet_instances_admits_only_listed_instance_names() {
 async fn setting_up_an_issuer_survives_its_first_caller_being_dropped() {
     let a = MockIdentity::start().await;
     let validator = validator(Issuers::list([authority(&a)]));
-    a.fail_next(Endpoint::Jwks, 1, Failure::Delay(Duration::from_millis(400)));
+    a.fail_next(
+        Endpoint::Jwks,
+        1,
+        Failure::Delay(Duration::from_millis(400)),
+    );
     let token = token(&a);
     // The first caller gives up while the key set is on its way.
-    let gave_up = tokio::time::timeout(Duration::from_millis(150), validator.validate(&token)).await;
+    let gave_up =
+        tokio::time::timeout(Duration::from_millis(150), validator.validate(&token)).await;
     assert!(gave_up.is_err(), "the key set is still on its way");
     assert_eq!(fetches(&a), (1, 1), "the fetch had started");
     // The next caller joins that fetch rather than starting another one.
@@ -254,17 +267,18 @@ async fn the_layer_takes_a_validator_of_several_issuers() {
         MockIdentity::start().await,
         MockIdentity::start().await,
     ];
-    let app = Router::new()
-        .route(
-            "/whoami",
-            get(|Extension(token): Extension<VerifiedToken>| async move {
-                token.issuer().to_owned()
-            }),
-        )
-        .layer(ValidateBearerLayer::new(validator(Issuers::list([
-            authority(&a),
-            authority(&b),
-        ]))));
+    let app =
+        Router::new()
+            .route(
+                "/whoami",
+                get(|Extension(token): Extension<VerifiedToken>| async move {
+                    token.issuer().to_owned()
+                }),
+            )
+            .layer(ValidateBearerLayer::new(validator(Issuers::list([
+                authority(&a),
+                authority(&b),
+            ]))));
     let call = |token: String| {
         let request = Request::get("/whoami")
             .header("authorization", format!("Bearer {token}"))
@@ -282,7 +296,9 @@ async fn the_layer_takes_a_validator_of_several_issuers() {
     }
     let refused = call(token(&outsider)).await.expect("answer");
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-    let challenge = refused.headers()["www-authenticate"].to_str().expect("ascii");
+    let challenge = refused.headers()["www-authenticate"]
+        .to_str()
+        .expect("ascii");
     assert!(
         challenge.contains(r#"error="invalid_token""#) && challenge.contains("wrong issuer"),
         "{challenge}"

@@ -332,12 +332,10 @@ impl IssuerSet {
             .issuers
             .authority(iss)
             .ok_or(ValidationError::WrongIssuer)?;
-        let jwks = JwksCache::builder_for_discovery(DiscoveryCache::new(
-            authority,
-            self.http.clone(),
-        ))
-        .build()
-        .map_err(|error| ValidationError::KeysUnavailable(error.into()))?;
+        let jwks =
+            JwksCache::builder_for_discovery(DiscoveryCache::new(authority, self.http.clone()))
+                .build()
+                .map_err(|error| ValidationError::KeysUnavailable(error.into()))?;
         let added = Arc::new(HeldIssuer {
             issuer: iss.into(),
             jwks: ArcSwapOption::from_pointee(jwks.clone()),
