@@ -353,7 +353,10 @@ impl<S> ServeResourceMetadata<S> {
         let headers = |response: &mut Response<Bytes>| {
             let headers = response.headers_mut();
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            headers.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+            headers.insert(
+                CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            );
             headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
         };
         match *method {
