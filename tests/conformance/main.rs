@@ -18,5 +18,6 @@ mod introspection;
 mod jwt_validation;
 mod many_issuers;
 mod native_sign_in;
+mod resource_metadata;
 mod tower;
 mod web_app;
