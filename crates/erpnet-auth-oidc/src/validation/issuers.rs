@@ -14,7 +14,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use arc_swap::{ArcSwap, ArcSwapOption};
+use arc_swap::ArcSwap;
 
 use erpnet_auth_core::ConfigError;
 use erpnet_auth_core::sync::lock;
@@ -253,9 +253,11 @@ pub(crate) struct IssuerSet {
 /// One issuer held: its key set, until it is evicted.
 pub(crate) struct HeldIssuer {
     issuer: Box<str>,
-    /// `None` once evicted: remembered results of its tokens no longer count,
-    /// and its key set (with its background refresh) is dropped.
-    jwks: ArcSwapOption<JwksCache>,
+    /// Retired once evicted ([`JwksCache::retire`]): its keys and background
+    /// refresh are gone, and remembered results of its tokens no longer
+    /// count (they hold this, and check the key set's generation: one
+    /// arc-swap load, as for a validator of one issuer).
+    jwks: JwksCache,
     /// When (unix seconds) it last verified a token; 0: never.
     last_verified: AtomicI64,
     /// The order it was admitted in, to evict the oldest among equals.
@@ -268,14 +270,9 @@ impl HeldIssuer {
         &self.issuer
     }
 
-    /// The generation of its key set, `None` once evicted.
-    pub(crate) fn generation(&self) -> Option<u64> {
-        self.jwks.load().as_ref().map(|jwks| jwks.generation())
-    }
-
-    /// Its key set, `None` once evicted.
-    pub(crate) fn jwks(&self) -> Option<JwksCache> {
-        self.jwks.load().as_deref().cloned()
+    /// The generation of its key set (changed for good once evicted).
+    pub(crate) fn generation(&self) -> u64 {
+        self.jwks.generation()
     }
 
     /// Marks it as having verified a token at `now`. Written only when the
@@ -307,10 +304,8 @@ impl IssuerSet {
     /// ([`admit`](Self::admit) sets it up), [`ValidationError::WrongIssuer`]
     /// when it is not allowed.
     pub(crate) fn held(&self, iss: &str) -> Result<(Arc<HeldIssuer>, JwksCache), ValidationError> {
-        if let Some(held) = self.held.load().get(iss)
-            && let Some(jwks) = held.jwks()
-        {
-            return Ok((held.clone(), jwks));
+        if let Some(held) = self.held.load().get(iss) {
+            return Ok((held.clone(), held.jwks.clone()));
         }
         Err(if self.issuers.allows(iss) {
             ValidationError::UnknownKey
@@ -338,7 +333,7 @@ impl IssuerSet {
                 .map_err(|error| ValidationError::KeysUnavailable(error.into()))?;
         let added = Arc::new(HeldIssuer {
             issuer: iss.into(),
-            jwks: ArcSwapOption::from_pointee(jwks.clone()),
+            jwks: jwks.clone(),
             last_verified: AtomicI64::new(0),
             admitted: self.admitted.fetch_add(1, Ordering::Relaxed),
         });
@@ -356,7 +351,7 @@ impl IssuerSet {
                 held = held.len(),
                 "validator: evicting the issuer that verified a token least recently, to make room"
             );
-            victim.jwks.store(None);
+            victim.jwks.retire();
             held.remove(&victim.issuer);
         }
         held.insert(iss.into(), added.clone());
@@ -371,7 +366,6 @@ impl IssuerSet {
             .held
             .load()
             .values()
-            .filter(|h| h.jwks.load().is_some())
             .map(|h| h.issuer.to_string())
             .collect();
         issuers.sort_unstable();

@@ -890,7 +890,7 @@ impl Dated {
     fn is_current(&self, generation: u64) -> bool {
         match &self.issuer {
             None => self.generation == generation,
-            Some(held) => held.generation() == Some(self.generation),
+            Some(held) => held.generation() == self.generation,
         }
     }
 }
