@@ -939,9 +939,6 @@ impl VerifiedCache {
         if !current {
             return None;
         }
-        if let Some(held) = &hit.dated.issuer {
-            held.verified_at(now);
-        }
         Some(hit.verified.clone())
     }
 
