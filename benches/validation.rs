@@ -12,6 +12,9 @@
 //!   the `DecodingKey` built once, checking `iss`, `aud` and `exp`.
 //! - `validate_seen`: `JwtValidator::validate_now` on a token already in the
 //!   verified-token cache.
+//! - `validate_cold_100_issuers`, `validate_seen_100_issuers`: the same two
+//!   through a validator of 100 issuers (100 mock identities, every one set
+//!   up), with a token of one of them: the cost of picking the issuer.
 //!
 //! Run: `cargo bench --bench validation` (see BENCHMARKS.md).
 
@@ -22,16 +25,38 @@ use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
-use erpnet_auth::{Authority, HttpClient, JwtValidator};
+use erpnet_auth::{Authority, HttpClient, Issuers, JwtValidator};
 use erpnet_auth_testkit::{DEFAULT_CLIENT_ID, MockIdentity};
 use serde_json::Value;
 
+const ISSUERS: usize = 100;
+
+fn authority(identity: &MockIdentity) -> Authority {
+    Authority::parse(&identity.issuer()).expect("authority")
+}
+
 fn validator(identity: &MockIdentity, cache: usize) -> JwtValidator {
-    JwtValidator::builder(Authority::parse(&identity.issuer()).expect("authority"))
+    JwtValidator::builder(authority(identity))
         .audience("DomainAPI")
         .verified_cache_capacity(cache)
         .build()
         .expect("validator")
+}
+
+/// A validator of every identity's tokens, each issuer set up.
+async fn validator_of_many(identities: &[MockIdentity], cache: usize) -> JwtValidator {
+    let issuers = Issuers::list(identities.iter().map(authority)).max_held(identities.len());
+    let validator = JwtValidator::builder_for_issuers(issuers)
+        .audience("DomainAPI")
+        .verified_cache_capacity(cache)
+        .build()
+        .expect("validator");
+    for identity in identities {
+        let token = identity.access_token_for(DEFAULT_CLIENT_ID, &["read", "update"]);
+        validator.validate(&token).await.expect("valid");
+    }
+    assert_eq!(validator.held_issuers().len(), identities.len());
+    validator
 }
 
 fn bench(c: &mut Criterion) {
@@ -77,10 +102,20 @@ fn bench(c: &mut Criterion) {
 
     let cold = validator(&identity, 0);
     let seen = validator(&identity, 10_000);
-    runtime.block_on(async {
+    let (many, many_cold, many_seen) = runtime.block_on(async {
         cold.validate(&token).await.expect("valid");
         seen.validate(&token).await.expect("valid");
+        let mut many = Vec::with_capacity(ISSUERS);
+        for _ in 0..ISSUERS {
+            many.push(MockIdentity::start().await);
+        }
+        let many_cold = validator_of_many(&many, 0).await;
+        let many_seen = validator_of_many(&many, 10_000).await;
+        (many, many_cold, many_seen)
     });
+    // A token of an issuer in the middle of the set, shaped as `token`.
+    let token_of_many = many[ISSUERS / 2].access_token_for(DEFAULT_CLIENT_ID, &["read", "update"]);
+    many_seen.validate_now(&token_of_many).expect("valid");
 
     let decoding_key = jsonwebtoken::DecodingKey::from_rsa_components(n64, e64).expect("key");
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
@@ -110,8 +145,26 @@ fn bench(c: &mut Criterion) {
     group.bench_function("validate_seen", |b| {
         b.iter(|| black_box(seen.validate_now(black_box(&token)).expect("valid")))
     });
+    group.bench_function("validate_cold_100_issuers", |b| {
+        b.iter(|| {
+            black_box(
+                many_cold
+                    .validate_now(black_box(&token_of_many))
+                    .expect("valid"),
+            )
+        })
+    });
+    group.bench_function("validate_seen_100_issuers", |b| {
+        b.iter(|| {
+            black_box(
+                many_seen
+                    .validate_now(black_box(&token_of_many))
+                    .expect("valid"),
+            )
+        })
+    });
     group.finish();
-    drop(identity);
+    drop((identity, many));
 }
 
 criterion_group! {

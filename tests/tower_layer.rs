@@ -592,7 +592,12 @@ async fn key_rotation_through_the_layer() {
 
     // Old key dropped: once the key set is refetched, the old token is refused.
     identity.rotate_keys(OldKey::Drop);
-    validator.jwks().refresh().await.expect("refetch");
+    validator
+        .jwks()
+        .expect("one issuer")
+        .refresh()
+        .await
+        .expect("refetch");
     let newest = identity.access_token_for(DEFAULT_CLIENT_ID, &["read"]);
     assert_eq!(
         get_with(&app, "/whoami", &newest).await.status,
@@ -618,7 +623,14 @@ async fn a_dead_key_endpoint_after_load_keeps_serving() {
     );
 
     identity.fail_next(Endpoint::Jwks, 100, Failure::Status(503));
-    assert!(validator.jwks().refresh().await.is_err());
+    assert!(
+        validator
+            .jwks()
+            .expect("one issuer")
+            .refresh()
+            .await
+            .is_err()
+    );
     let fresh = identity.access_token_for(DEFAULT_CLIENT_ID, &["read", "update"]);
     let answer = get_with(&app, "/whoami", &fresh).await;
     assert_eq!(answer.status, StatusCode::OK, "last known good keys");

@@ -66,7 +66,7 @@ async fn key_rotation_new_keys_at_once_old_ones_while_published() {
     let validator = peer.validator(JWT_API);
     let old = jwt(&peer).await;
     let first_key = signing_key(&validator, &old).await;
-    assert_eq!(validator.jwks().fetch_count(), 1);
+    assert_eq!(validator.jwks().expect("one issuer").fetch_count(), 1);
 
     // A new signing key; the old one stays published. A token signed with the
     // new key validates at once (one refetch for its unknown kid), the old
@@ -75,14 +75,23 @@ async fn key_rotation_new_keys_at_once_old_ones_while_published() {
     assert_eq!(kids, [kids[0].clone(), first_key.clone()]);
     let new = jwt(&peer).await;
     assert_eq!(signing_key(&validator, &new).await, kids[0]);
-    assert_eq!(validator.jwks().fetch_count(), 2, "one refetch");
+    assert_eq!(
+        validator.jwks().expect("one issuer").fetch_count(),
+        2,
+        "one refetch"
+    );
     assert_eq!(signing_key(&validator, &old).await, first_key);
 
     // Another new key, and every older one dropped: once the key set is
     // refreshed, neither earlier token validates.
     let kids = peer.rotate_keys(false).await;
     assert_eq!(kids.len(), 1);
-    validator.jwks().refresh().await.expect("key-set refresh");
+    validator
+        .jwks()
+        .expect("one issuer")
+        .refresh()
+        .await
+        .expect("key-set refresh");
     for (name, token) in [("first", &old), ("second", &new)] {
         let error = validator
             .validate(token.expose_secret())

@@ -16,6 +16,8 @@ mod client_credentials;
 mod discovery;
 mod introspection;
 mod jwt_validation;
+mod many_issuers;
 mod native_sign_in;
+mod resource_metadata;
 mod tower;
 mod web_app;

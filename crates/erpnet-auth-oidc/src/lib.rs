@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | (always) | [`Authority`], [`Discovery`], [`DiscoveryCache`], [`HttpClient`] (the one HTTP policy) | reqwest |
 //! | `client` (default) | acting as a client: [`ClientConfig`], [`ClientCredentials`], [`RefreshTokenGrant`], [`Revocation`] (RFC 7009), client authentication | nothing more |
-//! | `validation` | validating JWT access tokens: `JwtValidator`, `JwksCache`, `VerifiedToken`, `ErpNetClaims` | aws-lc-rs |
+//! | `validation` | validating JWT access tokens: `JwtValidator` (one issuer, or several: `Issuers`), `JwksCache`, `VerifiedToken`, `ErpNetClaims` | aws-lc-rs |
 //! | `introspection` | validating opaque tokens (RFC 7662): `Introspector` | `client`, aws-lc-rs |
 //! | `sign-in` | signing users in: `AuthorizationCodeFlow` with PKCE, ID tokens, userinfo, back-channel logout tokens, `sign_in_with_loopback` | `client`, `validation`, openidconnect |
 //! | `rustls` (default) | TLS through rustls (with aws-lc-rs as its crypto provider) | rustls |
@@ -69,7 +69,8 @@
 //!   `Result<X, ConfigError>`.
 //! - `X::builder_for_<source>(…)` does the same when that comes from
 //!   elsewhere: `JwtValidator::builder_for_discovery`,
-//!   `JwtValidator::builder_for_jwks`, `JwksCache::builder_for_discovery`.
+//!   `JwtValidator::builder_for_jwks`, `JwtValidator::builder_for_issuers`,
+//!   `JwksCache::builder_for_discovery`.
 //! - `X::new(primary)` is the builder with every default, when there is
 //!   nothing to choose ([`Revocation::new`], `JwksCache::new`,
 //!   [`HttpClient::new`]); `X::from_<form>(…)` makes one from another
@@ -181,6 +182,7 @@ pub use sign_in::{
 #[cfg_attr(docsrs, doc(cfg(feature = "validation")))]
 pub use validation::{
     error::ValidationError,
+    issuers::{DEFAULT_MAX_ISSUERS, Issuers},
     jwks::{
         DEFAULT_JWKS_COOLDOWN, DEFAULT_JWKS_REFRESH, DEFAULT_MAX_KEYS, JwksCache, JwksCacheBuilder,
         KeyInfo,

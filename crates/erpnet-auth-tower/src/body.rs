@@ -8,9 +8,11 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// The body of a response from [`ValidateBearer`](crate::ValidateBearer)
-    /// or [`RequireScopes`](crate::RequireScopes): the inner service's body
-    /// unchanged, or the small JSON body of a refusal (empty for gRPC).
+    /// The body of a response from [`ValidateBearer`](crate::ValidateBearer),
+    /// [`RequireScopes`](crate::RequireScopes) or
+    /// [`ServeResourceMetadata`](crate::ServeResourceMetadata): the inner
+    /// service's body unchanged, or a small JSON body of the middleware's own
+    /// (a refusal, empty for gRPC; the metadata document).
     ///
     /// A wrapper rather than a boxed body, so that the accepted path costs
     /// nothing and any body type (axum's, tonic's, hyper's) passes through.
@@ -38,7 +40,7 @@ impl<B> ResponseBody<B> {
         }
     }
 
-    /// The body of a refusal.
+    /// The body of a refusal, or of another answer of the middleware's own.
     pub(crate) fn refusal(bytes: Bytes) -> Self {
         Self {
             kind: Kind::Refusal {

@@ -46,6 +46,7 @@
 //! |---|---|---|
 //! | [`ValidateBearerLayer`] | server | validates `Authorization: Bearer` JWTs with a `JwtValidator` (erpnet-auth-oidc), puts the `VerifiedToken` into the request's extensions, answers refusals per RFC 6750 (or as a gRPC status); [`optional`](ValidateBearerLayer::optional) lets anonymous requests through |
 //! | [`RequireScopesLayer`] | server | all-of or any-of scope checks per route group or service: 403 `insufficient_scope` |
+//! | [`ResourceMetadataLayer`] | server | serves the API's protected resource metadata (RFC 9728) at `/.well-known/oauth-protected-resource`, built from the validator; [`ValidateBearerLayer::resource_metadata`] points challenges to it |
 //! | `Claims<T>` (feature `axum`) | server | the axum extractor: `Claims` (ERP.net claims, typed), `Claims<YourType>`, `Option<Claims<T>>` |
 //! | [`AddBearerLayer`] | client | adds `Authorization: Bearer` from any [`TokenSource`](erpnet_auth_core::TokenSource) to outgoing requests (tonic channels, hyper clients) for the origins it allows (https, or http to loopback) |
 //! | [`SessionPacingLayer`] | client | ERP.net's per-session rate limits ([`Pacer`](erpnet_auth_core::pacing::Pacer)): requests wait their turn locally; `429`/`503` retried after `Retry-After` |
@@ -79,6 +80,9 @@ mod refusal;
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub mod require_scopes;
+#[cfg(feature = "validate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
+pub mod resource_metadata;
 pub mod session_pacing;
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
@@ -97,6 +101,12 @@ pub use refusal::{DEFAULT_REALM, DEFAULT_RETRY_AFTER};
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
 pub use require_scopes::{RequireScopes, RequireScopesLayer};
+#[cfg(feature = "validate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "validate")))]
+pub use resource_metadata::{
+    RESOURCE_METADATA_PATH, ResourceMetadata, ResourceMetadataBuilder, ResourceMetadataLayer,
+    ServeResourceMetadata,
+};
 pub use session_pacing::{SessionPacing, SessionPacingError, SessionPacingLayer};
 #[cfg(feature = "validate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validate")))]

@@ -162,7 +162,7 @@ impl Refusal {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         match self {
             Refusal::MissingToken => {
-                headers.insert(WWW_AUTHENTICATE, realm.challenge.clone());
+                headers.insert(WWW_AUTHENTICATE, realm.challenge().clone());
             }
             Refusal::InvalidRequest(_)
             | Refusal::InvalidToken(_)
@@ -219,22 +219,57 @@ pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
         .is_some_and(|ct| ct.as_bytes().starts_with(b"application/grpc"))
 }
 
-/// The `realm` of challenges, checked and quoted once.
+/// The `realm` of challenges and, when set, the `resource_metadata` URL
+/// (RFC 9728 §5.1), checked and quoted once. Shared: it goes into the
+/// extensions of every request let through, and into rejections.
 #[derive(Debug, Clone)]
-pub(crate) struct Realm {
-    /// `Bearer realm="…"`, the challenge when no token was sent.
+pub(crate) struct Realm(Arc<RealmParts>);
+
+#[derive(Debug)]
+struct RealmParts {
+    name: String,
+    resource_metadata: Option<String>,
+    /// `Bearer realm="…"` (and `, resource_metadata="…"`), the challenge when
+    /// no token was sent; the start of every other.
     challenge: HeaderValue,
 }
 
 impl Realm {
     pub(crate) fn new(realm: &str) -> Self {
-        let challenge = HeaderValue::try_from(format!("Bearer realm=\"{}\"", quote(realm)))
+        Self::build(realm, None)
+    }
+
+    /// This realm renamed, with the same `resource_metadata`.
+    pub(crate) fn renamed(&self, name: &str) -> Self {
+        Self::build(name, self.0.resource_metadata.as_deref())
+    }
+
+    /// This realm, with challenges that point to the protected resource
+    /// metadata at `url`.
+    pub(crate) fn with_resource_metadata(&self, url: &str) -> Self {
+        Self::build(&self.0.name, Some(url))
+    }
+
+    fn build(name: &str, resource_metadata: Option<&str>) -> Self {
+        let mut text = format!("Bearer realm=\"{}\"", quote(name));
+        if let Some(url) = resource_metadata {
+            let _ = write!(text, ", resource_metadata=\"{}\"", quote(url));
+        }
+        let challenge = HeaderValue::try_from(text)
             .unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"api\""));
-        Self { challenge }
+        Self(Arc::new(RealmParts {
+            name: name.to_owned(),
+            resource_metadata: resource_metadata.map(str::to_owned),
+            challenge,
+        }))
+    }
+
+    fn challenge(&self) -> &HeaderValue {
+        &self.0.challenge
     }
 
     fn challenge_text(&self) -> &str {
-        self.challenge.to_str().unwrap_or("Bearer")
+        self.0.challenge.to_str().unwrap_or("Bearer")
     }
 }
 
@@ -289,7 +324,7 @@ mod tests {
         assert_eq!(quote(r#"a "b" \c"#), r#"a \"b\" \\c"#);
         assert_eq!(quote("tab\there é"), "tab?here ?");
         assert_eq!(
-            Realm::new("my \"api\"").challenge,
+            Realm::new("my \"api\"").challenge(),
             r#"Bearer realm="my \"api\"""#
         );
     }

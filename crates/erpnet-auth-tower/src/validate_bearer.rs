@@ -116,7 +116,22 @@ impl ValidateBearerLayer {
     /// Quotes and backslashes are escaped; characters a header cannot carry
     /// are replaced by `?`.
     pub fn realm(mut self, realm: impl AsRef<str>) -> Self {
-        Arc::make_mut(&mut self.settings).realm = Realm::new(realm.as_ref());
+        let settings = Arc::make_mut(&mut self.settings);
+        settings.realm = settings.realm.renamed(realm.as_ref());
+        self
+    }
+
+    /// Adds `resource_metadata="<url>"` to every `WWW-Authenticate`
+    /// challenge (RFC 9728 §5.1), including those of
+    /// [`RequireScopes`](crate::RequireScopes) and the `Claims` extractor
+    /// behind this layer: the URL of this API's protected resource metadata
+    /// (see [`ResourceMetadata`](crate::ResourceMetadata)), from which
+    /// clients (MCP clients among them) learn which authorization server to
+    /// get a token from. Quotes and backslashes are escaped; characters a
+    /// header cannot carry are replaced by `?`.
+    pub fn resource_metadata(mut self, url: impl AsRef<str>) -> Self {
+        let settings = Arc::make_mut(&mut self.settings);
+        settings.realm = settings.realm.with_resource_metadata(url.as_ref());
         self
     }
 

@@ -224,6 +224,14 @@ const VALIDATION_OURS: Table = Table {
             "validate_seen",
             "ours: a token already in the verified-token cache",
         ),
+        (
+            "validate_cold_100_issuers",
+            "ours, cold, through a validator of 100 issuers (`Issuers`, every one held): the token's `iss` picks the key set",
+        ),
+        (
+            "validate_seen_100_issuers",
+            "ours, seen before, through the same validator of 100 issuers",
+        ),
     ],
     limit: "bare_rsa_verify",
     ours: "validate_cold",
@@ -825,6 +833,17 @@ fn goals(
         ahead(cold_here, seen),
         cold_here / seen >= 20.0,
     );
+    for (row, single) in [
+        ("validate_cold_100_issuers", cold_here),
+        ("validate_seen_100_issuers", seen),
+    ] {
+        let many = m(&format!("validation/{row}"))?;
+        goal(
+            format!("`{row}` ≤ 1.05x the same through a validator of one issuer"),
+            ratio(many / single),
+            many / single <= 1.05,
+        );
+    }
     let jsonwebtoken = m("jwt_validation/jsonwebtoken_decode")?;
     goal(
         "cold validation ahead of `jsonwebtoken::decode`".to_owned(),

@@ -23,7 +23,7 @@
 //!   under 2048 bits are skipped. Keys are parsed once, when fetched.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
@@ -150,6 +150,8 @@ struct Inner {
     state: Mutex<FetchState>,
     fetches: AtomicUsize,
     refresher: OnceLock<AbortOnDrop>,
+    /// Set by [`JwksCache::retire`]: no background refresh starts any more.
+    retired: AtomicBool,
 }
 
 #[derive(Default)]
@@ -472,8 +474,28 @@ impl JwksCache {
         }
     }
 
+    /// Drops the keys and stops the background refresh for good, for a key
+    /// set no longer in use that may still be referenced (an issuer evicted
+    /// from a validator of several, named by remembered results): the
+    /// generation changes, so results dated to the old keys no longer count.
+    pub(crate) fn retire(&self) {
+        self.inner.retired.store(true, Ordering::Relaxed);
+        if let Some(refresher) = self.inner.refresher.get() {
+            refresher.0.abort();
+        }
+        let generation = self.inner.keys.load().generation.wrapping_add(1);
+        self.inner.keys.store(Arc::new(KeySet {
+            keys: Vec::new(),
+            generation,
+            loaded: false,
+        }));
+    }
+
     fn start_background_refresh(&self) {
-        if !self.inner.background || self.inner.refresher.get().is_some() {
+        if !self.inner.background
+            || self.inner.refresher.get().is_some()
+            || self.inner.retired.load(Ordering::Relaxed)
+        {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -584,6 +606,7 @@ impl JwksCacheBuilder {
                 state: Mutex::new(FetchState::default()),
                 fetches: AtomicUsize::new(0),
                 refresher: OnceLock::new(),
+                retired: AtomicBool::new(false),
             }),
         })
     }

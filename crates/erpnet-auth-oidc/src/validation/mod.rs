@@ -2,6 +2,7 @@
 //! the compact JWS, the key set, and the validator that checks the claims.
 
 pub(crate) mod error;
+pub(crate) mod issuers;
 pub(crate) mod jwks;
 pub(crate) mod jws;
 pub(crate) mod validator;

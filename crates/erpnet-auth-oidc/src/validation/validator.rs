@@ -20,6 +20,11 @@
 //! 6. Claims: `iss` exactly, `aud` (string or array) containing a configured
 //!    audience, `exp` required, `nbf` and `iat` with a small leeway, required
 //!    scopes (`scope`, or else `scp`, as a string or an array).
+//!
+//! A validator of several issuers ([`Issuers`]) reads the claims before step 4:
+//! the unverified `iss` picks one of the allowed issuers (any other is refused
+//! there, before any network call), whose keys alone must then verify the
+//! signature.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -42,6 +47,7 @@ use crate::http::HttpClient;
 use crate::jose::Algorithm;
 use crate::scopes::Scopes;
 use crate::validation::error::ValidationError;
+use crate::validation::issuers::{HeldIssuer, IssuerSet, Issuers};
 use crate::validation::jwks::JwksCache;
 use crate::validation::jws;
 
@@ -74,13 +80,20 @@ enum TypPolicy {
 ///
 /// ```no_run
 /// # async fn demo(token: &str) -> Result<(), Box<dyn std::error::Error>> {
-/// use erpnet_auth_oidc::{Authority, JwtValidator};
+/// use erpnet_auth_oidc::{Authority, Issuers, JwtValidator};
 ///
 /// let validator = JwtValidator::builder(Authority::parse("myinstance")?)
 ///     .audience("DomainAPI")
 ///     .build()?;
 /// let verified = validator.validate(token).await?;
 /// println!("{:?} may {:?}", verified.caller(), verified.scopes());
+///
+/// // Tokens of several ERP.net instances, each with its own keys.
+/// let customers = JwtValidator::builder_for_issuers(Issuers::parse_list("customer-a customer-b")?)
+///     .audience("DomainAPI")
+///     .build()?;
+/// let verified = customers.validate(token).await?;
+/// println!("from {}", verified.issuer());
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -89,7 +102,7 @@ pub struct JwtValidator {
 }
 
 struct Inner {
-    issuer: String,
+    keys: Keys,
     audiences: Vec<String>,
     any_audience: bool,
     algorithms: Vec<Algorithm>,
@@ -97,14 +110,33 @@ struct Inner {
     required_scopes: Vec<String>,
     typ: TypPolicy,
     max_len: usize,
-    jwks: JwksCache,
     verified: VerifiedCache,
+}
+
+/// Whose keys verify tokens.
+enum Keys {
+    /// One issuer and its key set.
+    One { issuer: String, jwks: JwksCache },
+    /// Several issuers, picked by the token's `iss`.
+    Many(IssuerSet),
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Keys::One { issuer, jwks } => f
+                .debug_struct("One")
+                .field("issuer", issuer)
+                .field("jwks", jwks)
+                .finish(),
+            Keys::Many(set) => set.fmt(f),
+        }
+    }
 }
 
 /// Settings of a [`JwtValidator`].
 #[derive(Debug, Clone)]
 pub struct JwtValidatorBuilder {
-    issuer: String,
     jwks: JwksSource,
     audiences: Vec<String>,
     any_audience: bool,
@@ -121,42 +153,84 @@ pub struct JwtValidatorBuilder {
 enum JwksSource {
     Authority(Authority),
     Discover(DiscoveryCache),
-    Given(JwksCache),
+    Given(String, JwksCache),
+    Many(Issuers),
 }
 
 impl JwtValidator {
     /// A validator for tokens of `authority`, with keys from its discovery
     /// document's `jwks_uri`.
     pub fn builder(authority: Authority) -> JwtValidatorBuilder {
-        JwtValidatorBuilder::new(
-            authority.issuer().to_owned(),
-            JwksSource::Authority(authority),
-        )
+        JwtValidatorBuilder::new(JwksSource::Authority(authority))
     }
 
     /// A validator using a discovery cache you already have (shared with token
     /// sources, or with your own [`HttpClient`]).
     pub fn builder_for_discovery(discovery: DiscoveryCache) -> JwtValidatorBuilder {
-        JwtValidatorBuilder::new(
-            discovery.authority().issuer().to_owned(),
-            JwksSource::Discover(discovery),
-        )
+        JwtValidatorBuilder::new(JwksSource::Discover(discovery))
     }
 
     /// A validator for tokens from `issuer`, with keys from a key set you
     /// configured yourself.
     pub fn builder_for_jwks(issuer: impl Into<String>, jwks: JwksCache) -> JwtValidatorBuilder {
-        JwtValidatorBuilder::new(issuer.into(), JwksSource::Given(jwks))
+        JwtValidatorBuilder::new(JwksSource::Given(issuer.into(), jwks))
     }
 
-    /// The key set.
-    pub fn jwks(&self) -> &JwksCache {
-        &self.inner.jwks
+    /// A validator for tokens of several issuers (a list of authorities or a
+    /// rule, see [`Issuers`]): the token's `iss` picks the issuer among the
+    /// allowed ones, whose discovery document and key set are fetched on its
+    /// first token and then held (at most [`Issuers::max_held`]). Every other
+    /// setting applies to all of them alike; [`VerifiedToken::issuer`] tells
+    /// which one issued a token.
+    pub fn builder_for_issuers(issuers: Issuers) -> JwtValidatorBuilder {
+        JwtValidatorBuilder::new(JwksSource::Many(issuers))
     }
 
-    /// The issuer tokens must name.
-    pub fn issuer(&self) -> &str {
-        &self.inner.issuer
+    /// The key set of a validator of one issuer; `None` for several (see
+    /// [`jwks_of`](Self::jwks_of)).
+    pub fn jwks(&self) -> Option<&JwksCache> {
+        match &self.inner.keys {
+            Keys::One { jwks, .. } => Some(jwks),
+            Keys::Many(_) => None,
+        }
+    }
+
+    /// The key set of `issuer`, if this validator holds it now.
+    pub fn jwks_of(&self, issuer: &str) -> Option<JwksCache> {
+        match &self.inner.keys {
+            Keys::One { issuer: own, jwks } => (own == issuer).then(|| jwks.clone()),
+            Keys::Many(set) => set.held(issuer).ok().map(|(_, jwks)| jwks),
+        }
+    }
+
+    /// The issuer tokens must name, for a validator of one issuer; `None` for
+    /// several (see [`accepted_issuers`](Self::accepted_issuers)).
+    pub fn issuer(&self) -> Option<&str> {
+        match &self.inner.keys {
+            Keys::One { issuer, .. } => Some(issuer),
+            Keys::Many(_) => None,
+        }
+    }
+
+    /// The issuers accepted, when they can be listed: the one issuer, or the
+    /// configured list, sorted; `None` for a rule ([`Issuers::rule`]).
+    pub fn accepted_issuers(&self) -> Option<Vec<String>> {
+        match &self.inner.keys {
+            Keys::One { issuer, .. } => Some(vec![issuer.clone()]),
+            Keys::Many(set) => set
+                .issuers()
+                .listed()
+                .map(|listed| listed.into_iter().map(str::to_owned).collect()),
+        }
+    }
+
+    /// The issuers whose keys are held now, sorted: for several issuers, those
+    /// set up by a token and not evicted since.
+    pub fn held_issuers(&self) -> Vec<String> {
+        match &self.inner.keys {
+            Keys::One { issuer, .. } => vec![issuer.clone()],
+            Keys::Many(set) => set.held_issuers(),
+        }
     }
 
     /// The audiences accepted (empty with [`JwtValidatorBuilder::accept_any_audience`]).
@@ -179,46 +253,80 @@ impl JwtValidator {
     /// [`ValidationError::KeysUnavailable`]: the token may be signed with a key
     /// rotated in that could not be fetched, so the answer is "try again", not
     /// "invalid token".
+    ///
+    /// With several issuers, a token of an allowed issuer not held yet sets
+    /// that issuer up first (its discovery document and key set, fetched on
+    /// their own task, so a caller that is dropped meanwhile cancels nothing).
     pub async fn validate(&self, token: &str) -> Result<VerifiedToken, ValidationError> {
-        self.inner
-            .jwks
-            .check_with_refetch(|| self.validate_now(token))
-            .await
+        match &self.inner.keys {
+            Keys::One { jwks, .. } => jwks.check_with_refetch(|| self.validate_now(token)).await,
+            Keys::Many(set) => match self.validate_now(token) {
+                Err(ValidationError::UnknownKey) => {
+                    let (held, jwks) = set.admit(&unverified_issuer(token)?)?;
+                    jwks.check_with_refetch(|| self.validate_with(token, Some((&held, &jwks))))
+                        .await
+                }
+                other => other,
+            },
+        }
     }
 
     /// Validates a token with the keys at hand, never waiting. Returns
     /// [`ValidationError::UnknownKey`] when the key set would have to be
-    /// fetched; [`validate`](Self::validate) does that.
+    /// fetched (with several issuers, also when the token's issuer is allowed
+    /// but not held yet); [`validate`](Self::validate) does that.
     pub fn validate_now(&self, token: &str) -> Result<VerifiedToken, ValidationError> {
+        self.validate_with(token, None)
+    }
+
+    /// [`validate_now`](Self::validate_now), with the issuer (and its key set)
+    /// just admitted for this token when there are several.
+    fn validate_with(
+        &self,
+        token: &str,
+        admitted: Option<(&Arc<HeldIssuer>, &JwksCache)>,
+    ) -> Result<VerifiedToken, ValidationError> {
         let inner = &*self.inner;
         if token.len() > inner.max_len {
             return Err(ValidationError::TooLong);
         }
         let now = unix_now();
         // Read once: it checks a remembered result, and dates a new one to the
-        // key set it was verified with.
-        let generation = inner.jwks.generation();
+        // key set it was verified with. Several issuers: each remembered
+        // result is checked against its own issuer's key set.
+        let generation = match &inner.keys {
+            Keys::One { jwks, .. } => jwks.generation(),
+            Keys::Many(_) => 0,
+        };
         let key = inner.verified.enabled().then(|| inner.verified.key(token));
         if let Some(key) = key
             && let Some(hit) = inner.verified.get(key, token, now, generation)
         {
             return Ok(hit);
         }
-        let verified = self.validate_cold(token, now)?;
+        let (verified, dated) = self.validate_cold(token, now, generation, admitted)?;
         if let Some(key) = key {
             inner.verified.insert(
                 key,
                 token,
                 verified.clone(),
                 verified.expires_at_seconds().saturating_add(inner.leeway),
-                generation,
+                dated,
                 now,
             );
         }
         Ok(verified)
     }
 
-    fn validate_cold(&self, token: &str, now: i64) -> Result<VerifiedToken, ValidationError> {
+    /// Every check but the cache. Returns the verified token and what dates it:
+    /// the key set's generation and, with several issuers, the issuer.
+    fn validate_cold(
+        &self,
+        token: &str,
+        now: i64,
+        generation: u64,
+        admitted: Option<(&Arc<HeldIssuer>, &JwksCache)>,
+    ) -> Result<(VerifiedToken, Dated), ValidationError> {
         let inner = &*self.inner;
         let jws = jws::decode(token)?;
         let header = &jws.header;
@@ -230,14 +338,37 @@ impl JwtValidator {
         if header.crit.is_some() {
             return Err(ValidationError::CriticalHeader);
         }
-        let key_id = verify_signature(&jws, alg, &inner.jwks)?;
-
-        let claims = Registered::parse(&jws.payload)?;
-        match &claims.iss {
-            None => return Err(ValidationError::MissingClaim("iss")),
-            Some(Value::String(iss)) if *iss == inner.issuer => {}
-            Some(_) => return Err(ValidationError::WrongIssuer),
-        }
+        let (key_id, claims, dated) = match &inner.keys {
+            Keys::One { issuer, jwks } => {
+                let key_id = verify_signature(&jws, alg, jwks)?;
+                let claims = Registered::parse(&jws.payload)?;
+                if claims.issuer()? != issuer {
+                    return Err(ValidationError::WrongIssuer);
+                }
+                let dated = Dated {
+                    generation,
+                    issuer: None,
+                };
+                (key_id, claims, dated)
+            }
+            Keys::Many(set) => {
+                // The unverified `iss` only picks among the allowed issuers;
+                // that issuer's keys must then verify the signature.
+                let claims = Registered::parse(&jws.payload)?;
+                let iss = claims.issuer()?;
+                let (held, jwks) = match admitted {
+                    Some((held, jwks)) if held.issuer() == iss => (held.clone(), jwks.clone()),
+                    _ => set.held(iss)?,
+                };
+                let generation = jwks.generation();
+                let key_id = verify_signature(&jws, alg, &jwks)?;
+                let dated = Dated {
+                    generation,
+                    issuer: Some(held),
+                };
+                (key_id, claims, dated)
+            }
+        };
         let audiences = match &claims.aud {
             None => Vec::new(),
             Some(aud) => parse_audiences(aud).ok_or(ValidationError::MalformedClaims("`aud`"))?,
@@ -277,7 +408,10 @@ impl JwtValidator {
                 required: inner.required_scopes.clone(),
             });
         }
-        Ok(VerifiedToken::new(Checked {
+        if let Some(held) = &dated.issuer {
+            held.verified_at(now);
+        }
+        let verified = VerifiedToken::new(Checked {
             audiences,
             expires_at,
             not_before,
@@ -286,8 +420,16 @@ impl JwtValidator {
             key_id,
             algorithm: Some(alg),
             claims: Claims::Payload(jws.payload),
-        }))
+        });
+        Ok((verified, dated))
     }
+}
+
+/// The token's `iss`, unverified: with several issuers, it picks whose keys
+/// must verify the token.
+fn unverified_issuer(token: &str) -> Result<String, ValidationError> {
+    let jws = jws::decode(token)?;
+    Registered::parse(&jws.payload)?.issuer().map(str::to_owned)
 }
 
 /// The claims a validation checks, read from the payload without building a
@@ -310,6 +452,15 @@ impl Registered {
     /// [`parse_claims`]).
     fn parse(payload: &[u8]) -> Result<Self, ValidationError> {
         parse_claims::<RegisteredSink<'_>>(payload).map(|sink| sink.claims)
+    }
+
+    /// `iss`, which must be a string.
+    fn issuer(&self) -> Result<&str, ValidationError> {
+        match &self.iss {
+            None => Err(ValidationError::MissingClaim("iss")),
+            Some(Value::String(iss)) => Ok(iss),
+            Some(_) => Err(ValidationError::WrongIssuer),
+        }
     }
 }
 
@@ -535,9 +686,8 @@ fn type_accepted(policy: &TypPolicy, typ: Option<&str>) -> bool {
 }
 
 impl JwtValidatorBuilder {
-    fn new(issuer: String, jwks: JwksSource) -> Self {
+    fn new(jwks: JwksSource) -> Self {
         Self {
-            issuer,
             jwks,
             audiences: Vec::new(),
             any_audience: false,
@@ -552,7 +702,8 @@ impl JwtValidatorBuilder {
     }
 
     /// The HTTP client for discovery and the key set, when the validator was
-    /// made with [`JwtValidator::builder`] (default: [`HttpClient::new`]; a
+    /// made with [`JwtValidator::builder`] or
+    /// [`JwtValidator::builder_for_issuers`] (default: [`HttpClient::new`]; a
     /// discovery cache or key set you give brings its own).
     pub fn http(mut self, http: HttpClient) -> Self {
         self.http = Some(http);
@@ -648,22 +799,26 @@ impl JwtValidatorBuilder {
         if self.algorithms.is_empty() {
             return Err(ConfigError::invalid("no signature algorithm allowed"));
         }
-        let jwks = match self.jwks {
-            JwksSource::Given(jwks) => jwks,
-            JwksSource::Discover(discovery) => {
-                JwksCache::builder_for_discovery(discovery).build()?
-            }
-            JwksSource::Authority(authority) => {
-                let http = match self.http {
-                    Some(http) => http,
-                    None => HttpClient::new()?,
-                };
-                JwksCache::builder_for_discovery(DiscoveryCache::new(authority, http)).build()?
-            }
+        let http = || match self.http {
+            Some(http) => Ok(http),
+            None => HttpClient::new(),
+        };
+        let keys = match self.jwks {
+            JwksSource::Given(issuer, jwks) => Keys::One { issuer, jwks },
+            JwksSource::Discover(discovery) => Keys::One {
+                issuer: discovery.authority().issuer().to_owned(),
+                jwks: JwksCache::builder_for_discovery(discovery).build()?,
+            },
+            JwksSource::Authority(authority) => Keys::One {
+                issuer: authority.issuer().to_owned(),
+                jwks: JwksCache::builder_for_discovery(DiscoveryCache::new(authority, http()?))
+                    .build()?,
+            },
+            JwksSource::Many(issuers) => Keys::Many(IssuerSet::new(issuers, http()?)),
         };
         Ok(JwtValidator {
             inner: Arc::new(Inner {
-                issuer: self.issuer,
+                keys,
                 audiences: self.audiences,
                 any_audience: self.any_audience,
                 algorithms: self.algorithms,
@@ -671,7 +826,6 @@ impl JwtValidatorBuilder {
                 required_scopes: self.required_scopes.as_slice().to_vec(),
                 typ: self.typ,
                 max_len: self.max_len,
-                jwks,
                 verified: VerifiedCache::new(self.cache_capacity),
             }),
         })
@@ -682,14 +836,13 @@ impl fmt::Debug for JwtValidator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &*self.inner;
         f.debug_struct("JwtValidator")
-            .field("issuer", &inner.issuer)
+            .field("keys", &inner.keys)
             .field("audiences", &inner.audiences)
             .field("any_audience", &inner.any_audience)
             .field("algorithms", &inner.algorithms)
             .field("leeway", &inner.leeway)
             .field("required_scopes", &inner.required_scopes)
             .field("typ", &inner.typ)
-            .field("jwks", &inner.jwks)
             .finish()
     }
 }
@@ -720,7 +873,26 @@ struct Remembered {
     token: Box<str>,
     verified: VerifiedToken,
     valid_until: i64,
+    dated: Dated,
+}
+
+/// What a verified result depends on besides its token's `exp`: the key set
+/// that verified it, by its generation, and with several issuers the issuer
+/// it belongs to (whose key set must still be held).
+struct Dated {
     generation: u64,
+    issuer: Option<Arc<HeldIssuer>>,
+}
+
+impl Dated {
+    /// Whether the key set is still the one that verified the result;
+    /// `generation` is the current one of a validator of one issuer.
+    fn is_current(&self, generation: u64) -> bool {
+        match &self.issuer {
+            None => self.generation == generation,
+            Some(held) => held.generation() == self.generation,
+        }
+    }
 }
 
 const SHARDS: usize = 16;
@@ -759,12 +931,15 @@ impl VerifiedCache {
     fn get(&self, key: u64, token: &str, now: i64, generation: u64) -> Option<VerifiedToken> {
         let shard = lock(self.shard(key));
         let hit = shard.get(&key)?;
-        (now < hit.valid_until
-            && hit.generation == generation
+        let current = now < hit.valid_until
+            && hit.dated.is_current(generation)
             // Constant time, so that response times tell nothing of a
             // remembered token.
-            && constant_time_eq(&hit.token, token))
-        .then(|| hit.verified.clone())
+            && constant_time_eq(&hit.token, token);
+        if !current {
+            return None;
+        }
+        Some(hit.verified.clone())
     }
 
     fn insert(
@@ -773,12 +948,13 @@ impl VerifiedCache {
         token: &str,
         verified: VerifiedToken,
         valid_until: i64,
-        generation: u64,
+        dated: Dated,
         now: i64,
     ) {
         let mut shard = lock(self.shard(key));
         if shard.len() >= self.per_shard && !shard.contains_key(&key) {
-            shard.retain(|_, r| now < r.valid_until && r.generation == generation);
+            let generation = dated.generation;
+            shard.retain(|_, r| now < r.valid_until && r.dated.is_current(generation));
             if shard.len() >= self.per_shard
                 && let Some(victim) = shard.keys().next().copied()
             {
@@ -791,7 +967,7 @@ impl VerifiedCache {
                 token: token.into(),
                 verified,
                 valid_until,
-                generation,
+                dated,
             },
         );
     }

@@ -354,3 +354,23 @@ fn max_age_is_read_from_cache_control() {
     );
     assert_eq!(max_age(&headers), None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_retired_key_set_drops_its_keys_and_refreshes_no_more() {
+    let provider = Provider::new(json!([ed25519_jwk("a")]));
+    let cache = provider.cache().build().expect("cache");
+    cache.refresh().await.expect("fetch");
+    let _ = cache.current(); // starts the background task
+    let generation = cache.generation();
+    cache.retire();
+    assert!(cache.keys().is_empty(), "the keys are dropped");
+    assert_ne!(
+        cache.generation(),
+        generation,
+        "results dated to them no longer count"
+    );
+    // Still referenced (by remembered results), yet no fetch however long we wait.
+    let _ = cache.current();
+    pass(Duration::from_secs(24 * 3600)).await;
+    assert_eq!(provider.fetches(), 1);
+}

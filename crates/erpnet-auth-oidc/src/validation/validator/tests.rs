@@ -161,7 +161,10 @@ fn the_verified_cache_is_bounded_and_honours_expiry_and_generation() {
             &token,
             verified.clone(),
             now + 600,
-            1,
+            Dated {
+                generation: 1,
+                issuer: None,
+            },
             now,
         );
     }
