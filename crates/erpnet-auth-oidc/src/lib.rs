@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | (always) | [`Authority`], [`Discovery`], [`DiscoveryCache`], [`HttpClient`] (the one HTTP policy) | reqwest |
 //! | `client` (default) | acting as a client: [`ClientConfig`], [`ClientCredentials`], [`RefreshTokenGrant`], [`Revocation`] (RFC 7009), client authentication | nothing more |
+//! | `private-key-jwt` | `private_key_jwt` client authentication (RFC 7523): `ClientSigningKey`, `ClientConfigBuilder::private_key` | `client`, jsonwebtoken, aws-lc-rs |
 //! | `validation` | validating JWT access tokens: `JwtValidator`, `JwksCache`, `VerifiedToken`, `ErpNetClaims` | aws-lc-rs |
 //! | `introspection` | validating opaque tokens (RFC 7662): `Introspector` | `client`, aws-lc-rs |
 //! | `sign-in` | signing users in: `AuthorizationCodeFlow` with PKCE, ID tokens, userinfo, back-channel logout tokens, `sign_in_with_loopback` | `client`, `validation`, openidconnect |
@@ -138,6 +139,9 @@ pub use erpnet_auth_core::*;
     doc(cfg(any(feature = "validation", feature = "introspection")))
 )]
 pub use claims::{ErpNetClaims, UserType, VerifiedToken};
+#[cfg(feature = "private-key-jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "private-key-jwt")))]
+pub use client::private_key_jwt::{AssertionAudience, ClientSigningKey};
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use client::{

@@ -9,6 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
+use crate::client_assertion;
 use crate::params::Params;
 
 /// Form bodies larger than this are refused (IdentityServer has a similar limit).
@@ -94,14 +95,21 @@ pub enum AuthMethodUsed {
     Post,
     /// `none`: a public client sent only its `client_id` in the form body.
     None,
+    /// `private_key_jwt`: a signed client assertion (RFC 7523 §2.2) in the form body.
+    PrivateKeyJwt,
 }
+
+/// The `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
+const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// The client credentials of a request, not yet checked.
 pub(crate) struct Credentials {
     pub(crate) method: AuthMethodUsed,
     pub(crate) client_id: String,
-    /// `None` when only a `client_id` was sent.
+    /// `None` when only a `client_id` (or an assertion) was sent.
     pub(crate) secret: Option<String>,
+    /// The client assertion of `private_key_jwt`, not yet verified.
+    pub(crate) assertion: Option<String>,
 }
 
 /// The credentials of a request: HTTP Basic, or `client_id` (with or without `client_secret`)
@@ -112,6 +120,9 @@ pub(crate) fn credentials(
     form: &Params,
 ) -> Result<Option<Credentials>, OAuthError> {
     let basic = basic_credentials(headers)?;
+    if let Some(assertion) = form.get("client_assertion") {
+        return assertion_credentials(basic.is_some(), form, assertion).map(Some);
+    }
     let credentials = match (basic, form.get("client_secret")) {
         (Some(_), Some(_)) => {
             return Err(OAuthError::invalid_request(
@@ -128,6 +139,7 @@ pub(crate) fn credentials(
                 method: AuthMethodUsed::Basic,
                 client_id: id,
                 secret: Some(secret),
+                assertion: None,
             }
         }
         (None, secret) => match form.get("client_id") {
@@ -138,11 +150,42 @@ pub(crate) fn credentials(
                 },
                 client_id: id.to_owned(),
                 secret: secret.map(str::to_owned),
+                assertion: None,
             },
             None => return Ok(None),
         },
     };
     Ok(Some(credentials))
+}
+
+/// The credentials of a request with a `client_assertion`: the only method it uses, of the
+/// JWT bearer type, naming the client in `client_id` or, without it, in its `iss`.
+fn assertion_credentials(
+    with_basic: bool,
+    form: &Params,
+    assertion: &str,
+) -> Result<Credentials, OAuthError> {
+    if with_basic || form.get("client_secret").is_some() {
+        return Err(OAuthError::invalid_request(
+            "more than one client authentication method",
+        ));
+    }
+    if form.get("client_assertion_type") != Some(JWT_BEARER_ASSERTION) {
+        return Err(OAuthError::invalid_request(
+            "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ));
+    }
+    let client_id = match form.get("client_id") {
+        Some(id) => id.to_owned(),
+        None => client_assertion::unverified_issuer(assertion)
+            .ok_or(OAuthError::code("invalid_client"))?,
+    };
+    Ok(Credentials {
+        method: AuthMethodUsed::PrivateKeyJwt,
+        client_id,
+        secret: None,
+        assertion: Some(assertion.to_owned()),
+    })
 }
 
 fn is_form(headers: &HeaderMap) -> bool {

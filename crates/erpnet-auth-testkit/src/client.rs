@@ -72,8 +72,10 @@ pub enum AccessTokenType {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Client {
     pub(crate) id: String,
-    /// `None` for a public client.
+    /// `None` for a public client and for one that authenticates only with its keys.
     pub(crate) secret: Option<String>,
+    /// Public JWKs for `private_key_jwt` client assertions.
+    pub(crate) keys: Vec<serde_json::Value>,
     pub(crate) scopes: Vec<String>,
     pub(crate) system_user: String,
     pub(crate) grant_types: Vec<String>,
@@ -93,6 +95,7 @@ impl Client {
         Client {
             id: id.into(),
             secret: Some(secret.into()),
+            keys: Vec::new(),
             scopes: vec!["read".to_owned(), "update".to_owned()],
             system_user: DEFAULT_SYSTEM_USER.to_owned(),
             grant_types: vec![CLIENT_CREDENTIALS.to_owned()],
@@ -121,6 +124,29 @@ impl Client {
             refresh_token_lifetime: PUBLIC_REFRESH_LIFETIME,
             ..Client::new(id, String::new())
         }
+    }
+
+    /// A confidential client without a secret that authenticates with `private_key_jwt`
+    /// (RFC 7523 §2.2): a JWT signed by the private half of `public_jwk` (see
+    /// [`ClientKey`](crate::ClientKey)); otherwise like [`Client::new`].
+    pub fn with_key(id: impl Into<String>, public_jwk: serde_json::Value) -> Client {
+        Client {
+            secret: None,
+            ..Client::new(id, String::new())
+        }
+        .public_key(public_jwk)
+    }
+
+    /// Registers one more public key (a JWK with `kty` `RSA` or `EC` P-256 and a `kid`) for
+    /// `private_key_jwt`. The mock then accepts a client assertion (`client_assertion_type`
+    /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`) from this client at the
+    /// token, introspection and revocation endpoints if it is signed by one of its keys
+    /// (the key's type decides the algorithm: RS256 or ES256), its `iss` and `sub` are the
+    /// client id, its `aud` is the token endpoint's URL or the issuer, it expires within five
+    /// minutes, and its `jti` was not used before.
+    pub fn public_key(mut self, jwk: serde_json::Value) -> Client {
+        self.keys.push(jwk);
+        self
     }
 
     /// The default client: [`DEFAULT_CLIENT_ID`] / [`DEFAULT_CLIENT_SECRET`], scopes `read` and
@@ -237,9 +263,9 @@ impl Client {
         &self.system_user
     }
 
-    /// Whether this is a public client (no secret).
+    /// Whether this is a public client (no secret, no key).
     pub fn is_public(&self) -> bool {
-        self.secret.is_none()
+        self.secret.is_none() && self.keys.is_empty()
     }
 
     /// The registered redirect URIs.
@@ -268,14 +294,15 @@ impl Default for Client {
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secret = if self.is_public() {
-            "none (public client)"
-        } else {
-            "[redacted]"
+        let secret = match (&self.secret, self.is_public()) {
+            (_, true) => "none (public client)",
+            (None, false) => "none (private_key_jwt)",
+            (Some(_), false) => "[redacted]",
         };
         f.debug_struct("Client")
             .field("id", &self.id)
             .field("secret", &secret)
+            .field("keys", &self.keys)
             .field("scopes", &self.scopes)
             .field("system_user", &self.system_user)
             .field("grant_types", &self.grant_types)

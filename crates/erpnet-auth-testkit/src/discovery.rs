@@ -57,7 +57,10 @@ pub(crate) fn document(issuer: &str) -> Value {
             "code id_token token",
         ],
         "response_modes_supported": ["form_post", "query", "fragment"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic", "client_secret_post", "private_key_jwt",
+        ],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "subject_types_supported": ["public"],
         "code_challenge_methods_supported": ["plain", "S256"],

@@ -112,6 +112,8 @@ mod api_resource;
 mod authorize;
 mod backchannel;
 mod client;
+mod client_assertion;
+mod client_key;
 mod discovery;
 mod domain_api;
 mod end_session;
@@ -142,6 +144,7 @@ pub use client::{
     DEFAULT_POST_LOGOUT_REDIRECT_URI, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_REDIRECT_URI,
     DEFAULT_SYSTEM_USER,
 };
+pub use client_key::ClientKey;
 pub use domain_api::{
     DEFAULT_ENTITY, DomainApiStats, ENTERPRISE_COMPANY_ID, MockDomainApi, MockDomainApiBuilder,
 };

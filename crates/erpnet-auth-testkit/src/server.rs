@@ -576,6 +576,7 @@ impl MockIdentityBuilder {
             store: Mutex::default(),
             sessions: Mutex::new(Sessions::default()),
             sign_in_page: self.sign_in_page.into(),
+            used_assertions: Mutex::default(),
         });
         let router = Router::new()
             .fallback(dispatch)

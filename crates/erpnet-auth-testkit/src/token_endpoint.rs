@@ -46,17 +46,25 @@ fn process(state: &Shared, request: FormRequest) -> Result<Value, OAuthError> {
 }
 
 /// The registered client the credentials prove. A public client needs only its id (a secret
-/// it sends anyway is ignored, as IdentityServer does); a confidential one needs its secret.
+/// it sends anyway is ignored, as IdentityServer does); a confidential one needs its secret
+/// or a client assertion signed by one of its keys.
 pub(crate) fn authenticate(
     state: &Shared,
     credentials: &Credentials,
 ) -> Result<Client, OAuthError> {
-    state
+    let client = state
         .client(&credentials.client_id)
-        .filter(|client| {
-            client.is_public() || credentials.secret.as_deref() == Some(client.secret())
-        })
-        .ok_or(OAuthError::code("invalid_client"))
+        .ok_or(OAuthError::code("invalid_client"))?;
+    if let Some(assertion) = &credentials.assertion {
+        state.verify_client_assertion(&client, assertion)?;
+        return Ok(client);
+    }
+    let secret_matches = client.secret.is_some() && credentials.secret == client.secret;
+    if client.is_public() || secret_matches {
+        Ok(client)
+    } else {
+        Err(OAuthError::code("invalid_client"))
+    }
 }
 
 fn client_credentials(state: &Shared, client: &Client, form: &Params) -> Result<Value, OAuthError> {

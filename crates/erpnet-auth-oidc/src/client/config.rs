@@ -9,6 +9,8 @@ use url::Url;
 
 use erpnet_auth_core::{ConfigError, Error};
 
+#[cfg(feature = "private-key-jwt")]
+use crate::client::private_key_jwt::{AssertionAudience, ClientSigningKey};
 use crate::client::token_endpoint::{
     ClientAuth, ClientAuthMethod, TokenResponse, parse_token_response,
 };
@@ -246,6 +248,10 @@ pub struct ClientConfigBuilder {
     secret: Option<SecretString>,
     method: ClientAuthMethod,
     http: Option<HttpClient>,
+    #[cfg(feature = "private-key-jwt")]
+    key: Option<ClientSigningKey>,
+    #[cfg(feature = "private-key-jwt")]
+    audience: AssertionAudience,
 }
 
 impl ClientConfig {
@@ -263,6 +269,10 @@ impl ClientConfig {
             secret: None,
             method: ClientAuthMethod::default(),
             http: None,
+            #[cfg(feature = "private-key-jwt")]
+            key: None,
+            #[cfg(feature = "private-key-jwt")]
+            audience: AssertionAudience::default(),
         }
     }
 
@@ -314,8 +324,35 @@ impl ClientConfig {
 
     /// Posts `params` with the client's authentication to `url`.
     async fn send(&self, url: &Url, params: &[(&str, &str)]) -> Result<HttpResponse, Error> {
-        let request = self.inner.auth.request(&self.inner.http, url, params)?;
+        #[cfg(feature = "private-key-jwt")]
+        let assertion = self.assertion().await?;
+        #[cfg(not(feature = "private-key-jwt"))]
+        let assertion: Option<String> = None;
+        let request =
+            self.inner
+                .auth
+                .request(&self.inner.http, url, params, assertion.as_deref())?;
         self.inner.http.execute(request).await
+    }
+
+    /// A fresh `private_key_jwt` client assertion, when the client uses one.
+    #[cfg(feature = "private-key-jwt")]
+    async fn assertion(&self) -> Result<Option<String>, Error> {
+        let Some((key, audience)) = &self.inner.auth.key else {
+            return Ok(None);
+        };
+        let audience = match audience {
+            AssertionAudience::TokenEndpoint => {
+                self.endpoint(EndpointKind::Token).await?.to_string()
+            }
+            AssertionAudience::Issuer => match &self.inner.source {
+                Source::Discovery(cache) => cache.get().await?.issuer().to_owned(),
+                Source::Document(discovery) => discovery.issuer().to_owned(),
+                Source::Endpoints(_) => return Err(issuer_unknown().into()),
+            },
+        };
+        key.assertion(&self.inner.auth.client_id, &audience)
+            .map(Some)
     }
 
     /// Posts `params` with the client's authentication to the endpoint of
@@ -399,6 +436,43 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// Authenticates with `private_key_jwt` (RFC 7523 §2.2): every request
+    /// carries a fresh JWT signed with `key` (`iss` = `sub` = the client id,
+    /// a random `jti`, valid 60 s), instead of a secret. Sets the
+    /// [`auth_method`](Self::auth_method) to
+    /// [`ClientAuthMethod::PrivateKeyJwt`]. The key never appears in `Debug`
+    /// output, errors or logs.
+    ///
+    /// ```
+    /// use erpnet_auth_oidc::{ClientConfig, ClientSigningKey, Endpoints, Url};
+    ///
+    /// # let jwk = r#"{"kty":"EC","crv":"P-256","kid":"key-1",
+    /// #   "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+    /// #   "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+    /// #   "d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#;
+    /// let key = ClientSigningKey::from_jwk(jwk)?; // or from_pem(&std::fs::read(path)?, kid)
+    /// let endpoints = Endpoints::new().token(Url::parse("https://id.example.com/token").expect("url"));
+    /// let client = ClientConfig::builder(endpoints, "reports").private_key(key).build()?;
+    /// assert_eq!(client.auth_method().as_str(), "private_key_jwt");
+    /// # Ok::<(), erpnet_auth_oidc::ConfigError>(())
+    /// ```
+    #[cfg(feature = "private-key-jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "private-key-jwt")))]
+    pub fn private_key(mut self, key: ClientSigningKey) -> Self {
+        self.key = Some(key);
+        self.method = ClientAuthMethod::PrivateKeyJwt;
+        self
+    }
+
+    /// The `aud` of `private_key_jwt` assertions (default: the token
+    /// endpoint's URL, for every call, as OpenID Connect Core §9 says).
+    #[cfg(feature = "private-key-jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "private-key-jwt")))]
+    pub fn assertion_audience(mut self, audience: AssertionAudience) -> Self {
+        self.audience = audience;
+        self
+    }
+
     /// The HTTP client (default: a new [`HttpClient`], or the discovery
     /// cache's when the provider is a [`DiscoveryCache`]).
     pub fn http(mut self, http: HttpClient) -> Self {
@@ -412,7 +486,20 @@ impl ClientConfigBuilder {
     /// client was given and none can be built: there is no fallback to a
     /// client with another policy.
     pub fn build(self) -> Result<ClientConfig, ConfigError> {
-        let auth = ClientAuth::checked(self.client_id, self.secret, self.method)?;
+        #[cfg(feature = "private-key-jwt")]
+        {
+            let endpoints = matches!(self.provider, Provider::Endpoints(_));
+            if self.key.is_some() && endpoints && self.audience == AssertionAudience::Issuer {
+                return Err(issuer_unknown());
+            }
+        }
+        let auth = ClientAuth::checked(
+            self.client_id,
+            self.secret,
+            self.method,
+            #[cfg(feature = "private-key-jwt")]
+            self.key.map(|key| (key, self.audience)),
+        )?;
         if let Provider::Endpoints(endpoints) = &self.provider {
             let given: Vec<&Url> = EndpointKind::ALL
                 .iter()
@@ -444,6 +531,15 @@ impl ClientConfigBuilder {
             inner: Arc::new(Inner { source, auth, http }),
         })
     }
+}
+
+/// The issuer is known only from discovery.
+#[cfg(feature = "private-key-jwt")]
+fn issuer_unknown() -> ConfigError {
+    ConfigError::invalid(
+        "AssertionAudience::Issuer needs the issuer from discovery; with Endpoints use \
+         AssertionAudience::TokenEndpoint",
+    )
 }
 
 impl fmt::Debug for ClientConfig {

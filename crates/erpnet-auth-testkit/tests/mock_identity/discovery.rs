@@ -60,7 +60,11 @@ async fn discovery_document_looks_like_identityserver() {
     );
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post"])
+        json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ])
     );
     assert_eq!(
         doc["id_token_signing_alg_values_supported"],
