@@ -20,8 +20,9 @@ async fn identity_knowing(key: &ClientKey) -> MockIdentity {
 }
 
 fn client(identity: &MockIdentity, key: &ClientKey, audience: AssertionAudience) -> ClientConfig {
-    let signing_key =
-        ClientSigningKey::from_pem(key.private_pem().as_bytes(), key.kid()).expect("PEM key");
+    let signing_key = ClientSigningKey::from_pem(key.private_pem().as_bytes())
+        .and_then(|signing_key| signing_key.with_kid(key.kid()))
+        .expect("PEM key");
     ClientConfig::builder(
         Authority::parse(&identity.issuer()).expect("loopback issuer"),
         CLIENT_ID,
@@ -100,7 +101,9 @@ async fn introspection_and_revocation_authenticate_with_the_key_too() {
             CLIENT_ID,
         )
         .private_key(
-            ClientSigningKey::from_pem(key.private_pem().as_bytes(), key.kid()).expect("key"),
+            ClientSigningKey::from_pem(key.private_pem().as_bytes())
+                .and_then(|signing_key| signing_key.with_kid(key.kid()))
+                .expect("key"),
         )
         .build()
         .expect("client"),
@@ -178,8 +181,9 @@ async fn a_replayed_assertion_is_refused() {
 #[test]
 fn a_missing_key_a_key_beside_a_secret_or_an_unknowable_audience_is_a_configuration_error() {
     let key = ClientKey::ec_p256("ec-1");
-    let signing_key =
-        ClientSigningKey::from_pem(key.private_pem().as_bytes(), key.kid()).expect("PEM key");
+    let signing_key = ClientSigningKey::from_pem(key.private_pem().as_bytes())
+        .and_then(|signing_key| signing_key.with_kid(key.kid()))
+        .expect("PEM key");
     let endpoints = erpnet_auth::Endpoints::new()
         .token(erpnet_auth::Url::parse("https://id.example.com/token").expect("url"));
     let error = ClientConfig::builder(endpoints.clone(), "app")

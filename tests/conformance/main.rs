@@ -17,5 +17,6 @@ mod discovery;
 mod introspection;
 mod jwt_validation;
 mod native_sign_in;
+mod private_key_jwt;
 mod tower;
 mod web_app;

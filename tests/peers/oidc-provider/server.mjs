@@ -22,6 +22,9 @@
 //   `WEB_APP_URL/callback`, post-logout `WEB_APP_URL/`, back-channel logout
 //   `WEB_APP_URL/backchannel-logout` (with `sid`); it signs in through the
 //   provider's own login and consent pages (devInteractions);
+// - client `cc-jwt` (only when CLIENT_JWKS is set, a JSON JWK set of public
+//   keys): confidential, client credentials, authenticating with
+//   `private_key_jwt` (RFC 7523) signed by one of those keys;
 // - a headless interaction for every other client: GET /interaction/:uid
 //   signs in the fixed account `alice` and grants what the client asked for,
 //   then redirects on;
@@ -42,6 +45,7 @@ const ACCOUNT = 'alice';
 const NO_GRANTS = { grant_types: [], response_types: [], redirect_uris: [] };
 const WEB_APP = 'web-app';
 const WEB_APP_URL = process.env.WEB_APP_URL;
+const CLIENT_JWKS = process.env.CLIENT_JWKS ? JSON.parse(process.env.CLIENT_JWKS) : undefined;
 
 function newSigningKey() {
   const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -107,6 +111,13 @@ const provider = new Provider(issuer, {
       token_endpoint_auth_method: 'client_secret_basic',
       ...NO_GRANTS,
     },
+    ...(CLIENT_JWKS ? [{
+      client_id: 'cc-jwt',
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: CLIENT_JWKS,
+      ...NO_GRANTS,
+      grant_types: ['client_credentials'],
+    }] : []),
     ...(WEB_APP_URL ? [{
       client_id: WEB_APP,
       client_secret: 'web-app-secret',

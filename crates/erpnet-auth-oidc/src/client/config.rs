@@ -450,7 +450,7 @@ impl ClientConfigBuilder {
     /// #   "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
     /// #   "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
     /// #   "d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#;
-    /// let key = ClientSigningKey::from_jwk(jwk)?; // or from_pem(&std::fs::read(path)?, kid)
+    /// let key = ClientSigningKey::from_jwk(jwk)?; // or from_pem(&std::fs::read(path)?)?.with_kid(kid)?
     /// let endpoints = Endpoints::new().token(Url::parse("https://id.example.com/token").expect("url"));
     /// let client = ClientConfig::builder(endpoints, "reports").private_key(key).build()?;
     /// assert_eq!(client.auth_method().as_str(), "private_key_jwt");

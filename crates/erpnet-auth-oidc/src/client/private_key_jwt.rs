@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeyPairComponents, PublicKeyComponents};
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -55,17 +55,14 @@ pub struct ClientSigningKey {
 
 impl ClientSigningKey {
     /// Loads a PEM private key: PKCS#8 (`-----BEGIN PRIVATE KEY-----`, RSA or
-    /// EC P-256) or PKCS#1 (`-----BEGIN RSA PRIVATE KEY-----`), under the key
-    /// id `kid` the provider knows it by.
-    pub fn from_pem(pem: &[u8], kid: impl Into<String>) -> Result<Self, ConfigError> {
-        let kid = checked_kid(kid.into())?;
+    /// EC P-256) or PKCS#1 (`-----BEGIN RSA PRIVATE KEY-----`). Its `kid` is
+    /// the RFC 7638 thumbprint of its public key until
+    /// [`with_kid`](Self::with_kid) names the one the provider knows it by.
+    pub fn from_pem(pem: &[u8]) -> Result<Self, ConfigError> {
         let (label, der) = decode_pem(pem)?;
         match label.as_str() {
-            "PRIVATE KEY" => Self::from_pkcs8(&der, kid),
-            "RSA PRIVATE KEY" => {
-                RsaKeyPair::from_der(&der).map_err(|e| rejected("RSA", &e))?;
-                Ok(Self::rsa(kid, der))
-            }
+            "PRIVATE KEY" => Self::from_pkcs8(&der),
+            "RSA PRIVATE KEY" => Self::rsa(der),
             other => Err(ConfigError::invalid(format!(
                 "a PEM `{other}` is not a private key: give a PKCS#8 `PRIVATE KEY` \
                  (RSA or EC P-256) or a PKCS#1 `RSA PRIVATE KEY`"
@@ -75,7 +72,8 @@ impl ClientSigningKey {
 
     /// Loads a private JWK (RFC 7517): `kty` `RSA` with `n`, `e`, `d`, `p`,
     /// `q`, `dp`, `dq`, `qi`, or `kty` `EC` with `crv` `P-256`, `x`, `y`, `d`.
-    /// Its `kid` is required; an `alg`, if present, must match the key.
+    /// Its `kid` is the JWK's, or else the RFC 7638 thumbprint; an `alg`, if
+    /// present, must match the key.
     pub fn from_jwk(jwk: &str) -> Result<Self, ConfigError> {
         // serde_json's messages can quote the input, which holds the key.
         let jwk: PrivateJwk = serde_json::from_str(jwk).map_err(|e| {
@@ -84,7 +82,6 @@ impl ClientSigningKey {
                 e.classify()
             ))
         })?;
-        let kid = checked_kid(jwk.kid.clone().unwrap_or_default())?;
         let key = match jwk.kty.as_str() {
             "RSA" => {
                 let part = |name: &str, value: &Option<String>| decode_part(name, value.as_deref());
@@ -105,7 +102,7 @@ impl ClientSigningKey {
                 let pkcs8 = pair
                     .as_der()
                     .map_err(|_| ConfigError::invalid("the RSA key cannot be serialised"))?;
-                Self::from_pkcs8(pkcs8.as_ref(), kid)?
+                Self::from_pkcs8(pkcs8.as_ref())?
             }
             "EC" => {
                 if jwk.crv.as_deref() != Some("P-256") {
@@ -126,7 +123,7 @@ impl ClientSigningKey {
                 let pkcs8 = pair
                     .to_pkcs8v1()
                     .map_err(|_| ConfigError::invalid("the EC key cannot be serialised"))?;
-                Self::ec(kid, pkcs8.as_ref().to_vec())
+                Self::from_pkcs8(pkcs8.as_ref())?
             }
             other => {
                 return Err(ConfigError::invalid(format!(
@@ -134,14 +131,31 @@ impl ClientSigningKey {
                 )));
             }
         };
-        match jwk.alg.as_deref() {
-            None => Ok(key),
-            Some(alg) if alg == key.algorithm_name() => Ok(key),
-            Some(alg) => Err(ConfigError::invalid(format!(
+        if let Some(alg) = jwk.alg.as_deref()
+            && alg != key.algorithm_name()
+        {
+            return Err(ConfigError::invalid(format!(
                 "the JWK says `alg` {alg}, but its key signs {}",
                 key.algorithm_name()
-            ))),
+            )));
         }
+        match jwk.kid {
+            Some(kid) => key.with_kid(kid),
+            None => Ok(key),
+        }
+    }
+
+    /// Names the key as the provider knows it: the `kid` of every assertion's
+    /// header. Must not be empty.
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Result<Self, ConfigError> {
+        let kid = kid.into();
+        if kid.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "an empty `kid`: the provider picks the public key by it",
+            ));
+        }
+        self.kid = kid;
+        Ok(self)
     }
 
     /// The key id put into every assertion's header.
@@ -157,35 +171,52 @@ impl ClientSigningKey {
         }
     }
 
-    fn from_pkcs8(der: &[u8], kid: String) -> Result<Self, ConfigError> {
+    fn from_pkcs8(der: &[u8]) -> Result<Self, ConfigError> {
         if RsaKeyPair::from_pkcs8(der).is_ok() {
             // jsonwebtoken's aws-lc-rs signer takes the PKCS#1 key that PKCS#8 wraps.
             let pkcs1 = pkcs1_from_pkcs8(der)
                 .ok_or_else(|| ConfigError::invalid("the PKCS#8 RSA key is malformed"))?;
-            return Ok(Self::rsa(kid, pkcs1.to_vec()));
+            return Self::rsa(pkcs1.to_vec());
         }
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(|_| {
-            ConfigError::invalid(
-                "the PKCS#8 key is neither an RSA key of 2048 bits or more nor an EC P-256 key",
-            )
-        })?;
-        Ok(Self::ec(kid, der.to_vec()))
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(|_| {
+                ConfigError::invalid(
+                    "the PKCS#8 key is neither an RSA key of 2048 bits or more nor an EC P-256 key",
+                )
+            })?;
+        // The uncompressed point: 0x04, then x and y, 32 bytes each.
+        let point = pair.public_key().as_ref();
+        let (x, y) = point
+            .get(1..)
+            .filter(|xy| xy.len() == 64)
+            .ok_or_else(|| ConfigError::invalid("the EC public key is not an uncompressed point"))?
+            .split_at(32);
+        // RFC 7638 §3.2: the required members in lexicographic order, no spaces.
+        let members = format!(
+            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+            URL_SAFE_NO_PAD.encode(x),
+            URL_SAFE_NO_PAD.encode(y)
+        );
+        Ok(Self {
+            kid: thumbprint(&members),
+            algorithm: Algorithm::ES256,
+            encoding: EncodingKey::from_ec_der(der),
+        })
     }
 
-    fn rsa(kid: String, pkcs1: Vec<u8>) -> Self {
-        Self {
-            kid,
+    fn rsa(pkcs1: Vec<u8>) -> Result<Self, ConfigError> {
+        let pair = RsaKeyPair::from_der(&pkcs1).map_err(|e| rejected("RSA", &e))?;
+        let public = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+        let members = format!(
+            r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+            URL_SAFE_NO_PAD.encode(&public.e),
+            URL_SAFE_NO_PAD.encode(&public.n)
+        );
+        Ok(Self {
+            kid: thumbprint(&members),
             algorithm: Algorithm::RS256,
             encoding: EncodingKey::from_rsa_der(&pkcs1),
-        }
-    }
-
-    fn ec(kid: String, pkcs8: Vec<u8>) -> Self {
-        Self {
-            kid,
-            algorithm: Algorithm::ES256,
-            encoding: EncodingKey::from_ec_der(&pkcs8),
-        }
+        })
     }
 
     /// A fresh client assertion of `client_id` for `audience`: `iss` = `sub`
@@ -269,13 +300,12 @@ struct PrivateJwk {
     qi: Option<String>,
 }
 
-fn checked_kid(kid: String) -> Result<String, ConfigError> {
-    if kid.trim().is_empty() {
-        return Err(ConfigError::invalid(
-            "the signing key has no `kid`: the provider picks the public key by it",
-        ));
-    }
-    Ok(kid)
+/// The RFC 7638 thumbprint of a public JWK's required `members`: SHA-256, base64url.
+fn thumbprint(members: &str) -> String {
+    URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        members.as_bytes(),
+    ))
 }
 
 fn rejected(kind: &str, error: &aws_lc_rs::error::KeyRejected) -> ConfigError {
@@ -351,7 +381,6 @@ mod tests {
     use aws_lc_rs::encoding::AsBigEndian;
     use aws_lc_rs::rand::SystemRandom;
     use aws_lc_rs::rsa::KeySize;
-    use aws_lc_rs::signature::KeyPair as _;
 
     fn pem(label: &str, der: &[u8]) -> String {
         let body = STANDARD.encode(der);
@@ -384,7 +413,9 @@ mod tests {
                 .expect("EC key");
         let ec_pem = pem("PRIVATE KEY", ec.as_ref());
         for (text, alg) in [(rsa_pem, "RS256"), (ec_pem, "ES256")] {
-            let key = ClientSigningKey::from_pem(text.as_bytes(), "k1").expect("key");
+            let key = ClientSigningKey::from_pem(text.as_bytes())
+                .and_then(|key| key.with_kid("k1"))
+                .expect("key");
             assert_eq!(key.algorithm_name(), alg);
             let shown = format!("{key:?}");
             assert!(shown.contains("k1") && shown.contains(alg), "{shown}");
@@ -427,6 +458,19 @@ mod tests {
         };
         let key = ClientSigningKey::from_jwk(&jwk("ES256")).expect("EC JWK");
         assert_eq!((key.kid(), key.algorithm_name()), ("ec-1", "ES256"));
+        let public_jwk = serde_json::json!({
+            "kty": "EC", "crv": "P-256",
+            "x": URL_SAFE_NO_PAD.encode(&public[1..33]),
+            "y": URL_SAFE_NO_PAD.encode(&public[33..]),
+        });
+        let expected = serde_json::from_value::<jsonwebtoken::jwk::Jwk>(public_jwk)
+            .expect("public JWK")
+            .thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+            .expect("thumbprint");
+        let pkcs8 = ec.to_pkcs8v1().expect("PKCS#8");
+        let from_pem = ClientSigningKey::from_pem(pem("PRIVATE KEY", pkcs8.as_ref()).as_bytes())
+            .expect("EC PEM");
+        assert_eq!(from_pem.kid(), expected, "the RFC 7638 thumbprint");
         let err = ClientSigningKey::from_jwk(&jwk("RS256")).expect_err("alg mismatch");
         assert!(err.to_string().contains("RS256"), "{err}");
     }
@@ -457,26 +501,42 @@ mod tests {
             )
             .expect("the signature verifies with the public key");
         assert!(!format!("{key:?}").contains(jwk["d"].as_str().expect("d")));
+
+        // Without a `kid` the key is named by its RFC 7638 thumbprint, as jsonwebtoken
+        // computes it from the public JWK.
+        let mut public = jwk.clone();
+        let object = public.as_object_mut().expect("object");
+        for private in ["kid", "d", "p", "q", "dp", "dq", "qi"] {
+            object.remove(private);
+        }
+        let expected = serde_json::from_value::<jsonwebtoken::jwk::Jwk>(public.clone())
+            .expect("public JWK")
+            .thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+            .expect("thumbprint");
+        let mut unnamed = jwk.clone();
+        unnamed.as_object_mut().expect("object").remove("kid");
+        let key = ClientSigningKey::from_jwk(&unnamed.to_string()).expect("RSA JWK");
+        assert_eq!(key.kid(), expected);
     }
 
     #[test]
     fn bad_keys_are_configuration_errors_that_never_quote_the_key() {
         let err = ClientSigningKey::from_pem(
             b"-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END PRIVATE KEY-----\n",
-            "k",
         )
         .expect_err("garbage");
         assert!(!err.to_string().contains("c2VjcmV0"), "{err}");
         let err = ClientSigningKey::from_pem(
             b"-----BEGIN PUBLIC KEY-----\nAA==\n-----END PUBLIC KEY-----",
-            "k",
         )
         .expect_err("public key");
         assert!(err.to_string().contains("PUBLIC KEY"), "{err}");
-        assert!(ClientSigningKey::from_pem(b"no pem here", "k").is_err());
+        assert!(ClientSigningKey::from_pem(b"no pem here").is_err());
         let rsa = RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA key");
         let good = pem("PRIVATE KEY", rsa.as_der().expect("PKCS#8").as_ref());
-        let err = ClientSigningKey::from_pem(good.as_bytes(), " ").expect_err("no kid");
+        let err = ClientSigningKey::from_pem(good.as_bytes())
+            .and_then(|key| key.with_kid(" "))
+            .expect_err("empty kid");
         assert!(err.to_string().contains("kid"), "{err}");
         let err = ClientSigningKey::from_jwk(r#"{"kty":"oct","kid":"h","k":"c2VjcmV0LXZhbHVl"}"#)
             .expect_err("symmetric");
