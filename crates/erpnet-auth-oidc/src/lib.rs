@@ -175,6 +175,7 @@ pub use sign_in::{
         AuthorizationCodeFlow, AuthorizationCodeFlowBuilder, AuthorizationRequestBuilder,
         DEFAULT_SIGN_IN_TIMEOUT, PendingAuthorization, PendingParts, SignIn,
     },
+    device::DeviceAuthorization,
     id_token::IdToken,
     logout_token::{BACKCHANNEL_LOGOUT_EVENT, LogoutToken},
     loopback::{LoopbackOptions, LoopbackRedirect, open_browser, sign_in_with_loopback},

@@ -6,10 +6,9 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
-use crate::client_assertion;
 use crate::params::Params;
 
 /// Form bodies larger than this are refused (IdentityServer has a similar limit).
@@ -177,8 +176,7 @@ fn assertion_credentials(
     }
     let client_id = match form.get("client_id") {
         Some(id) => id.to_owned(),
-        None => client_assertion::unverified_issuer(assertion)
-            .ok_or(OAuthError::code("invalid_client"))?,
+        None => unverified_issuer(assertion).ok_or(OAuthError::code("invalid_client"))?,
     };
     Ok(Credentials {
         method: AuthMethodUsed::PrivateKeyJwt,
@@ -186,6 +184,15 @@ fn assertion_credentials(
         secret: None,
         assertion: Some(assertion.to_owned()),
     })
+}
+
+/// The client id an assertion names as its issuer (RFC 7521 §4.2: `client_id` is optional
+/// beside an assertion). Not verified: `client_assertion::verify` checks it.
+pub(crate) fn unverified_issuer(assertion: &str) -> Option<String> {
+    let payload = assertion.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("iss")?.as_str().map(str::to_owned)
 }
 
 fn is_form(headers: &HeaderMap) -> bool {

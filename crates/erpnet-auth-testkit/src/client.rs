@@ -37,6 +37,8 @@ const PUBLIC_REFRESH_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 pub(crate) const AUTHORIZATION_CODE: &str = "authorization_code";
 /// The grant type of client credentials.
 pub(crate) const CLIENT_CREDENTIALS: &str = "client_credentials";
+/// The grant type of the device authorization grant (RFC 8628).
+pub(crate) const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// What kind of access token a client gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -157,9 +159,11 @@ impl Client {
 
     /// The default public client: [`DEFAULT_PUBLIC_CLIENT_ID`] with the redirect URI
     /// [`DEFAULT_REDIRECT_URI`] and the post-logout redirect URI
-    /// [`DEFAULT_POST_LOGOUT_REDIRECT_URI`] (see [`Client::public`]).
+    /// [`DEFAULT_POST_LOGOUT_REDIRECT_URI`] (see [`Client::public`]), allowed the device
+    /// authorization grant (RFC 8628) besides the code flow, as a command-line tool is.
     pub fn default_public_client() -> Client {
         Client::public(DEFAULT_PUBLIC_CLIENT_ID)
+            .grant_types([AUTHORIZATION_CODE, DEVICE_CODE])
             .redirect_uri(DEFAULT_REDIRECT_URI)
             .post_logout_redirect_uri(DEFAULT_POST_LOGOUT_REDIRECT_URI)
     }
@@ -183,8 +187,8 @@ impl Client {
         self
     }
 
-    /// Replaces the grants this client may use: `client_credentials` and/or
-    /// `authorization_code`. The `refresh_token` grant comes with the `offline_access` scope
+    /// Replaces the grants this client may use: `client_credentials`, `authorization_code`
+    /// and/or `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628). The `refresh_token` grant comes with the `offline_access` scope
     /// (see [`scopes`](Client::scopes)), whether or not it is listed here.
     pub fn grant_types<I, S>(mut self, grant_types: I) -> Client
     where

@@ -4,8 +4,6 @@
 
 use std::collections::HashMap;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
@@ -103,13 +101,4 @@ fn decoding_key(jwk: &Value) -> Option<(DecodingKey, Algorithm)> {
     };
     let jwk: Jwk = serde_json::from_value(jwk.clone()).ok()?;
     Some((DecodingKey::from_jwk(&jwk).ok()?, algorithm))
-}
-
-/// The client id an assertion names as its issuer (RFC 7521 §4.2: `client_id` is optional
-/// beside an assertion). Not verified: [`verify`] checks it.
-pub(crate) fn unverified_issuer(assertion: &str) -> Option<String> {
-    let payload = assertion.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
-    let claims: Value = serde_json::from_slice(&bytes).ok()?;
-    claims.get("iss")?.as_str().map(str::to_owned)
 }

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use crate::api_resource::ApiResource;
 use crate::backchannel::{self, FormRequest, OAuthError, json_response};
 use crate::client::Client;
+use crate::client_auth::authenticate;
 use crate::jwt::Object;
 use crate::state::Shared;
-use crate::token_endpoint::authenticate;
 
 /// Who asked.
 enum Caller {

@@ -17,6 +17,7 @@ use crate::api_resource::ApiResource;
 use crate::backchannel::{FormRequest, OAuthError};
 use crate::client::{AccessTokenType, Client};
 use crate::client_assertion::{self, UsedAssertions};
+use crate::device_codes::DeviceCodes;
 use crate::discovery;
 use crate::failure::{Endpoint, Failure};
 use crate::jwt::{self, AccessTokenClaims, IdTokenClaims, Object, SignIn, Signature, Subject};
@@ -61,6 +62,8 @@ pub(crate) struct Shared {
     pub(crate) sessions: Mutex<Sessions>,
     /// Whether the authorization endpoint shows the sign-in page to a browser without a session.
     pub(crate) sign_in_page: AtomicBool,
+    /// The device authorizations (RFC 8628).
+    pub(crate) device_codes: Mutex<DeviceCodes>,
     /// The `jti`s of the client assertions already used.
     pub(crate) used_assertions: Mutex<UsedAssertions>,
 }
@@ -111,6 +114,10 @@ impl Shared {
 
     pub(crate) fn sessions(&self) -> MutexGuard<'_, Sessions> {
         lock(&self.sessions)
+    }
+
+    pub(crate) fn device_codes(&self) -> MutexGuard<'_, DeviceCodes> {
+        lock(&self.device_codes)
     }
 
     pub(crate) fn has_sign_in_page(&self) -> bool {

@@ -24,6 +24,9 @@ use crate::http::{HttpClient, HttpResponse, check_url, endpoint_name};
 /// [`Endpoints`] as they are.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+// Built once per configuration and moved into it: its size costs nothing, and
+// boxing `Endpoints` would make every caller write `Box::new`.
+#[allow(clippy::large_enum_variant)]
 pub enum Provider {
     /// The authority whose discovery document names the endpoints. The
     /// document is fetched on first use, once for every grant built from the
@@ -95,6 +98,7 @@ pub struct Endpoints {
     token: Option<Url>,
     introspection: Option<Url>,
     revocation: Option<Url>,
+    device_authorization: Option<Url>,
 }
 
 impl Endpoints {
@@ -121,11 +125,18 @@ impl Endpoints {
         self
     }
 
+    /// The device authorization endpoint (RFC 8628).
+    pub fn device_authorization(mut self, url: Url) -> Self {
+        self.device_authorization = Some(url);
+        self
+    }
+
     fn get(&self, kind: EndpointKind) -> Option<&Url> {
         match kind {
             EndpointKind::Token => self.token.as_ref(),
             EndpointKind::Introspection => self.introspection.as_ref(),
             EndpointKind::Revocation => self.revocation.as_ref(),
+            EndpointKind::DeviceAuthorization => self.device_authorization.as_ref(),
         }
     }
 }
@@ -139,6 +150,10 @@ impl fmt::Debug for Endpoints {
                 &self.introspection.as_ref().map(Url::as_str),
             )
             .field("revocation", &self.revocation.as_ref().map(Url::as_str))
+            .field(
+                "device_authorization",
+                &self.device_authorization.as_ref().map(Url::as_str),
+            )
             .finish()
     }
 }
@@ -149,16 +164,23 @@ pub(crate) enum EndpointKind {
     Token,
     Introspection,
     Revocation,
+    DeviceAuthorization,
 }
 
 impl EndpointKind {
-    const ALL: [EndpointKind; 3] = [Self::Token, Self::Introspection, Self::Revocation];
+    const ALL: [EndpointKind; 4] = [
+        Self::Token,
+        Self::Introspection,
+        Self::Revocation,
+        Self::DeviceAuthorization,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Self::Token => "token",
             Self::Introspection => "introspection",
             Self::Revocation => "revocation",
+            Self::DeviceAuthorization => "device_authorization",
         }
     }
 
@@ -167,6 +189,9 @@ impl EndpointKind {
             Self::Token => Some(discovery.token_endpoint()),
             Self::Introspection => discovery.introspection_endpoint(),
             Self::Revocation => discovery.revocation_endpoint(),
+            Self::DeviceAuthorization => {
+                discovery.metadata().device_authorization_endpoint.as_ref()
+            }
         };
         url.cloned().ok_or_else(|| {
             ConfigError::invalid(format!(

@@ -159,7 +159,7 @@ async fn unknown_paths_are_404_and_not_counted() {
     for path in [
         "/.well-known/openid-configuration",
         "/id/.well-known/openid-configuration/",
-        "/id/connect/deviceauthorization",
+        "/id/connect/deviceauthorization/",
         "/id/connect/authorize/",
         "/connect/token",
         "/",
