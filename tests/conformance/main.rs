@@ -13,6 +13,7 @@ mod support;
 
 mod bearer_auth;
 mod client_credentials;
+mod device_sign_in;
 mod discovery;
 mod introspection;
 mod jwt_validation;
