@@ -1,7 +1,8 @@
 //! The device authorization grant (RFC 8628) at the peer: the user code and
 //! verification URIs it hands out, polling through `authorization_pending`
 //! until the (headless) user approves, the ID token validated and the refresh
-//! token rotating; a refusal ends with `AccessDenied`.
+//! token rotating, the userinfo endpoint read for the ID token's subject; a
+//! refusal ends with `AccessDenied`.
 
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ async fn flow(peer: &Peer) -> AuthorizationCodeFlow {
         .build()
         .expect("public client");
     AuthorizationCodeFlow::builder(client)
-        .scopes(["openid", "profile", "offline_access"])
+        .scopes(["openid", "profile", "email", "offline_access"])
         .build()
         .expect("flow")
 }
@@ -40,7 +41,7 @@ async fn decide(peer: &Peer, user_code: &str, action: &str) {
 }
 
 #[tokio::test]
-async fn an_approved_device_signs_in_and_refreshes() {
+async fn an_approved_device_signs_in_reads_userinfo_and_refreshes() {
     let peer = peer_or_skip!();
     let flow = flow(&peer).await;
     let authorization = flow
@@ -83,9 +84,27 @@ async fn an_approved_device_signs_in_and_refreshes() {
         .expect("signed in in time")
         .expect("joined");
     let sign_in = sign_in.expect("signed in");
-    let id_token = sign_in.id_token.expect("openid");
+    let id_token = sign_in.id_token.as_ref().expect("openid");
     assert_eq!(id_token.subject(), ACCOUNT);
-    let refresh_token = sign_in.refresh_token.expect("offline_access");
+
+    // Userinfo, for the ID token's subject; the peer sends `email_verified`
+    // as a JSON boolean where ERP.net sends a string: both read the same.
+    let userinfo = flow
+        .userinfo(&sign_in.access_token, id_token)
+        .await
+        .expect("userinfo at the peer")
+        .expect("the peer has a userinfo endpoint");
+    assert_eq!(userinfo.subject(), ACCOUNT);
+    assert_eq!(
+        userinfo.claim("email_verified"),
+        Some(&serde_json::json!(true))
+    );
+    let erpnet = userinfo.erpnet();
+    assert_eq!(erpnet.name.as_deref(), Some("Alice Tester"));
+    assert_eq!(erpnet.email.as_deref(), Some("alice@example.test"));
+    assert_eq!(erpnet.email_verified, Some(true));
+
+    let refresh_token = sign_in.refresh_token.clone().expect("offline_access");
     let refreshed = flow
         .refresh_grant(refresh_token)
         .build()

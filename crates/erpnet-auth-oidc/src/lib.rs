@@ -11,7 +11,7 @@
 //! | `private-key-jwt` | `private_key_jwt` client authentication (RFC 7523): `ClientSigningKey`, `ClientConfigBuilder::private_key` | `client`, jsonwebtoken, aws-lc-rs |
 //! | `validation` | validating JWT access tokens: `JwtValidator`, `JwksCache`, `VerifiedToken`, `ErpNetClaims` | aws-lc-rs |
 //! | `introspection` | validating opaque tokens (RFC 7662): `Introspector` | `client`, aws-lc-rs |
-//! | `sign-in` | signing users in: `AuthorizationCodeFlow` with PKCE, ID tokens, userinfo, back-channel logout tokens, `sign_in_with_loopback` | `client`, `validation`, openidconnect |
+//! | `sign-in` | signing users in: `AuthorizationCodeFlow` with PKCE, the device grant (RFC 8628), ID tokens, `UserInfo`, back-channel logout tokens, `sign_in_with_loopback` | `client`, `validation`, openidconnect |
 //! | `rustls` (default) | TLS through rustls (with aws-lc-rs as its crypto provider) | rustls |
 //! | `native-tls` | TLS through the platform's library (OpenSSL on Linux) instead | native-tls |
 //!
@@ -179,6 +179,7 @@ pub use sign_in::{
     id_token::IdToken,
     logout_token::{BACKCHANNEL_LOGOUT_EVENT, LogoutToken},
     loopback::{LoopbackOptions, LoopbackRedirect, open_browser, sign_in_with_loopback},
+    userinfo::UserInfo,
 };
 #[cfg(feature = "validation")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validation")))]

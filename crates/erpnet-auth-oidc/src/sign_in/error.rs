@@ -63,6 +63,15 @@ pub enum SignInError {
     #[error("sign-in failed: the device code expired before the user entered it")]
     Expired,
 
+    /// The userinfo endpoint answered about another user than the ID token's
+    /// subject (OpenID Connect Core §5.3.2): the access token is someone
+    /// else's, substituted or mixed up.
+    #[error("the userinfo endpoint {endpoint} answered about another user than the ID token's")]
+    UserInfoSubject {
+        /// The userinfo endpoint.
+        endpoint: String,
+    },
+
     /// The ID token did not validate.
     #[error("invalid ID token from {endpoint}: {source}")]
     IdToken {

@@ -9,6 +9,6 @@ mod error;
 pub(crate) mod id_token;
 pub(crate) mod logout_token;
 pub(crate) mod loopback;
-mod userinfo;
+pub(crate) mod userinfo;
 
 pub use error::SignInError;
