@@ -188,8 +188,9 @@ impl Client {
     }
 
     /// Replaces the grants this client may use: `client_credentials`, `authorization_code`
-    /// and/or `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628). The `refresh_token` grant comes with the `offline_access` scope
-    /// (see [`scopes`](Client::scopes)), whether or not it is listed here.
+    /// and/or `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628). The
+    /// `refresh_token` grant comes with the `offline_access` scope (see
+    /// [`scopes`](Client::scopes)), whether or not it is listed here.
     pub fn grant_types<I, S>(mut self, grant_types: I) -> Client
     where
         I: IntoIterator<Item = S>,
