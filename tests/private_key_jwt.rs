@@ -77,7 +77,9 @@ async fn introspection_and_revocation_authenticate_with_the_key_too() {
     let client = client(&identity, &key, AssertionAudience::TokenEndpoint);
     let token = grant(client.clone()).token().await.expect("token");
 
+    // Uncached, so that the second answer is the mock's, after the revocation.
     let introspector = Introspector::builder(client.clone())
+        .cache_ttl(std::time::Duration::ZERO)
         .build()
         .expect("introspector");
     let verified = introspector
@@ -95,29 +97,11 @@ async fn introspection_and_revocation_authenticate_with_the_key_too() {
         )
         .await
         .expect("revoked");
-    let fresh_introspector = Introspector::builder(
-        ClientConfig::builder(
-            Authority::parse(&identity.issuer()).expect("issuer"),
-            CLIENT_ID,
-        )
-        .private_key(
-            ClientSigningKey::from_pem(key.private_pem().as_bytes())
-                .and_then(|signing_key| signing_key.with_kid(key.kid()))
-                .expect("key"),
-        )
-        .build()
-        .expect("client"),
-    )
-    .build()
-    .expect("introspector");
-    assert!(
-        fresh_introspector
-            .introspect(token.expose_secret())
-            .await
-            .expect("introspection answered")
-            .is_none(),
-        "revoked"
-    );
+    let after = introspector
+        .introspect(token.expose_secret())
+        .await
+        .expect("introspection answered");
+    assert!(after.is_none(), "revoked");
 }
 
 #[tokio::test]
@@ -210,4 +194,111 @@ fn a_missing_key_a_key_beside_a_secret_or_an_unknowable_audience_is_a_configurat
         .build()
         .expect_err("no issuer without discovery");
     assert!(error.to_string().contains("discovery"), "{error}");
+}
+
+/// A client assertion for the mock with these claims, signed ES256 by `key` (an EC P-256
+/// `ClientKey`), as a client would send it.
+fn hand_made_assertion(key: &ClientKey, claims: serde_json::Value) -> String {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+
+    let der: String = key
+        .private_pem()
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    let der = STANDARD.decode(der).expect("PEM body");
+    let pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der).expect("EC P-256 key");
+    let header = serde_json::json!({ "alg": "ES256", "typ": "JWT", "kid": key.kid() });
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = pair
+        .sign(&aws_lc_rs::rand::SystemRandom::new(), input.as_bytes())
+        .expect("signed");
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+}
+
+/// A client-credentials request authenticated by `assertion` alone (and `client_id` when
+/// given): the status and the JSON answer.
+async fn post_assertion(
+    token_endpoint: &str,
+    assertion: &str,
+    client_id: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("grant_type", "client_credentials")
+        .append_pair("scope", "read")
+        .append_pair(
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        )
+        .append_pair("client_assertion", assertion);
+    if let Some(client_id) = client_id {
+        form.append_pair("client_id", client_id);
+    }
+    let response = reqwest::Client::new()
+        .post(token_endpoint)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.finish())
+        .send()
+        .await
+        .expect("answered");
+    let status = response.status().as_u16();
+    let body = serde_json::from_slice(&response.bytes().await.expect("body")).expect("JSON");
+    (status, body)
+}
+
+#[tokio::test]
+async fn the_mock_checks_audience_issuer_expiry_and_lifetime_of_assertions() {
+    let key = ClientKey::ec_p256("ec-1");
+    let identity = identity_knowing(&key).await;
+    let token_endpoint = identity.token_endpoint();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let claims = |aud: &str, iss: &str, exp: u64, jti: &str| {
+        serde_json::json!({
+            "iss": iss, "sub": CLIENT_ID, "aud": aud, "jti": jti, "iat": now, "exp": exp,
+        })
+    };
+
+    // Well made; the client named by the assertion's `iss` alone, as RFC 7521 allows.
+    let assertion = hand_made_assertion(&key, claims(&token_endpoint, CLIENT_ID, now + 60, "j-1"));
+    let (status, body) = post_assertion(&token_endpoint, &assertion, None).await;
+    assert_eq!(status, 200, "{body}");
+    for (why, claims) in [
+        (
+            "expired",
+            claims(&token_endpoint, CLIENT_ID, now - 60, "j-2"),
+        ),
+        (
+            "living an hour",
+            claims(&token_endpoint, CLIENT_ID, now + 3600, "j-3"),
+        ),
+        (
+            "another audience",
+            claims(
+                "https://elsewhere.example/token",
+                CLIENT_ID,
+                now + 60,
+                "j-4",
+            ),
+        ),
+        (
+            "another issuer",
+            claims(&token_endpoint, "someone.else", now + 60, "j-5"),
+        ),
+    ] {
+        // `client_id` in the form, so that the assertion's `iss` cannot pick the client.
+        let assertion = hand_made_assertion(&key, claims);
+        let (status, body) = post_assertion(&token_endpoint, &assertion, Some(CLIENT_ID)).await;
+        assert_eq!(status, 400, "{why}");
+        assert_eq!(body["error"], "invalid_client", "{why}: {body}");
+    }
 }
