@@ -14,7 +14,11 @@
 //! - `ERPNET_AUTHORITY`: an ERP.net instance name (`myinstance`) or an issuer URL;
 //! - `ERPNET_CLIENT_ID`, `ERPNET_CLIENT_SECRET`: the trusted application;
 //! - `ERPNET_SCOPES`: space-separated, e.g. `read update`;
-//! - optionally `ERPNET_AUTH_METHOD`: `post` (default) or `basic`;
+//! - optionally `ERPNET_AUTH_METHOD`: `post` (default), `basic` or
+//!   `private_key_jwt`; with `private_key_jwt` no secret but
+//!   `ERPNET_CLIENT_KEY`, the path of the client's private key (PKCS#8 PEM,
+//!   RSA or EC P-256), and optionally `ERPNET_CLIENT_KEY_ID`, the `kid` the
+//!   provider knows it by (default: the key's RFC 7638 thumbprint);
 //! - optionally `ERPNET_RESOURCE`: an RFC 8707 `resource` indicator, for
 //!   providers that issue API tokens per resource (ERP.net does not need it).
 //!
@@ -27,12 +31,14 @@ use std::process::ExitCode;
 
 use erpnet_auth::reqwest::BearerAuth;
 use erpnet_auth::{
-    Authority, CachedTokenSource, ClientAuthMethod, ClientConfig, ClientCredentials, Url,
+    Authority, CachedTokenSource, ClientAuthMethod, ClientConfig, ClientCredentials,
+    ClientSigningKey, Url,
 };
 
 const WHAT_TO_SET: &str = "set ERPNET_AUTHORITY (an ERP.net instance name or issuer URL), \
      ERPNET_CLIENT_ID, ERPNET_CLIENT_SECRET, ERPNET_SCOPES (space-separated) and optionally \
-     ERPNET_AUTH_METHOD (post or basic), and pass the URL to GET";
+     ERPNET_AUTH_METHOD (post, basic, or private_key_jwt with ERPNET_CLIENT_KEY, the path of \
+     a PEM private key, instead of the secret), and pass the URL to GET";
 
 /// Why the example stopped: its exit code and a one-line message.
 struct Stop(u8, String);
@@ -64,7 +70,7 @@ async fn run() -> Result<(), Stop> {
     let method = match std::env::var("ERPNET_AUTH_METHOD") {
         Ok(value) => ClientAuthMethod::parse(&value).ok_or_else(|| {
             config_error(format!(
-                "ERPNET_AUTH_METHOD must be `post` or `basic`, not `{value}`"
+                "ERPNET_AUTH_METHOD must be `post`, `basic` or `private_key_jwt`, not `{value}`"
             ))
         })?,
         Err(_) => ClientAuthMethod::ClientSecretPost,
@@ -78,11 +84,25 @@ async fn run() -> Result<(), Stop> {
     let authority: Authority = authority
         .parse()
         .map_err(|e| config_error(format!("ERPNET_AUTHORITY: {e}")))?;
-    let client = ClientConfig::builder(authority, var("ERPNET_CLIENT_ID")?)
-        .client_secret(var("ERPNET_CLIENT_SECRET")?)
-        .auth_method(method)
-        .build()
-        .map_err(|e| config_error(e.to_string()))?;
+    let client = ClientConfig::builder(authority, var("ERPNET_CLIENT_ID")?);
+    let client = if method == ClientAuthMethod::PrivateKeyJwt {
+        let path = var("ERPNET_CLIENT_KEY")?;
+        let pem = std::fs::read(&path)
+            .map_err(|e| config_error(format!("ERPNET_CLIENT_KEY: cannot read {path}: {e}")))?;
+        let mut key = ClientSigningKey::from_pem(&pem)
+            .map_err(|e| config_error(format!("ERPNET_CLIENT_KEY: {e}")))?;
+        if let Ok(kid) = std::env::var("ERPNET_CLIENT_KEY_ID") {
+            key = key
+                .with_kid(kid)
+                .map_err(|e| config_error(format!("ERPNET_CLIENT_KEY_ID: {e}")))?;
+        }
+        client.private_key(key)
+    } else {
+        client
+            .client_secret(var("ERPNET_CLIENT_SECRET")?)
+            .auth_method(method)
+    };
+    let client = client.build().map_err(|e| config_error(e.to_string()))?;
     let mut grant = ClientCredentials::builder(client).scopes([var("ERPNET_SCOPES")?]);
     if let Ok(resource) = std::env::var("ERPNET_RESOURCE") {
         grant = grant.param("resource", resource);

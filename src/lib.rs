@@ -11,6 +11,7 @@
 //! |---|---|---|
 //! | (always) | [`erpnet_auth_core`] | [`TokenSource`], [`CachedTokenSource`], [`StaticToken`], [`AccessToken`], [`Error`], [`ConfigError`] at the top level; [`pacing::Pacer`] for ERP.net's session limits |
 //! | `client` (default) | `erpnet-auth-oidc` (`client`) | discovery, the client and its grants: `Authority`, `Discovery`, `ClientConfig`, `ClientCredentials`, `RefreshTokenGrant`, `Revocation` (RFC 7009) |
+//! | `private-key-jwt` | `erpnet-auth-oidc` (`private-key-jwt`) | `client`, plus `private_key_jwt` client authentication: `ClientSigningKey`, `ClientConfigBuilder::private_key` (brings jsonwebtoken and aws-lc-rs) |
 //! | `validation` | `erpnet-auth-oidc` (`validation`) | `JwtValidator`, `JwksCache`, `VerifiedToken`, `ErpNetClaims` (brings aws-lc-rs) |
 //! | `introspection` | `erpnet-auth-oidc` (`introspection`) | `Introspector` (RFC 7662) |
 //! | `sign-in` | `erpnet-auth-oidc` (`sign-in`) | `AuthorizationCodeFlow` with PKCE, ID tokens, `sign_in_with_loopback` (brings openidconnect) |

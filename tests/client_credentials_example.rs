@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, StatusCode, Uri};
 use erpnet_auth_testkit::{
-    AuthMethodUsed, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, MockIdentity,
+    AuthMethodUsed, Client, ClientKey, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint,
+    MockIdentity,
 };
 
 mod support;
@@ -107,6 +108,58 @@ async fn prints_the_status_then_the_body_with_either_auth_method() {
             .iter()
             .all(|a| a.as_deref().is_some_and(|a| a.starts_with("Bearer ")))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_key_jwt_signs_with_the_pem_key_named_by_erpnet_client_key() {
+    let key = ClientKey::ec_p256("reports-key-1");
+    // Registered twice: under its kid, and without one (the mock then tries the key whatever
+    // the assertion's kid, here the thumbprint the example uses by default).
+    let mut unnamed = key.public_jwk();
+    unnamed.as_object_mut().expect("JWK object").remove("kid");
+    let identity = MockIdentity::builder()
+        .client(Client::with_key("reports", key.public_jwk()))
+        .client(Client::with_key("reports-unnamed", unnamed))
+        .start()
+        .await;
+    let issuer = identity.issuer();
+    let (api, _) = start_api().await;
+    let url = format!("{api}/api/domain/odata/General_Contacts_Persons?$top=1");
+    let pem_path = std::env::temp_dir().join(format!(
+        "erpnet-auth-example-key-{}.pem",
+        std::process::id()
+    ));
+    std::fs::write(&pem_path, key.private_pem()).expect("write the key");
+    let pem_path = pem_path.to_str().expect("UTF-8 path").to_owned();
+
+    for (client_id, kid) in [("reports", Some(key.kid())), ("reports-unnamed", None)] {
+        let mut env = vec![
+            ("ERPNET_AUTHORITY", issuer.as_str()),
+            ("ERPNET_CLIENT_ID", client_id),
+            ("ERPNET_SCOPES", "read"),
+            ("ERPNET_AUTH_METHOD", "private_key_jwt"),
+            ("ERPNET_CLIENT_KEY", pem_path.as_str()),
+        ];
+        env.extend(kid.map(|kid| ("ERPNET_CLIENT_KEY_ID", kid)));
+        let output = run_example(&env, &[&url]).await;
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        assert_eq!(text(&output.stdout), "200\nhello, service\nsecond line\n");
+        let request = identity.last_token_request().expect("token request");
+        assert_eq!(request.auth_method, AuthMethodUsed::PrivateKeyJwt);
+        assert_eq!(request.client_id, client_id);
+    }
+
+    let env = [
+        ("ERPNET_AUTHORITY", issuer.as_str()),
+        ("ERPNET_CLIENT_ID", "reports"),
+        ("ERPNET_SCOPES", "read"),
+        ("ERPNET_AUTH_METHOD", "private_key_jwt"),
+        ("ERPNET_CLIENT_KEY", "/no/such/key.pem"),
+    ];
+    let output = run_example(&env, &[&url]).await;
+    assert_eq!(output.status.code(), Some(2), "a configuration error");
+    assert!(text(&output.stderr).contains("ERPNET_CLIENT_KEY"));
+    let _ = std::fs::remove_file(&pem_path);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,16 +2,19 @@
 //!
 //! Captures every tracing event and span at TRACE level, from every thread,
 //! across a full run (discovery, both client authentication methods, the cache,
-//! a refresh, a rejected token, failures, introspection, revocation, and a web
-//! app's sign-in, refresh, sign-out and back-channel logout), then searches the
-//! output and the `Debug`/`Display` form of every value the run produced for
-//! the client secret, every access and refresh token issued, the authorization
-//! codes, the session ids and the CSRF tokens.
+//! a refresh, a rejected token, failures, introspection, revocation,
+//! `private_key_jwt`, the device grant and userinfo, and a web app's sign-in,
+//! refresh, sign-out and back-channel logout), then searches the output and the
+//! `Debug`/`Display` form of every value the run produced for the client
+//! secret, the client's private key and its assertions, every access and
+//! refresh token issued, the authorization and device codes, the session ids
+//! and the CSRF tokens.
 
 mod support;
 
 use std::time::Duration;
 
+use erpnet_auth::ClientSigningKey;
 use erpnet_auth::{
     Authority, CachedTokenSource, ClientAuthMethod, ClientConfig, ClientCredentials, Discovery,
     TokenSource,
@@ -21,13 +24,15 @@ use erpnet_auth::{
     TokenTypeHint, Url,
 };
 use erpnet_auth_testkit::{
-    Client, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_RESOURCE_ID, DEFAULT_RESOURCE_SECRET, Endpoint,
-    Failure, MockIdentity,
+    Client, ClientKey, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_RESOURCE_ID, DEFAULT_RESOURCE_SECRET,
+    DEFAULT_USER, Endpoint, Failure, MockIdentity,
 };
 use secrecy::ExposeSecret;
 use support::Captured;
 
 const SECRET: &str = "n0t-f0r-l0gs-7f3a9c";
+/// The client that authenticates with `private_key_jwt`.
+const KEYED_CLIENT: &str = "my.trusted.app/keyed";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_logs_debug_or_errors() {
@@ -39,10 +44,12 @@ async fn no_secret_reaches_logs_debug_or_errors() {
         .with_writer(move || writer.clone())
         .init();
 
+    let key = ClientKey::rsa("logs-key-1");
     let identity = MockIdentity::builder()
         .token_lifetime(Duration::from_secs(2))
         .client(Client::new("my.trusted.app/logs", SECRET).scopes(["read", "update"]))
         .client(Client::default_public_client())
+        .client(Client::with_key(KEYED_CLIENT, key.public_jwk()))
         .start()
         .await;
     let authority = Authority::parse(&identity.issuer()).expect("authority");
@@ -222,6 +229,7 @@ async fn no_secret_reaches_logs_debug_or_errors() {
         tokens_seen.push(secret);
     }
 
+    protocol_reach_secrets(&identity, &key, &flow, &mut shown, &mut tokens_seen).await;
     web_app_secrets(&identity, &mut shown, &mut tokens_seen).await;
 
     let logs = captured.text();
@@ -246,6 +254,104 @@ async fn no_secret_reaches_logs_debug_or_errors() {
             );
         }
     }
+}
+
+/// `private_key_jwt` (the key, each assertion), the device grant (the device code, the tokens)
+/// and userinfo: every secret met is added to `secrets`, every `Debug`/`Display` text to
+/// `shown`.
+async fn protocol_reach_secrets(
+    identity: &MockIdentity,
+    key: &ClientKey,
+    flow: &AuthorizationCodeFlow,
+    shown: &mut Vec<String>,
+    secrets: &mut Vec<String>,
+) {
+    let pem = key.private_pem();
+    // Every line of the key's body, and the assertions signed with it.
+    secrets.extend(
+        pem.lines()
+            .filter(|line| !line.starts_with("-----"))
+            .map(str::to_owned),
+    );
+    let signing_key = ClientSigningKey::from_pem(pem.as_bytes()).expect("PEM key");
+    let signing_key = signing_key.with_kid(key.kid()).expect("kid");
+    shown.push(format!("{signing_key:?}"));
+    let keyed = ClientConfig::builder(
+        Authority::parse(&identity.issuer()).expect("authority"),
+        KEYED_CLIENT,
+    )
+    .private_key(signing_key);
+    shown.push(format!("{keyed:?}"));
+    let keyed = keyed.build().expect("keyed client");
+    shown.push(format!("{keyed:?}"));
+    let grant = ClientCredentials::builder(keyed.clone())
+        .scopes(["read"])
+        .build()
+        .expect("grant");
+    let token = grant.token().await.expect("token with a client assertion");
+    secrets.push(token.expose_secret().to_owned());
+    let assertion = identity
+        .last_token_request()
+        .and_then(|record| record.param("client_assertion").map(str::to_owned))
+        .expect("the assertion was sent");
+    shown.push(format!("{:?}", identity.last_token_request()));
+    secrets.push(assertion);
+    // A key the mock does not know: the error names neither key nor assertion.
+    let impostor = ClientSigningKey::from_pem(ClientKey::ec_p256("other").private_pem().as_bytes())
+        .expect("PEM key");
+    let refused = ClientCredentials::builder(
+        ClientConfig::builder(
+            Authority::parse(&identity.issuer()).expect("authority"),
+            KEYED_CLIENT,
+        )
+        .private_key(impostor)
+        .build()
+        .expect("client"),
+    )
+    .scopes(["read"])
+    .build()
+    .expect("grant");
+    let error = refused.token().await.expect_err("unknown key");
+    shown.push(format!("{error} {error:?}"));
+    secrets.extend(
+        identity
+            .last_token_request()
+            .and_then(|record| record.param("client_assertion").map(str::to_owned)),
+    );
+
+    // The device grant, then userinfo with its tokens.
+    let authorization = flow
+        .start_device_authorization()
+        .await
+        .expect("device authorization");
+    shown.push(format!("{authorization:?}"));
+    assert!(identity.approve_device(authorization.user_code(), DEFAULT_USER));
+    let signed_in = flow
+        .complete_device_authorization(&authorization)
+        .await
+        .expect("signed in on another device");
+    shown.push(format!("{signed_in:?}"));
+    let device_code = identity
+        .last_token_request()
+        .and_then(|record| record.param("device_code").map(str::to_owned))
+        .expect("the device code was sent");
+    shown.push(format!("{:?}", identity.last_token_request()));
+    let id_token = signed_in.id_token.as_ref().expect("ID token");
+    let userinfo = flow
+        .userinfo(&signed_in.access_token, id_token)
+        .await
+        .expect("userinfo")
+        .expect("endpoint");
+    shown.push(format!("{userinfo:?}"));
+    secrets.push(device_code);
+    secrets.push(signed_in.access_token.expose_secret().to_owned());
+    secrets.push(id_token.expose_secret().to_owned());
+    secrets.extend(
+        signed_in
+            .refresh_token
+            .as_ref()
+            .map(|token| token.expose_secret().to_owned()),
+    );
 }
 
 /// A web app's whole life against the mock: a refused callback, a sign-in (its code, its

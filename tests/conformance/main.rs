@@ -13,11 +13,13 @@ mod support;
 
 mod bearer_auth;
 mod client_credentials;
+mod device_sign_in;
 mod discovery;
 mod introspection;
 mod jwt_validation;
 mod many_issuers;
 mod native_sign_in;
+mod private_key_jwt;
 mod resource_metadata;
 mod tower;
 mod web_app;

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use erpnet_auth_cli::output;
 use erpnet_auth_oidc::{
-    AccessToken, Authority, AuthorizationCodeFlow, ClientAuthMethod, ClientConfig, Discovery,
-    Error, HttpClient, LoopbackOptions, RefreshTokenGrant, TokenSource, refresh_token_store_fn,
-    sign_in_with_loopback,
+    AccessToken, Authority, AuthorizationCodeFlow, ClientAuthMethod, ClientConfig,
+    DeviceAuthorization, Discovery, Error, HttpClient, LoopbackOptions, RefreshTokenGrant, SignIn,
+    TokenSource, refresh_token_store_fn, sign_in_with_loopback,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
@@ -21,13 +21,17 @@ const DEFAULT_SCOPES: &str = "openid profile offline_access read";
 /// Sign in as a user in the browser (authorization code + PKCE, public client).
 ///
 /// Listens on 127.0.0.1 for the browser's return, prints the URL to open (on
-/// standard error) and opens the browser unless --no-browser. Prints the
-/// access token (or --json). With --save the refresh token is stored in a file
-/// only you can read (0600) under your configuration directory, for
+/// standard error) and opens the browser unless --no-browser. With --device
+/// (RFC 8628, for SSH sessions and containers) nothing listens: it prints
+/// `To sign in, open <verification_uri> and enter the code <user_code>` (and
+/// the URI with the code filled in on the next line, when the provider gives
+/// one) on standard error and waits while you do that on any device. Prints
+/// the access token (or --json). With --save the refresh token is stored in a
+/// file only you can read (0600) under your configuration directory, for
 /// `erpnet-auth refresh`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  erpnet-auth login --authority myinstance --client-id my.native.app --save\n  erpnet-auth login --no-browser --json"
+    after_help = "Examples:\n  erpnet-auth login --authority myinstance --client-id my.native.app --save\n  erpnet-auth login --no-browser --json\n  erpnet-auth login --device --save"
 )]
 pub(crate) struct LoginArgs {
     #[command(flatten)]
@@ -44,6 +48,10 @@ pub(crate) struct LoginArgs {
     /// Do not try to open a browser; just print the URL.
     #[arg(long)]
     no_browser: bool,
+    /// Sign in on another device: print a URL and a code to enter there
+    /// (device authorization grant, RFC 8628).
+    #[arg(long, conflicts_with_all = ["no_browser", "resource"])]
+    device: bool,
     /// Save the refresh token for `erpnet-auth refresh`.
     #[arg(long)]
     save: bool,
@@ -101,10 +109,14 @@ pub(crate) async fn login(args: LoginArgs) -> Outcome {
     } else {
         None
     };
-    let sign_in = sign_in_with_loopback(&flow, options, |url| {
-        eprintln!("Open this URL to sign in: {url}");
-    })
-    .await?;
+    let sign_in = if args.device {
+        sign_in_on_another_device(&flow, Duration::from_secs(args.timeout)).await?
+    } else {
+        sign_in_with_loopback(&flow, options, |url| {
+            eprintln!("Open this URL to sign in: {url}");
+        })
+        .await?
+    };
     let subject = sign_in.id_token.as_ref().map(|t| t.subject().to_owned());
     let saved = match (&sign_in.refresh_token, session) {
         (Some(refresh_token), Some(path)) => {
@@ -132,6 +144,38 @@ pub(crate) async fn login(args: LoginArgs) -> Outcome {
         args.json,
     );
     Ok(())
+}
+
+/// The device authorization grant: the prompt on standard error, then polling
+/// until the user has signed in elsewhere, for at most `timeout`.
+async fn sign_in_on_another_device(
+    flow: &AuthorizationCodeFlow,
+    timeout: Duration,
+) -> Result<SignIn, Failure> {
+    let authorization = flow.start_device_authorization().await?;
+    eprintln!("{}", device_prompt(&authorization));
+    match tokio::time::timeout(timeout, flow.complete_device_authorization(&authorization)).await {
+        Ok(sign_in) => Ok(sign_in?),
+        Err(_) => Err(Failure::Check(format!(
+            "nobody signed in within {} s",
+            timeout.as_secs()
+        ))),
+    }
+}
+
+/// What the user is told to do: the first line is a contract (scripts read
+/// it); the complete URI follows on a line of its own when there is one.
+fn device_prompt(authorization: &DeviceAuthorization) -> String {
+    let mut prompt = format!(
+        "To sign in, open {} and enter the code {}",
+        authorization.verification_uri(),
+        authorization.user_code()
+    );
+    if let Some(complete) = authorization.verification_uri_complete() {
+        prompt.push('\n');
+        prompt.push_str(complete.as_str());
+    }
+    prompt
 }
 
 pub(crate) async fn refresh(args: RefreshArgs) -> Outcome {

@@ -551,3 +551,142 @@ async fn login_headless_saves_a_private_refresh_token_that_refresh_rotates() {
     assert!(leftovers.is_empty(), "no temporary file is left behind");
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
+
+/// A `login --device` running: its prompt lines (the contract line and the
+/// complete URI) and the rest of its standard error, read to the end.
+struct DeviceLogin {
+    child: tokio::process::Child,
+    prompt: String,
+    complete: String,
+    rest_of_stderr: tokio::task::JoinHandle<String>,
+}
+
+/// Starts `login --device` (plus `extra` arguments) and reads its two prompt
+/// lines from standard error.
+async fn start_device_login(
+    identity: &MockIdentity,
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> DeviceLogin {
+    let mut child = cli(None)
+        .env("ERPNET_AUTH_CONFIG_DIR", dir)
+        .args([
+            "login",
+            "--device",
+            "--authority",
+            &identity.issuer(),
+            "--client-id",
+            erpnet_auth_testkit::DEFAULT_PUBLIC_CLIENT_ID,
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut next = async || {
+        tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("prints the prompt")
+            .expect("read")
+            .expect("a line")
+    };
+    let (prompt, complete) = (next().await, next().await);
+    let rest_of_stderr = tokio::spawn(async move {
+        let mut rest = String::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            rest.push_str(&line);
+            rest.push('\n');
+        }
+        rest
+    });
+    DeviceLogin {
+        child,
+        prompt,
+        complete,
+        rest_of_stderr,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_device_prints_the_prompt_then_saves_the_session_once_approved() {
+    let identity = MockIdentity::start().await;
+    let dir = std::env::temp_dir().join(format!("erpnet-auth-cli-device-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let DeviceLogin {
+        child,
+        prompt,
+        complete,
+        rest_of_stderr,
+    } = start_device_login(&identity, &dir, &["--save", "--json"]).await;
+
+    let [user_code] = identity
+        .pending_user_codes()
+        .try_into()
+        .expect("one pending code");
+    assert_eq!(
+        prompt,
+        format!(
+            "To sign in, open {}/device and enter the code {user_code}",
+            identity.issuer()
+        ),
+        "the exact line is a contract"
+    );
+    assert_eq!(
+        complete,
+        format!("{}/device?userCode={user_code}", identity.issuer())
+    );
+    assert!(identity.approve_device(&user_code, erpnet_auth_testkit::DEFAULT_USER));
+    let output = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("finishes")
+        .expect("output");
+    let rest = rest_of_stderr.await.expect("stderr");
+    assert!(output.status.success(), "{rest}");
+    let signed_in: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(signed_in["subject"], erpnet_auth_testkit::DEFAULT_USER);
+    let file = std::path::PathBuf::from(signed_in["refresh_token_file"].as_str().expect("saved"));
+    assert!(file.starts_with(&dir));
+
+    // Saved like `login`: `refresh` uses it.
+    let refreshed = run(
+        {
+            let mut command = cli(None);
+            command.env("ERPNET_AUTH_CONFIG_DIR", &dir);
+            command
+        },
+        &["refresh", "--json"],
+    )
+    .await;
+    assert!(refreshed.status.success(), "{}", stderr(&refreshed));
+    assert_eq!(identity.requests_for_grant("refresh_token"), 1);
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_device_refused_fails_with_the_reason() {
+    let identity = MockIdentity::start().await;
+    let dir = std::env::temp_dir().join(format!(
+        "erpnet-auth-cli-device-denied-{}",
+        std::process::id()
+    ));
+    let DeviceLogin {
+        child,
+        rest_of_stderr,
+        ..
+    } = start_device_login(&identity, &dir, &[]).await;
+    let [user_code] = identity
+        .pending_user_codes()
+        .try_into()
+        .expect("one pending code");
+    assert!(identity.deny_device(&user_code));
+    let output = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("finishes")
+        .expect("output");
+    let rest = rest_of_stderr.await.expect("stderr");
+    assert_eq!(output.status.code(), Some(1), "{rest}");
+    assert!(stdout(&output).is_empty(), "no token");
+    assert!(rest.contains("refused"), "{rest}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -8,9 +8,10 @@
 //! |---|---|---|
 //! | (always) | [`Authority`], [`Discovery`], [`DiscoveryCache`], [`HttpClient`] (the one HTTP policy) | reqwest |
 //! | `client` (default) | acting as a client: [`ClientConfig`], [`ClientCredentials`], [`RefreshTokenGrant`], [`Revocation`] (RFC 7009), client authentication | nothing more |
+//! | `private-key-jwt` | `private_key_jwt` client authentication (RFC 7523): `ClientSigningKey`, `ClientConfigBuilder::private_key` | `client`, jsonwebtoken, aws-lc-rs |
 //! | `validation` | validating JWT access tokens: `JwtValidator` (one issuer, or several: `Issuers`), `JwksCache`, `VerifiedToken`, `ErpNetClaims` | aws-lc-rs |
 //! | `introspection` | validating opaque tokens (RFC 7662): `Introspector` | `client`, aws-lc-rs |
-//! | `sign-in` | signing users in: `AuthorizationCodeFlow` with PKCE, ID tokens, userinfo, back-channel logout tokens, `sign_in_with_loopback` | `client`, `validation`, openidconnect |
+//! | `sign-in` | signing users in: `AuthorizationCodeFlow` with PKCE, the device grant (RFC 8628), ID tokens, `UserInfo`, back-channel logout tokens, `sign_in_with_loopback` | `client`, `validation`, openidconnect |
 //! | `rustls` (default) | TLS through rustls (with aws-lc-rs as its crypto provider) | rustls |
 //! | `native-tls` | TLS through the platform's library (OpenSSL on Linux) instead | native-tls |
 //!
@@ -140,6 +141,9 @@ pub use erpnet_auth_core::*;
     doc(cfg(any(feature = "validation", feature = "introspection")))
 )]
 pub use claims::{ErpNetClaims, UserType, VerifiedToken};
+#[cfg(feature = "private-key-jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "private-key-jwt")))]
+pub use client::private_key_jwt::{AssertionAudience, ClientSigningKey};
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use client::{
@@ -174,9 +178,11 @@ pub use sign_in::{
         AuthorizationCodeFlow, AuthorizationCodeFlowBuilder, AuthorizationRequestBuilder,
         DEFAULT_SIGN_IN_TIMEOUT, PendingAuthorization, PendingParts, SignIn,
     },
+    device::DeviceAuthorization,
     id_token::IdToken,
     logout_token::{BACKCHANNEL_LOGOUT_EVENT, LogoutToken},
     loopback::{LoopbackOptions, LoopbackRedirect, open_browser, sign_in_with_loopback},
+    userinfo::UserInfo,
 };
 #[cfg(feature = "validation")]
 #[cfg_attr(docsrs, doc(cfg(feature = "validation")))]

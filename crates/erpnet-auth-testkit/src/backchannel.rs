@@ -6,7 +6,7 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
 use crate::params::Params;
@@ -94,14 +94,21 @@ pub enum AuthMethodUsed {
     Post,
     /// `none`: a public client sent only its `client_id` in the form body.
     None,
+    /// `private_key_jwt`: a signed client assertion (RFC 7523 §2.2) in the form body.
+    PrivateKeyJwt,
 }
+
+/// The `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
+const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// The client credentials of a request, not yet checked.
 pub(crate) struct Credentials {
     pub(crate) method: AuthMethodUsed,
     pub(crate) client_id: String,
-    /// `None` when only a `client_id` was sent.
+    /// `None` when only a `client_id` (or an assertion) was sent.
     pub(crate) secret: Option<String>,
+    /// The client assertion of `private_key_jwt`, not yet verified.
+    pub(crate) assertion: Option<String>,
 }
 
 /// The credentials of a request: HTTP Basic, or `client_id` (with or without `client_secret`)
@@ -112,6 +119,9 @@ pub(crate) fn credentials(
     form: &Params,
 ) -> Result<Option<Credentials>, OAuthError> {
     let basic = basic_credentials(headers)?;
+    if let Some(assertion) = form.get("client_assertion") {
+        return assertion_credentials(basic.is_some(), form, assertion).map(Some);
+    }
     let credentials = match (basic, form.get("client_secret")) {
         (Some(_), Some(_)) => {
             return Err(OAuthError::invalid_request(
@@ -128,6 +138,7 @@ pub(crate) fn credentials(
                 method: AuthMethodUsed::Basic,
                 client_id: id,
                 secret: Some(secret),
+                assertion: None,
             }
         }
         (None, secret) => match form.get("client_id") {
@@ -138,11 +149,50 @@ pub(crate) fn credentials(
                 },
                 client_id: id.to_owned(),
                 secret: secret.map(str::to_owned),
+                assertion: None,
             },
             None => return Ok(None),
         },
     };
     Ok(Some(credentials))
+}
+
+/// The credentials of a request with a `client_assertion`: the only method it uses, of the
+/// JWT bearer type, naming the client in `client_id` or, without it, in its `iss`.
+fn assertion_credentials(
+    with_basic: bool,
+    form: &Params,
+    assertion: &str,
+) -> Result<Credentials, OAuthError> {
+    if with_basic || form.get("client_secret").is_some() {
+        return Err(OAuthError::invalid_request(
+            "more than one client authentication method",
+        ));
+    }
+    if form.get("client_assertion_type") != Some(JWT_BEARER_ASSERTION) {
+        return Err(OAuthError::invalid_request(
+            "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ));
+    }
+    let client_id = match form.get("client_id") {
+        Some(id) => id.to_owned(),
+        None => unverified_issuer(assertion).ok_or(OAuthError::code("invalid_client"))?,
+    };
+    Ok(Credentials {
+        method: AuthMethodUsed::PrivateKeyJwt,
+        client_id,
+        secret: None,
+        assertion: Some(assertion.to_owned()),
+    })
+}
+
+/// The client id an assertion names as its issuer (RFC 7521 §4.2: `client_id` is optional
+/// beside an assertion). Not verified: `client_assertion::verify` checks it.
+pub(crate) fn unverified_issuer(assertion: &str) -> Option<String> {
+    let payload = assertion.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("iss")?.as_str().map(str::to_owned)
 }
 
 fn is_form(headers: &HeaderMap) -> bool {

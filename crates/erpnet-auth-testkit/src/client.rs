@@ -37,6 +37,8 @@ const PUBLIC_REFRESH_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 pub(crate) const AUTHORIZATION_CODE: &str = "authorization_code";
 /// The grant type of client credentials.
 pub(crate) const CLIENT_CREDENTIALS: &str = "client_credentials";
+/// The grant type of the device authorization grant (RFC 8628).
+pub(crate) const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// What kind of access token a client gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -72,8 +74,10 @@ pub enum AccessTokenType {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Client {
     pub(crate) id: String,
-    /// `None` for a public client.
+    /// `None` for a public client and for one that authenticates only with its keys.
     pub(crate) secret: Option<String>,
+    /// Public JWKs for `private_key_jwt` client assertions.
+    pub(crate) keys: Vec<serde_json::Value>,
     pub(crate) scopes: Vec<String>,
     pub(crate) system_user: String,
     pub(crate) grant_types: Vec<String>,
@@ -93,6 +97,7 @@ impl Client {
         Client {
             id: id.into(),
             secret: Some(secret.into()),
+            keys: Vec::new(),
             scopes: vec!["read".to_owned(), "update".to_owned()],
             system_user: DEFAULT_SYSTEM_USER.to_owned(),
             grant_types: vec![CLIENT_CREDENTIALS.to_owned()],
@@ -123,6 +128,29 @@ impl Client {
         }
     }
 
+    /// A confidential client without a secret that authenticates with `private_key_jwt`
+    /// (RFC 7523 §2.2): a JWT signed by the private half of `public_jwk` (see
+    /// [`ClientKey`](crate::ClientKey)); otherwise like [`Client::new`].
+    pub fn with_key(id: impl Into<String>, public_jwk: serde_json::Value) -> Client {
+        Client {
+            secret: None,
+            ..Client::new(id, String::new())
+        }
+        .public_key(public_jwk)
+    }
+
+    /// Registers one more public key (a JWK with `kty` `RSA` or `EC` P-256 and a `kid`) for
+    /// `private_key_jwt`. The mock then accepts a client assertion (`client_assertion_type`
+    /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`) from this client at the
+    /// token, introspection and revocation endpoints if it is signed by one of its keys
+    /// (the key's type decides the algorithm: RS256 or ES256), its `iss` and `sub` are the
+    /// client id, its `aud` is the token endpoint's URL or the issuer, it expires within five
+    /// minutes, and its `jti` was not used before.
+    pub fn public_key(mut self, jwk: serde_json::Value) -> Client {
+        self.keys.push(jwk);
+        self
+    }
+
     /// The default client: [`DEFAULT_CLIENT_ID`] / [`DEFAULT_CLIENT_SECRET`], scopes `read` and
     /// `update`.
     pub fn default_client() -> Client {
@@ -131,9 +159,11 @@ impl Client {
 
     /// The default public client: [`DEFAULT_PUBLIC_CLIENT_ID`] with the redirect URI
     /// [`DEFAULT_REDIRECT_URI`] and the post-logout redirect URI
-    /// [`DEFAULT_POST_LOGOUT_REDIRECT_URI`] (see [`Client::public`]).
+    /// [`DEFAULT_POST_LOGOUT_REDIRECT_URI`] (see [`Client::public`]), allowed the device
+    /// authorization grant (RFC 8628) besides the code flow, as a command-line tool is.
     pub fn default_public_client() -> Client {
         Client::public(DEFAULT_PUBLIC_CLIENT_ID)
+            .grant_types([AUTHORIZATION_CODE, DEVICE_CODE])
             .redirect_uri(DEFAULT_REDIRECT_URI)
             .post_logout_redirect_uri(DEFAULT_POST_LOGOUT_REDIRECT_URI)
     }
@@ -157,9 +187,10 @@ impl Client {
         self
     }
 
-    /// Replaces the grants this client may use: `client_credentials` and/or
-    /// `authorization_code`. The `refresh_token` grant comes with the `offline_access` scope
-    /// (see [`scopes`](Client::scopes)), whether or not it is listed here.
+    /// Replaces the grants this client may use: `client_credentials`, `authorization_code`
+    /// and/or `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628). The
+    /// `refresh_token` grant comes with the `offline_access` scope (see
+    /// [`scopes`](Client::scopes)), whether or not it is listed here.
     pub fn grant_types<I, S>(mut self, grant_types: I) -> Client
     where
         I: IntoIterator<Item = S>,
@@ -237,9 +268,9 @@ impl Client {
         &self.system_user
     }
 
-    /// Whether this is a public client (no secret).
+    /// Whether this is a public client (no secret, no key).
     pub fn is_public(&self) -> bool {
-        self.secret.is_none()
+        self.secret.is_none() && self.keys.is_empty()
     }
 
     /// The registered redirect URIs.
@@ -268,14 +299,15 @@ impl Default for Client {
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secret = if self.is_public() {
-            "none (public client)"
-        } else {
-            "[redacted]"
+        let secret = match (&self.secret, self.is_public()) {
+            (_, true) => "none (public client)",
+            (None, false) => "none (private_key_jwt)",
+            (Some(_), false) => "[redacted]",
         };
         f.debug_struct("Client")
             .field("id", &self.id)
             .field("secret", &secret)
+            .field("keys", &self.keys)
             .field("scopes", &self.scopes)
             .field("system_user", &self.system_user)
             .field("grant_types", &self.grant_types)

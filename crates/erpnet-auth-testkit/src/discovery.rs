@@ -18,6 +18,8 @@ pub(crate) const INTROSPECTION_PATH: &str = "/connect/introspect";
 pub(crate) const REVOCATION_PATH: &str = "/connect/revocation";
 /// The path of the userinfo endpoint below the issuer.
 pub(crate) const USERINFO_PATH: &str = "/connect/userinfo";
+/// The path of the device authorization endpoint below the issuer (RFC 8628).
+pub(crate) const DEVICE_AUTHORIZATION_PATH: &str = "/connect/deviceauthorization";
 /// The path of the end-session endpoint below the issuer.
 pub(crate) const END_SESSION_PATH: &str = "/connect/endsession";
 
@@ -33,7 +35,7 @@ pub(crate) fn document(issuer: &str) -> Value {
         "check_session_iframe": format!("{issuer}/connect/checksession"),
         "revocation_endpoint": format!("{issuer}{REVOCATION_PATH}"),
         "introspection_endpoint": format!("{issuer}{INTROSPECTION_PATH}"),
-        "device_authorization_endpoint": format!("{issuer}/connect/deviceauthorization"),
+        "device_authorization_endpoint": format!("{issuer}{DEVICE_AUTHORIZATION_PATH}"),
         "frontchannel_logout_supported": true,
         "frontchannel_logout_session_supported": true,
         "backchannel_logout_supported": true,
@@ -57,7 +59,10 @@ pub(crate) fn document(issuer: &str) -> Value {
             "code id_token token",
         ],
         "response_modes_supported": ["form_post", "query", "fragment"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic", "client_secret_post", "private_key_jwt",
+        ],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "subject_types_supported": ["public"],
         "code_challenge_methods_supported": ["plain", "S256"],

@@ -32,10 +32,12 @@ pub enum Endpoint {
     /// `POST {issuer}/account/login`: the sign-in page's form (see
     /// [`MockIdentityBuilder::sign_in_page`](crate::MockIdentityBuilder::sign_in_page)).
     Login,
+    /// `POST {issuer}/connect/deviceauthorization` (RFC 8628).
+    DeviceAuthorization,
 }
 
 impl Endpoint {
-    pub(crate) const COUNT: usize = 9;
+    pub(crate) const COUNT: usize = 10;
 
     pub(crate) fn index(self) -> usize {
         match self {
@@ -48,6 +50,7 @@ impl Endpoint {
             Endpoint::EndSession => 6,
             Endpoint::UserInfo => 7,
             Endpoint::Login => 8,
+            Endpoint::DeviceAuthorization => 9,
         }
     }
 }

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::api_resource::ApiResource;
 use crate::backchannel::{self, FormRequest, OAuthError, json_response};
 use crate::client::Client;
+use crate::client_auth::authenticate;
 use crate::jwt::Object;
 use crate::state::Shared;
 
@@ -26,18 +27,22 @@ pub(crate) fn handle(state: &Shared, request: FormRequest) -> Response {
         Err(error) => return error.into_response(),
     };
     let caller = match backchannel::credentials(&request.headers, &form) {
-        Ok(Some(credentials)) => credentials.secret.and_then(|secret| {
-            state
-                .api_resource(&credentials.client_id)
-                .filter(|api| api.secret == secret)
-                .map(Caller::Resource)
-                .or_else(|| {
-                    state
-                        .client(&credentials.client_id)
-                        .filter(|client| !client.is_public() && client.secret() == secret)
-                        .map(Caller::Client)
-                })
-        }),
+        Ok(Some(credentials)) => credentials
+            .secret
+            .as_ref()
+            .and_then(|secret| {
+                state
+                    .api_resource(&credentials.client_id)
+                    .filter(|api| &api.secret == secret)
+                    .map(Caller::Resource)
+            })
+            .or_else(|| {
+                // A confidential client, by its secret or its client assertion.
+                authenticate(state, &credentials)
+                    .ok()
+                    .filter(|client| !client.is_public())
+                    .map(Caller::Client)
+            }),
         _ => None,
     };
     let Some(caller) = caller else {

@@ -110,7 +110,7 @@ pub(crate) fn random_hex(count: usize) -> String {
 }
 
 /// PEM armour with 64-character lines.
-fn pem(label: &str, der: &[u8]) -> String {
+pub(crate) fn pem(label: &str, der: &[u8]) -> String {
     let body = STANDARD.encode(der);
     let mut out = format!("-----BEGIN {label}-----\n");
     for line in body.as_bytes().chunks(64) {

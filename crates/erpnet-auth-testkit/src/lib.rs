@@ -47,7 +47,10 @@
 //!   kids);
 //! - `POST {issuer}/connect/token` with `grant_type=client_credentials`, authenticated with
 //!   `client_secret_post` or `client_secret_basic` (id and secret form-urlencoded before
-//!   base64, RFC 6749 §2.3.1); errors answer `400 {"error":…}`;
+//!   base64, RFC 6749 §2.3.1), or with `private_key_jwt` by a client registered with its
+//!   public keys ([`Client::with_key`]; [`ClientKey`] makes key pairs): the assertion's
+//!   signature, `iss`, `sub`, audience, expiry and single-use `jti` are checked; errors
+//!   answer `400 {"error":…}`;
 //! - access tokens signed RS256 with header `typ: at+jwt`, `aud` an array, `scope` a JSON
 //!   array, and the `client_*` claims of ERP.net service tokens.
 //!
@@ -61,6 +64,11 @@
 //!   form instead (login and password, [`DEFAULT_PASSWORD`]), for tests in a real browser.
 //!   Either way the browser gets a session cookie: a later request signs in at once;
 //! - `GET {issuer}/connect/userinfo` answers the user's claims for their access token;
+//! - `POST {issuer}/connect/deviceauthorization` starts the device authorization grant
+//!   (RFC 8628): nine-digit user codes, 300 s, interval 5 s; the token endpoint answers
+//!   `authorization_pending`, `slow_down` (polled faster than the interval),
+//!   `access_denied` or `expired_token` until a test decides with
+//!   [`MockIdentity::approve_device`] or [`MockIdentity::deny_device`];
 //! - the token endpoint redeems codes once (a replay is `invalid_grant` and revokes what the
 //!   code issued), checks `redirect_uri` and `code_verifier`, and issues user access tokens
 //!   (ERP.net user claims, `is_admin` and `email_verified` as strings), ID tokens (`nonce`,
@@ -112,6 +120,11 @@ mod api_resource;
 mod authorize;
 mod backchannel;
 mod client;
+mod client_assertion;
+mod client_auth;
+mod client_key;
+mod device;
+mod device_codes;
 mod discovery;
 mod domain_api;
 mod end_session;
@@ -142,6 +155,7 @@ pub use client::{
     DEFAULT_POST_LOGOUT_REDIRECT_URI, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_REDIRECT_URI,
     DEFAULT_SYSTEM_USER,
 };
+pub use client_key::ClientKey;
 pub use domain_api::{
     DEFAULT_ENTITY, DomainApiStats, ENTERPRISE_COMPANY_ID, MockDomainApi, MockDomainApiBuilder,
 };

@@ -4,13 +4,14 @@
 use std::fmt;
 
 /// Parameters whose values may carry a secret: never printed.
-const SECRET_PARAMS: [&str; 6] = [
+const SECRET_PARAMS: [&str; 7] = [
     "client_secret",
     "code",
     "code_verifier",
     "refresh_token",
     "token",
     "client_assertion",
+    "device_code",
 ];
 
 /// Decoded `application/x-www-form-urlencoded` parameters, in the order sent.

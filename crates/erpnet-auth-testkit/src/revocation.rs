@@ -5,8 +5,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
 use crate::backchannel::{self, FormRequest, OAuthError};
+use crate::client_auth::authenticate;
 use crate::state::Shared;
-use crate::token_endpoint::authenticate;
 
 /// Handles a revocation request once failure injection has let it through.
 pub(crate) fn handle(state: &Shared, request: FormRequest) -> Response {

@@ -26,8 +26,8 @@ use crate::api_resource::ApiResource;
 use crate::backchannel::{self, FormRequest};
 use crate::client::{AccessTokenType, Client, DEFAULT_SYSTEM_USER};
 use crate::discovery::{
-    AUTHORIZE_PATH, DISCOVERY_PATH, END_SESSION_PATH, INTROSPECTION_PATH, JWKS_PATH,
-    REVOCATION_PATH, TOKEN_PATH, USERINFO_PATH,
+    AUTHORIZE_PATH, DEVICE_AUTHORIZATION_PATH, DISCOVERY_PATH, END_SESSION_PATH,
+    INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH, USERINFO_PATH,
 };
 use crate::failure::{ConnectionControl, Endpoint, Failure, Injected, inject};
 use crate::jwt::{self, AccessTokenClaims, Subject};
@@ -39,7 +39,7 @@ use crate::token_spec::TokenSpec;
 use crate::user::User;
 use crate::user_session::Sessions;
 use crate::{
-    authorize, end_session, introspection, logout_notification, revocation, sign_in_page,
+    authorize, device, end_session, introspection, logout_notification, revocation, sign_in_page,
     token_endpoint, userinfo,
 };
 
@@ -383,6 +383,29 @@ impl MockIdentity {
         accepted
     }
 
+    /// Approves the pending device authorization (RFC 8628) whose user code is `user_code`, as
+    /// if user `login` had entered it and signed in: the client's next poll gets its tokens.
+    /// `false` when no such authorization is pending (unknown or expired code, already
+    /// decided) or no user has that login.
+    pub fn approve_device(&self, user_code: &str, login: &str) -> bool {
+        let shared = &self.inner.shared;
+        let Some(user) = shared.user(login) else {
+            return false;
+        };
+        shared.device_codes().decide(user_code, Some(user))
+    }
+
+    /// Denies the pending device authorization whose user code is `user_code`, as a user who
+    /// refuses: the client's next poll gets `access_denied`. `false` when none is pending.
+    pub fn deny_device(&self, user_code: &str) -> bool {
+        self.inner.shared.device_codes().decide(user_code, None)
+    }
+
+    /// The user codes of the device authorizations waiting for a user, in no particular order.
+    pub fn pending_user_codes(&self) -> Vec<String> {
+        self.inner.shared.device_codes().pending_user_codes()
+    }
+
     /// What the last token request that named its client looked like (without the secret).
     pub fn last_token_request(&self) -> Option<TokenRequestRecord> {
         lock(&self.inner.shared.last_token_request).clone()
@@ -576,6 +599,8 @@ impl MockIdentityBuilder {
             store: Mutex::default(),
             sessions: Mutex::new(Sessions::default()),
             sign_in_page: self.sign_in_page.into(),
+            used_assertions: Mutex::default(),
+            device_codes: Mutex::default(),
         });
         let router = Router::new()
             .fallback(dispatch)
@@ -616,7 +641,11 @@ async fn dispatch(
     // for every request.
     let form = match endpoint {
         Endpoint::Login if request.method() != Method::POST => return method_not_allowed("POST"),
-        Endpoint::Token | Endpoint::Introspection | Endpoint::Revocation | Endpoint::Login => {
+        Endpoint::Token
+        | Endpoint::Introspection
+        | Endpoint::Revocation
+        | Endpoint::Login
+        | Endpoint::DeviceAuthorization => {
             let form = backchannel::read(request).await;
             if endpoint == Endpoint::Token {
                 shared.count_grant(&form);
@@ -656,6 +685,9 @@ async fn dispatch(
             introspection::handle(&shared, form)
         }
         (Endpoint::Revocation, Incoming::Form(form), None) => revocation::handle(&shared, form),
+        (Endpoint::DeviceAuthorization, Incoming::Form(form), None) => {
+            device::authorize(&shared, form)
+        }
         (Endpoint::UserInfo, Incoming::Request(request), None) => {
             userinfo::handle(&shared, request.headers())
         }
@@ -677,6 +709,7 @@ fn endpoint(issuer_path: &str, path: &str) -> Option<Endpoint> {
         END_SESSION_PATH => Some(Endpoint::EndSession),
         USERINFO_PATH => Some(Endpoint::UserInfo),
         LOGIN_PATH => Some(Endpoint::Login),
+        DEVICE_AUTHORIZATION_PATH => Some(Endpoint::DeviceAuthorization),
         _ => None,
     }
 }
@@ -724,6 +757,9 @@ fn normal_body(shared: &Shared, endpoint: Endpoint) -> String {
         }
         Endpoint::UserInfo => serde_json::json!({ "sub": "malformed" }).to_string(),
         Endpoint::Revocation => String::new(),
+        Endpoint::DeviceAuthorization => {
+            serde_json::json!({ "device_code": "malformed" }).to_string()
+        }
     }
 }
 

@@ -14,8 +14,10 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::api_resource::ApiResource;
-use crate::backchannel::FormRequest;
+use crate::backchannel::{FormRequest, OAuthError};
 use crate::client::{AccessTokenType, Client};
+use crate::client_assertion::{self, UsedAssertions};
+use crate::device_codes::DeviceCodes;
 use crate::discovery;
 use crate::failure::{Endpoint, Failure};
 use crate::jwt::{self, AccessTokenClaims, IdTokenClaims, Object, SignIn, Signature, Subject};
@@ -60,6 +62,10 @@ pub(crate) struct Shared {
     pub(crate) sessions: Mutex<Sessions>,
     /// Whether the authorization endpoint shows the sign-in page to a browser without a session.
     pub(crate) sign_in_page: AtomicBool,
+    /// The device authorizations (RFC 8628).
+    pub(crate) device_codes: Mutex<DeviceCodes>,
+    /// The `jti`s of the client assertions already used.
+    pub(crate) used_assertions: Mutex<UsedAssertions>,
 }
 
 /// Everything that makes an access token.
@@ -110,8 +116,29 @@ impl Shared {
         lock(&self.sessions)
     }
 
+    pub(crate) fn device_codes(&self) -> MutexGuard<'_, DeviceCodes> {
+        lock(&self.device_codes)
+    }
+
     pub(crate) fn has_sign_in_page(&self) -> bool {
         self.sign_in_page.load(Ordering::SeqCst)
+    }
+
+    /// Checks a `private_key_jwt` assertion of `client`, for the token endpoint's URL or the
+    /// issuer, and spends its `jti`.
+    pub(crate) fn verify_client_assertion(
+        &self,
+        client: &Client,
+        assertion: &str,
+    ) -> Result<(), OAuthError> {
+        let token_endpoint = format!("{}{}", self.issuer, discovery::TOKEN_PATH);
+        let audiences = [token_endpoint.as_str(), self.issuer.as_str()];
+        client_assertion::verify(
+            client,
+            assertion,
+            &audiences,
+            &mut lock(&self.used_assertions),
+        )
     }
 
     pub(crate) fn record_token_request(&self, record: TokenRequestRecord) {

@@ -5,8 +5,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::backchannel::{self, Credentials, FormRequest, OAuthError, json_response};
-use crate::client::{CLIENT_CREDENTIALS, Client};
+use crate::backchannel::{self, FormRequest, OAuthError, json_response};
+use crate::client::{CLIENT_CREDENTIALS, Client, DEVICE_CODE};
+use crate::client_auth::authenticate;
+use crate::device;
 use crate::jwt::Subject;
 use crate::params::Params;
 use crate::state::Shared;
@@ -41,22 +43,9 @@ fn process(state: &Shared, request: FormRequest) -> Result<Value, OAuthError> {
             user_grants::authorization_code(state, &client, &form)
         }
         Some(user_grants::REFRESH_TOKEN) => user_grants::refresh_token(state, &client, &form),
+        Some(DEVICE_CODE) => device::token(state, &client, &form),
         Some(_) => Err(OAuthError::code("unsupported_grant_type")),
     }
-}
-
-/// The registered client the credentials prove. A public client needs only its id (a secret
-/// it sends anyway is ignored, as IdentityServer does); a confidential one needs its secret.
-pub(crate) fn authenticate(
-    state: &Shared,
-    credentials: &Credentials,
-) -> Result<Client, OAuthError> {
-    state
-        .client(&credentials.client_id)
-        .filter(|client| {
-            client.is_public() || credentials.secret.as_deref() == Some(client.secret())
-        })
-        .ok_or(OAuthError::code("invalid_client"))
 }
 
 fn client_credentials(state: &Shared, client: &Client, form: &Params) -> Result<Value, OAuthError> {

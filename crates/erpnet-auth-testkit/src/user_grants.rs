@@ -149,7 +149,7 @@ pub(crate) fn is_pkce_value(value: &str) -> bool {
 
 /// The token response of a user grant: an access token; an ID token when `openid` is among
 /// `scopes`; a new refresh token when the grant has `offline_access`.
-fn issue(
+pub(crate) fn issue(
     state: &Shared,
     client: &Client,
     grant_id: GrantId,

@@ -172,10 +172,10 @@ impl WebSignIn {
         match self
             .inner
             .flow
-            .userinfo(&signed_in.access_token, &subject)
+            .userinfo(&signed_in.access_token, &id_token)
             .await
         {
-            Ok(Some(userinfo)) => claims.extend(userinfo),
+            Ok(Some(userinfo)) => claims.extend(userinfo.into_claims()),
             Ok(None) => {}
             Err(error) => {
                 tracing::warn!(%error, "userinfo failed; the user's claims are the ID token's");

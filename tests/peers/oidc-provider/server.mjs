@@ -11,7 +11,7 @@
 //   secret method from both);
 // - client `native-app`: public (`none`), native, loopback redirect
 //   `http://127.0.0.1/callback` (any port, RFC 8252), authorization code with
-//   PKCE, rotating refresh tokens;
+//   PKCE, the device authorization grant (RFC 8628), rotating refresh tokens;
 // - client `resource-server`: confidential, no grants, may introspect;
 // - resource `urn:erpnet-auth:peer:jwt-api`: JWT access tokens (RS256,
 //   `typ: at+jwt`, `aud` = the resource, scopes `read update`);
@@ -22,9 +22,16 @@
 //   `WEB_APP_URL/callback`, post-logout `WEB_APP_URL/`, back-channel logout
 //   `WEB_APP_URL/backchannel-logout` (with `sid`); it signs in through the
 //   provider's own login and consent pages (devInteractions);
+// - client `cc-jwt` (only when CLIENT_JWKS is set, a JSON JWK set of public
+//   keys): confidential, client credentials, authenticating with
+//   `private_key_jwt` (RFC 7523) signed by one of those keys;
 // - a headless interaction for every other client: GET /interaction/:uid
 //   signs in the fixed account `alice` and grants what the client asked for,
 //   then redirects on;
+// - GET /__test/device?user_code=…&action=approve|deny: what a user does on the
+//   verification page, headless: approve signs ACCOUNT in and grants the
+//   scopes the device asked for; deny refuses (access_denied). 404 for an
+//   unknown or expired code;
 // - GET /__test/rotate?keep=true|false: a new signing key; the old ones stay
 //   published (keep=true) or are dropped (keep=false). Answers the kids.
 
@@ -35,6 +42,9 @@ import Provider, { errors } from 'oidc-provider';
 // Internals of the pinned version, used only to swap the key set at run time
 // (the provider reads `jwks` once, at construction).
 import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js';
+// The provider's own user-code normalisation (upper case, no separators), to
+// find a device code the way its verification page does.
+import { normalize as normalizeUserCode } from 'oidc-provider/lib/helpers/user_codes.js';
 
 const JWT_API = 'urn:erpnet-auth:peer:jwt-api';
 const OPAQUE_API = 'urn:erpnet-auth:peer:opaque-api';
@@ -42,6 +52,7 @@ const ACCOUNT = 'alice';
 const NO_GRANTS = { grant_types: [], response_types: [], redirect_uris: [] };
 const WEB_APP = 'web-app';
 const WEB_APP_URL = process.env.WEB_APP_URL;
+const CLIENT_JWKS = process.env.CLIENT_JWKS ? JSON.parse(process.env.CLIENT_JWKS) : undefined;
 
 function newSigningKey() {
   const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -97,7 +108,11 @@ const provider = new Provider(issuer, {
       token_endpoint_auth_method: 'none',
       application_type: 'native',
       redirect_uris: ['http://127.0.0.1/callback'],
-      grant_types: ['authorization_code', 'refresh_token'],
+      grant_types: [
+        'authorization_code',
+        'refresh_token',
+        'urn:ietf:params:oauth:grant-type:device_code',
+      ],
       response_types: ['code'],
       scope: 'openid profile email offline_access',
     },
@@ -107,6 +122,13 @@ const provider = new Provider(issuer, {
       token_endpoint_auth_method: 'client_secret_basic',
       ...NO_GRANTS,
     },
+    ...(CLIENT_JWKS ? [{
+      client_id: 'cc-jwt',
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: CLIENT_JWKS,
+      ...NO_GRANTS,
+      grant_types: ['client_credentials'],
+    }] : []),
     ...(WEB_APP_URL ? [{
       client_id: WEB_APP,
       client_secret: 'web-app-secret',
@@ -151,6 +173,7 @@ const provider = new Provider(issuer, {
     backchannelLogout: { enabled: true },
     rpInitiatedLogout: { enabled: true },
     clientCredentials: { enabled: true },
+    deviceFlow: { enabled: true },
     introspection: { enabled: true },
     revocation: { enabled: true },
     resourceIndicators: {
@@ -210,6 +233,32 @@ async function interaction(ctx) {
   ctx.body = '';
 }
 
+async function decideDevice(ctx) {
+  const code = await provider.DeviceCode.findByUserCode(
+    normalizeUserCode(String(ctx.query.user_code ?? '')),
+  );
+  if (!code || code.isExpired || code.accountId || code.error) {
+    ctx.status = 404;
+    ctx.body = { error: 'no pending device code' };
+    return;
+  }
+  if (ctx.query.action === 'deny') {
+    Object.assign(code, { error: 'access_denied', errorDescription: 'the user refused' });
+  } else {
+    const scope = code.params.scope ?? 'openid';
+    const grant = new provider.Grant({ accountId: ACCOUNT, clientId: code.clientId });
+    grant.addOIDCScope(scope);
+    Object.assign(code, {
+      accountId: ACCOUNT,
+      authTime: Math.floor(Date.now() / 1000),
+      grantId: await grant.save(),
+      scope,
+    });
+  }
+  await code.save();
+  ctx.body = { decided: ctx.query.action ?? 'approve' };
+}
+
 function rotate(ctx) {
   const keep = ctx.query.keep === 'true';
   signingKeys = [newSigningKey(), ...(keep ? signingKeys : [])];
@@ -231,6 +280,7 @@ provider.use(async (ctx, next) => {
   const interactionUid = ctx.method === 'GET' && ctx.path.match(/^\/interaction\/([\w-]+)$/);
   if (interactionUid) return (await isWebApp(ctx)) ? next() : interaction(ctx);
   if (ctx.method === 'GET' && ctx.path === '/__test/rotate') return rotate(ctx);
+  if (ctx.method === 'GET' && ctx.path === '/__test/device') return decideDevice(ctx);
   return next();
 });
 

@@ -9,6 +9,8 @@ use url::Url;
 
 use erpnet_auth_core::{ConfigError, Error};
 
+#[cfg(feature = "private-key-jwt")]
+use crate::client::private_key_jwt::{AssertionAudience, ClientSigningKey};
 use crate::client::token_endpoint::{
     ClientAuth, ClientAuthMethod, TokenResponse, parse_token_response,
 };
@@ -22,6 +24,9 @@ use crate::http::{HttpClient, HttpResponse, check_url, endpoint_name};
 /// [`Endpoints`] as they are.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+// Built once per configuration and moved into it: its size costs nothing, and
+// boxing `Endpoints` would make every caller write `Box::new`.
+#[allow(clippy::large_enum_variant)]
 pub enum Provider {
     /// The authority whose discovery document names the endpoints. The
     /// document is fetched on first use, once for every grant built from the
@@ -93,6 +98,7 @@ pub struct Endpoints {
     token: Option<Url>,
     introspection: Option<Url>,
     revocation: Option<Url>,
+    device_authorization: Option<Url>,
 }
 
 impl Endpoints {
@@ -119,11 +125,18 @@ impl Endpoints {
         self
     }
 
+    /// The device authorization endpoint (RFC 8628).
+    pub fn device_authorization(mut self, url: Url) -> Self {
+        self.device_authorization = Some(url);
+        self
+    }
+
     fn get(&self, kind: EndpointKind) -> Option<&Url> {
         match kind {
             EndpointKind::Token => self.token.as_ref(),
             EndpointKind::Introspection => self.introspection.as_ref(),
             EndpointKind::Revocation => self.revocation.as_ref(),
+            EndpointKind::DeviceAuthorization => self.device_authorization.as_ref(),
         }
     }
 }
@@ -137,6 +150,10 @@ impl fmt::Debug for Endpoints {
                 &self.introspection.as_ref().map(Url::as_str),
             )
             .field("revocation", &self.revocation.as_ref().map(Url::as_str))
+            .field(
+                "device_authorization",
+                &self.device_authorization.as_ref().map(Url::as_str),
+            )
             .finish()
     }
 }
@@ -147,16 +164,23 @@ pub(crate) enum EndpointKind {
     Token,
     Introspection,
     Revocation,
+    DeviceAuthorization,
 }
 
 impl EndpointKind {
-    const ALL: [EndpointKind; 3] = [Self::Token, Self::Introspection, Self::Revocation];
+    const ALL: [EndpointKind; 4] = [
+        Self::Token,
+        Self::Introspection,
+        Self::Revocation,
+        Self::DeviceAuthorization,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Self::Token => "token",
             Self::Introspection => "introspection",
             Self::Revocation => "revocation",
+            Self::DeviceAuthorization => "device_authorization",
         }
     }
 
@@ -165,6 +189,9 @@ impl EndpointKind {
             Self::Token => Some(discovery.token_endpoint()),
             Self::Introspection => discovery.introspection_endpoint(),
             Self::Revocation => discovery.revocation_endpoint(),
+            Self::DeviceAuthorization => {
+                discovery.metadata().device_authorization_endpoint.as_ref()
+            }
         };
         url.cloned().ok_or_else(|| {
             ConfigError::invalid(format!(
@@ -246,6 +273,10 @@ pub struct ClientConfigBuilder {
     secret: Option<SecretString>,
     method: ClientAuthMethod,
     http: Option<HttpClient>,
+    #[cfg(feature = "private-key-jwt")]
+    key: Option<ClientSigningKey>,
+    #[cfg(feature = "private-key-jwt")]
+    audience: AssertionAudience,
 }
 
 impl ClientConfig {
@@ -263,6 +294,10 @@ impl ClientConfig {
             secret: None,
             method: ClientAuthMethod::default(),
             http: None,
+            #[cfg(feature = "private-key-jwt")]
+            key: None,
+            #[cfg(feature = "private-key-jwt")]
+            audience: AssertionAudience::default(),
         }
     }
 
@@ -325,8 +360,35 @@ impl ClientConfig {
 
     /// Posts `params` with the client's authentication to `url`.
     async fn send(&self, url: &Url, params: &[(&str, &str)]) -> Result<HttpResponse, Error> {
-        let request = self.inner.auth.request(&self.inner.http, url, params)?;
+        #[cfg(feature = "private-key-jwt")]
+        let assertion = self.assertion().await?;
+        #[cfg(not(feature = "private-key-jwt"))]
+        let assertion: Option<String> = None;
+        let request =
+            self.inner
+                .auth
+                .request(&self.inner.http, url, params, assertion.as_deref())?;
         self.inner.http.execute(request).await
+    }
+
+    /// A fresh `private_key_jwt` client assertion, when the client uses one.
+    #[cfg(feature = "private-key-jwt")]
+    async fn assertion(&self) -> Result<Option<String>, Error> {
+        let Some((key, audience)) = &self.inner.auth.key else {
+            return Ok(None);
+        };
+        let audience = match audience {
+            AssertionAudience::TokenEndpoint => {
+                self.endpoint(EndpointKind::Token).await?.to_string()
+            }
+            AssertionAudience::Issuer => match &self.inner.source {
+                Source::Discovery(cache) => cache.get().await?.issuer().to_owned(),
+                Source::Document(discovery) => discovery.issuer().to_owned(),
+                Source::Endpoints(_) => return Err(issuer_unknown().into()),
+            },
+        };
+        key.assertion(&self.inner.auth.client_id, &audience)
+            .map(Some)
     }
 
     /// Posts `params` with the client's authentication to the endpoint of
@@ -410,6 +472,43 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// Authenticates with `private_key_jwt` (RFC 7523 §2.2): every request
+    /// carries a fresh JWT signed with `key` (`iss` = `sub` = the client id,
+    /// a random `jti`, valid 60 s), instead of a secret. Sets the
+    /// [`auth_method`](Self::auth_method) to
+    /// [`ClientAuthMethod::PrivateKeyJwt`]. The key never appears in `Debug`
+    /// output, errors or logs.
+    ///
+    /// ```
+    /// use erpnet_auth_oidc::{ClientConfig, ClientSigningKey, Endpoints, Url};
+    ///
+    /// # let jwk = r#"{"kty":"EC","crv":"P-256","kid":"key-1",
+    /// #   "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+    /// #   "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+    /// #   "d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#;
+    /// let key = ClientSigningKey::from_jwk(jwk)?; // or from_pem(&std::fs::read(path)?)?.with_kid(kid)?
+    /// let endpoints = Endpoints::new().token(Url::parse("https://id.example.com/token").expect("url"));
+    /// let client = ClientConfig::builder(endpoints, "reports").private_key(key).build()?;
+    /// assert_eq!(client.auth_method().as_str(), "private_key_jwt");
+    /// # Ok::<(), erpnet_auth_oidc::ConfigError>(())
+    /// ```
+    #[cfg(feature = "private-key-jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "private-key-jwt")))]
+    pub fn private_key(mut self, key: ClientSigningKey) -> Self {
+        self.key = Some(key);
+        self.method = ClientAuthMethod::PrivateKeyJwt;
+        self
+    }
+
+    /// The `aud` of `private_key_jwt` assertions (default: the token
+    /// endpoint's URL, for every call, as OpenID Connect Core §9 says).
+    #[cfg(feature = "private-key-jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "private-key-jwt")))]
+    pub fn assertion_audience(mut self, audience: AssertionAudience) -> Self {
+        self.audience = audience;
+        self
+    }
+
     /// The HTTP client (default: a new [`HttpClient`], or the discovery
     /// cache's when the provider is a [`DiscoveryCache`]).
     pub fn http(mut self, http: HttpClient) -> Self {
@@ -423,7 +522,20 @@ impl ClientConfigBuilder {
     /// client was given and none can be built: there is no fallback to a
     /// client with another policy.
     pub fn build(self) -> Result<ClientConfig, ConfigError> {
-        let auth = ClientAuth::checked(self.client_id, self.secret, self.method)?;
+        #[cfg(feature = "private-key-jwt")]
+        {
+            let endpoints = matches!(self.provider, Provider::Endpoints(_));
+            if self.key.is_some() && endpoints && self.audience == AssertionAudience::Issuer {
+                return Err(issuer_unknown());
+            }
+        }
+        let auth = ClientAuth::checked(
+            self.client_id,
+            self.secret,
+            self.method,
+            #[cfg(feature = "private-key-jwt")]
+            self.key.map(|key| (key, self.audience)),
+        )?;
         if let Provider::Endpoints(endpoints) = &self.provider {
             let given: Vec<&Url> = EndpointKind::ALL
                 .iter()
@@ -455,6 +567,15 @@ impl ClientConfigBuilder {
             inner: Arc::new(Inner { source, auth, http }),
         })
     }
+}
+
+/// The issuer is known only from discovery.
+#[cfg(feature = "private-key-jwt")]
+fn issuer_unknown() -> ConfigError {
+    ConfigError::invalid(
+        "AssertionAudience::Issuer needs the issuer from discovery; with Endpoints use \
+         AssertionAudience::TokenEndpoint",
+    )
 }
 
 impl fmt::Debug for ClientConfig {

@@ -4,6 +4,8 @@
 
 pub(crate) mod client_credentials;
 pub(crate) mod config;
+#[cfg(feature = "private-key-jwt")]
+pub(crate) mod private_key_jwt;
 pub(crate) mod refresh_token;
 pub(crate) mod revocation;
 pub(crate) mod token_endpoint;

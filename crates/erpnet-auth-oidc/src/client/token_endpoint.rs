@@ -13,6 +13,8 @@ use url::Url;
 use erpnet_auth_core::pacing::retry_after;
 use erpnet_auth_core::{AccessToken, ConfigError, Error, OAuthErrorCode};
 
+#[cfg(feature = "private-key-jwt")]
+use crate::client::private_key_jwt::{AssertionAudience, ClientSigningKey, JWT_BEARER_ASSERTION};
 use crate::http::{HttpClient, HttpResponse, endpoint_name, is_json, media_type, request_error};
 
 /// How the client authenticates to the token endpoint.
@@ -26,17 +28,38 @@ pub enum ClientAuthMethod {
     ClientSecretBasic,
     /// A public client: only `client_id` is sent, no secret.
     None,
+    /// A JWT signed with the client's private key, fresh for every request
+    /// (RFC 7523 §2.2, OpenID Connect Core §9): set the key with
+    /// [`ClientConfigBuilder::private_key`](crate::ClientConfigBuilder::private_key).
+    #[cfg(feature = "private-key-jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "private-key-jwt")))]
+    PrivateKeyJwt,
 }
 
 impl ClientAuthMethod {
     /// Parses `post`, `basic`, `none` or the RFC 8414 names `client_secret_post`,
-    /// `client_secret_basic`.
+    /// `client_secret_basic` (and `private_key_jwt` with the `private-key-jwt`
+    /// feature).
     pub fn parse(value: &str) -> Option<Self> {
         match value.trim().to_ascii_lowercase().as_str() {
             "post" | "client_secret_post" => Some(Self::ClientSecretPost),
             "basic" | "client_secret_basic" => Some(Self::ClientSecretBasic),
             "none" => Some(Self::None),
+            #[cfg(feature = "private-key-jwt")]
+            "private_key_jwt" => Some(Self::PrivateKeyJwt),
             _ => None,
+        }
+    }
+
+    /// The RFC 8414 name: `client_secret_post`, `client_secret_basic`, `none`
+    /// or `private_key_jwt`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretPost => "client_secret_post",
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::None => "none",
+            #[cfg(feature = "private-key-jwt")]
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
     }
 }
@@ -47,15 +70,21 @@ pub(crate) struct ClientAuth {
     pub(crate) client_id: String,
     pub(crate) secret: Option<SecretString>,
     pub(crate) method: ClientAuthMethod,
+    /// The private key of `private_key_jwt` and the audience of its assertions.
+    #[cfg(feature = "private-key-jwt")]
+    pub(crate) key: Option<(ClientSigningKey, AssertionAudience)>,
 }
 
 impl fmt::Debug for ClientAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientAuth")
-            .field("client_id", &self.client_id)
+        let mut f = f.debug_struct("ClientAuth");
+        f.field("client_id", &self.client_id)
             .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
-            .field("method", &self.method)
-            .finish()
+            .field("method", &self.method);
+        // The key's own Debug shows its kid and algorithm only.
+        #[cfg(feature = "private-key-jwt")]
+        f.field("key", &self.key);
+        f.finish()
     }
 }
 
@@ -73,6 +102,7 @@ impl ClientAuth {
         client_id: String,
         secret: Option<SecretString>,
         method: ClientAuthMethod,
+        #[cfg(feature = "private-key-jwt")] key: Option<(ClientSigningKey, AssertionAudience)>,
     ) -> Result<Self, ConfigError> {
         if client_id.trim().is_empty() {
             return Err(ConfigError::invalid("the client id is empty"));
@@ -91,20 +121,45 @@ impl ClientAuth {
             }
             _ => {}
         }
+        #[cfg(feature = "private-key-jwt")]
+        match (method, &key, &secret) {
+            (ClientAuthMethod::PrivateKeyJwt, None, _) => {
+                return Err(ConfigError::invalid(format!(
+                    "client `{client_id}` uses private_key_jwt but has no key; set one with ClientConfigBuilder::private_key"
+                )));
+            }
+            (ClientAuthMethod::PrivateKeyJwt, Some(_), Some(_)) => {
+                return Err(ConfigError::invalid(format!(
+                    "client `{client_id}` has both a private key and a client secret; give only one"
+                )));
+            }
+            (ClientAuthMethod::PrivateKeyJwt, Some(_), None) | (_, None, _) => {}
+            (_, Some(_), _) => {
+                return Err(ConfigError::invalid(format!(
+                    "client `{client_id}` has a private key but authenticates with {}; \
+                     choose ClientAuthMethod::PrivateKeyJwt",
+                    method.as_str()
+                )));
+            }
+        }
         Ok(Self {
             client_id,
             secret,
             method,
+            #[cfg(feature = "private-key-jwt")]
+            key,
         })
     }
 
     /// Builds the request: form body with the grant's parameters and the client
-    /// authentication the method calls for.
+    /// authentication the method calls for. `assertion` is the signed client
+    /// assertion of `private_key_jwt`, made for this request.
     pub(crate) fn request(
         &self,
         http: &HttpClient,
         endpoint: &Url,
         params: &[(&str, &str)],
+        assertion: Option<&str>,
     ) -> Result<reqwest::Request, Error> {
         let mut form = form_urlencoded::Serializer::new(String::new());
         for (name, value) in params {
@@ -144,7 +199,18 @@ impl ClientAuth {
             ClientAuthMethod::None => {
                 form.append_pair("client_id", &self.client_id);
             }
+            #[cfg(feature = "private-key-jwt")]
+            ClientAuthMethod::PrivateKeyJwt => {
+                let assertion = assertion.ok_or_else(|| {
+                    ConfigError::invalid("private_key_jwt needs a client assertion")
+                })?;
+                form.append_pair("client_id", &self.client_id);
+                form.append_pair("client_assertion_type", JWT_BEARER_ASSERTION);
+                form.append_pair("client_assertion", assertion);
+            }
         }
+        #[cfg(not(feature = "private-key-jwt"))]
+        let _ = assertion;
         builder
             .body(form.finish())
             .build()

@@ -25,6 +25,7 @@ use erpnet_auth_core::{AccessToken, ConfigError, Error, constant_time_eq};
 use crate::client::config::ClientConfig;
 use crate::client::refresh_token::{RefreshTokenGrant, RefreshTokenGrantBuilder};
 use crate::client::revocation::Revocation;
+use crate::client::token_endpoint::TokenResponse;
 use crate::discovery::Discovery;
 use crate::http::{check_url, endpoint_name};
 use crate::jose::Algorithm;
@@ -257,18 +258,37 @@ impl AuthorizationCodeFlow {
             .get("code")
             .ok_or_else(|| SignInError::Callback("the callback carries no `code`".into()))?;
 
-        let endpoint = inner.discovery.token_endpoint();
         let form = exchange_form(code, &pending);
         let response = inner
             .client
             .request_token("authorization_code", &form, inner.scopes.as_slice())
             .await?;
-        let id_token = match (&response.id_token, pending.openid) {
+        self.signed_in(
+            response,
+            Some(pending.nonce.expose_secret()),
+            pending.openid,
+        )
+        .await
+    }
+
+    /// The [`SignIn`] of a token response to a user grant: its ID token
+    /// validated (with the `nonce` the request sent, if any), and required when
+    /// `openid` was asked for.
+    pub(crate) async fn signed_in(
+        &self,
+        response: TokenResponse,
+        nonce: Option<&str>,
+        openid: bool,
+    ) -> Result<SignIn, SignInError> {
+        let inner = &*self.inner;
+        let issuer = inner.discovery.issuer();
+        let endpoint = inner.discovery.token_endpoint();
+        let id_token = match (&response.id_token, openid) {
             (Some(raw), _) => {
                 let check = IdTokenCheck {
                     issuer,
                     client_id: inner.client.client_id(),
-                    nonce: pending.nonce.expose_secret(),
+                    nonce,
                     algorithms: &inner.algorithms,
                     leeway: inner.leeway,
                     access_token: Some(response.access_token.expose_secret()),

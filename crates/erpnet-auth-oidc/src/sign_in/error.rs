@@ -54,6 +54,24 @@ pub enum SignInError {
     #[error("sign-in timed out after {0:?}")]
     Timeout(Duration),
 
+    /// The user refused a device authorization (RFC 8628 `access_denied`).
+    #[error("sign-in failed: the user refused the device authorization")]
+    AccessDenied,
+
+    /// The device authorization expired before the user completed it
+    /// (RFC 8628 `expired_token`, or its `expires_in` passed): start again.
+    #[error("sign-in failed: the device code expired before the user entered it")]
+    Expired,
+
+    /// The userinfo endpoint answered about another user than the ID token's
+    /// subject (OpenID Connect Core §5.3.2): the access token is someone
+    /// else's, substituted or mixed up.
+    #[error("the userinfo endpoint {endpoint} answered about another user than the ID token's")]
+    UserInfoSubject {
+        /// The userinfo endpoint.
+        endpoint: String,
+    },
+
     /// The ID token did not validate.
     #[error("invalid ID token from {endpoint}: {source}")]
     IdToken {

@@ -73,7 +73,9 @@ impl fmt::Debug for IdToken {
 pub(crate) struct IdTokenCheck<'a> {
     pub(crate) issuer: &'a str,
     pub(crate) client_id: &'a str,
-    pub(crate) nonce: &'a str,
+    /// The `nonce` the request sent; `None` when it sent none (the device
+    /// grant), and then the token must carry none.
+    pub(crate) nonce: Option<&'a str>,
     pub(crate) algorithms: &'a [Algorithm],
     pub(crate) leeway: i64,
     /// The access token issued with it, for `at_hash`.
@@ -151,10 +153,11 @@ fn validate_now(
     if date("iat")? > now.saturating_add(check.leeway) {
         return Err(ValidationError::IssuedInFuture);
     }
-    match claims.get("nonce") {
-        Some(Value::String(nonce)) if constant_time_eq(nonce, check.nonce) => {}
-        Some(_) => return Err(ValidationError::WrongNonce),
-        None => return Err(ValidationError::MissingClaim("nonce")),
+    match (claims.get("nonce"), check.nonce) {
+        (Some(Value::String(nonce)), Some(sent)) if constant_time_eq(nonce, sent) => {}
+        (None, None) => {}
+        (Some(_), _) => return Err(ValidationError::WrongNonce),
+        (None, Some(_)) => return Err(ValidationError::MissingClaim("nonce")),
     }
     // `null` is no `at_hash`, as a `null` claim is absent in access tokens;
     // any other value that is not a string is refused, never skipped.
@@ -206,18 +209,42 @@ mod tests {
         raw: &str,
         access_token: Option<&str>,
     ) -> Result<IdToken, ValidationError> {
+        check_nonce(identity, raw, access_token, Some("n-1")).await
+    }
+
+    async fn check_nonce(
+        identity: &MockIdentity,
+        raw: &str,
+        access_token: Option<&str>,
+        nonce: Option<&str>,
+    ) -> Result<IdToken, ValidationError> {
         let jwks =
             JwksCache::new(url::Url::parse(&identity.jwks_uri()).expect("url")).expect("jwks");
         let issuer = identity.issuer();
         let check = IdTokenCheck {
             issuer: &issuer,
             client_id: DEFAULT_CLIENT_ID,
-            nonce: "n-1",
+            nonce,
             algorithms: &[Algorithm::RS256],
             leeway: 30,
             access_token,
         };
         validate(raw, &jwks, &check).await
+    }
+
+    #[tokio::test]
+    async fn without_a_nonce_sent_the_token_must_carry_none() {
+        // The device grant sends no nonce: an ID token with one was made for another flow.
+        let identity = MockIdentity::start().await;
+        let without = identity.mint(TokenSpec::id_token().remove_claim("nonce"));
+        check_nonce(&identity, &without, None, None)
+            .await
+            .expect("no nonce sent, none came back");
+        let with = identity.mint(TokenSpec::id_token().claim("nonce", json!("n-1")));
+        let error = check_nonce(&identity, &with, None, None)
+            .await
+            .expect_err("a nonce nobody sent");
+        assert!(matches!(error, ValidationError::WrongNonce), "{error}");
     }
 
     #[tokio::test]
@@ -347,7 +374,7 @@ mod tests {
                 &IdTokenCheck {
                     issuer: ISSUER,
                     client_id: "app",
-                    nonce: "n-1",
+                    nonce: Some("n-1"),
                     algorithms: &[Algorithm::EdDSA],
                     leeway: 30,
                     access_token: Some("the-access-token"),

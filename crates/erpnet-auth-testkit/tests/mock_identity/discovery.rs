@@ -60,7 +60,11 @@ async fn discovery_document_looks_like_identityserver() {
     );
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post"])
+        json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ])
     );
     assert_eq!(
         doc["id_token_signing_alg_values_supported"],
@@ -155,7 +159,7 @@ async fn unknown_paths_are_404_and_not_counted() {
     for path in [
         "/.well-known/openid-configuration",
         "/id/.well-known/openid-configuration/",
-        "/id/connect/deviceauthorization",
+        "/id/connect/deviceauthorization/",
         "/id/connect/authorize/",
         "/connect/token",
         "/",
