@@ -24,11 +24,10 @@ use erpnet_auth::{
     TokenTypeHint, Url,
 };
 use erpnet_auth_testkit::{
-    Client, ClientKey, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_RESOURCE_ID, DEFAULT_RESOURCE_SECRET,
-    DEFAULT_USER, Endpoint, Failure, MockIdentity,
+    CapturedLogs, Client, ClientKey, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_RESOURCE_ID,
+    DEFAULT_RESOURCE_SECRET, DEFAULT_USER, Endpoint, Failure, MockIdentity,
 };
 use secrecy::ExposeSecret;
-use support::Captured;
 
 const SECRET: &str = "n0t-f0r-l0gs-7f3a9c";
 /// The client that authenticates with `private_key_jwt`.
@@ -36,13 +35,7 @@ const KEYED_CLIENT: &str = "my.trusted.app/keyed";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_logs_debug_or_errors() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .init();
+    let captured = CapturedLogs::install();
 
     let key = ClientKey::rsa("logs-key-1");
     let identity = MockIdentity::builder()

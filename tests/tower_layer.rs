@@ -12,7 +12,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use erpnet_auth::{Authority, ErpNetClaims, JwtValidator, UserType};
 use erpnet_auth_testkit::{
-    Alg, DEFAULT_CLIENT_ID, DEFAULT_SYSTEM_USER, Endpoint, Failure, MockIdentity, OldKey, TokenSpec,
+    Alg, CapturedLogs, DEFAULT_CLIENT_ID, DEFAULT_SYSTEM_USER, Endpoint, Failure, MockIdentity,
+    OldKey, TokenSpec,
 };
 use erpnet_auth_tower::{Claims, RequireScopesLayer, ValidateBearerLayer};
 use http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
@@ -20,7 +21,6 @@ use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use support::Captured;
 use tower::ServiceExt;
 
 fn validator(identity: &MockIdentity) -> JwtValidator {
@@ -538,7 +538,7 @@ async fn optional_authentication_lets_anonymous_requests_through_only() {
 
 #[tokio::test]
 async fn a_missing_layer_is_a_logged_server_error() {
-    let captured = Captured::default();
+    let captured = CapturedLogs::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::ERROR)

@@ -6,7 +6,6 @@ pub(crate) mod browser;
 pub(crate) mod web;
 pub(crate) mod webdriver;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -15,27 +14,6 @@ use erpnet_auth::{
     PendingParts, RefreshTokenStore, SignIn, TokenSource, Url, refresh_token_store_fn,
 };
 use secrecy::{ExposeSecret, SecretString};
-
-/// A `tracing-subscriber` writer that keeps everything written to it.
-#[derive(Clone, Default)]
-pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    /// Everything written so far.
-    pub(crate) fn text(&self) -> String {
-        String::from_utf8(self.0.lock().expect("lock").clone()).expect("utf-8")
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// The path of a built example. `cargo test` builds the examples before it
 /// runs the tests, into `target/<profile>/examples/`, beside this test's own

@@ -9,41 +9,19 @@
 #[path = "bearer_auth/api.rs"]
 mod api;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use erpnet_auth_oidc::{Authority, CachedTokenSource, ClientConfig, ClientCredentials};
 use erpnet_auth_reqwest::{BearerAuth, Error};
 use erpnet_auth_testkit::{
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, Failure, MockIdentity,
+    CapturedLogs, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, Failure, MockIdentity,
 };
 
 use crate::api::Api;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// A token attached, rejected, refreshed, then a refresh that fails: the
 /// events say what happened, and neither they nor the error hold a secret.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_tell_what_happened_and_nothing_holds_a_secret() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .init();
+    let captured = CapturedLogs::install();
 
     let identity = MockIdentity::start().await;
     let api = Api::start().await;
@@ -84,7 +62,7 @@ async fn events_tell_what_happened_and_nothing_holds_a_secret() {
     let auth = Error::downcast(&error).expect("BearerAuth error");
     assert!(auth.is_transient());
 
-    let logs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+    let logs = captured.text();
     assert!(logs.contains("token_attached=true"), "{logs}");
     assert!(logs.contains("refreshed_after_401=true"), "{logs}");
     let shown = format!("{logs} {error} {error:?} {auth:#?} {:?}", client);

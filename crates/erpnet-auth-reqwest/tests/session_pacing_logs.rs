@@ -3,39 +3,18 @@
 //!
 //! A test binary of its own: the subscriber that captures the logs is the global one.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use erpnet_auth_core::StaticToken;
 use erpnet_auth_core::pacing::Pacer;
 use erpnet_auth_reqwest::{BearerAuth, Error, SessionPacing, TokenHeader};
 use erpnet_auth_testkit::{
-    DEFAULT_CLIENT_ID, DEFAULT_ENTITY, Failure, MockDomainApi, MockIdentity,
+    CapturedLogs, DEFAULT_CLIENT_ID, DEFAULT_ENTITY, Failure, MockDomainApi, MockIdentity,
 };
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_retried_and_refused_requests_are_logged_without_the_credential() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .init();
+    let captured = CapturedLogs::install();
 
     let identity = MockIdentity::start().await;
     let api = MockDomainApi::builder(&identity)
@@ -97,7 +76,7 @@ async fn throttled_retried_and_refused_requests_are_logged_without_the_credentia
     assert_eq!(running.await.expect("task").expect("answered"), 200);
     assert_eq!(waiting.await.expect("task").expect("answered"), 200);
 
-    let logs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+    let logs = captured.text();
     for expected in [
         "pacing: throttled; retrying after the wait",
         "status=429",

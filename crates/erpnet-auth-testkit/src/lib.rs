@@ -134,6 +134,7 @@ mod introspection;
 mod jwt;
 mod keys;
 mod logout_notification;
+mod logs;
 mod params;
 mod revocation;
 mod server;
@@ -160,6 +161,7 @@ pub use domain_api::{
     DEFAULT_ENTITY, DomainApiStats, ENTERPRISE_COMPANY_ID, MockDomainApi, MockDomainApiBuilder,
 };
 pub use failure::{Endpoint, Failure};
+pub use logs::CapturedLogs;
 pub use server::{MockIdentity, MockIdentityBuilder, OldKey};
 pub use token_request::TokenRequestRecord;
 pub use token_spec::{Alg, TokenSpec};

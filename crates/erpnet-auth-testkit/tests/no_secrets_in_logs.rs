@@ -11,12 +11,9 @@ mod http;
 #[path = "mock_identity/oauth.rs"]
 mod oauth;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use erpnet_auth_testkit::{
-    ApiResource, Client, DEFAULT_CLIENT_SECRET, DEFAULT_RESOURCE_SECRET, Endpoint, Failure,
-    MockIdentity, User,
+    ApiResource, CapturedLogs, Client, DEFAULT_CLIENT_SECRET, DEFAULT_RESOURCE_SECRET, Endpoint,
+    Failure, MockIdentity, User,
 };
 
 use crate::oauth::{code_for_public_client, introspect, redeem, refresh, revoke};
@@ -38,44 +35,9 @@ fn debug_output_of_the_new_types_hides_secrets() {
     assert!(printed.contains("mary"));
 }
 
-/// A writer that keeps everything in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        let bytes = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_flow_logs_no_secret() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .init();
+    let captured = CapturedLogs::install();
 
     let idp = MockIdentity::start().await;
     let (code, verifier) = code_for_public_client(&idp, &[("nonce", "the-nonce")]).await;
