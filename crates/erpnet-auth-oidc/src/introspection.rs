@@ -24,6 +24,7 @@ use crate::client::config::{ClientConfig, EndpointKind};
 use crate::client::token_endpoint::error_answer;
 use crate::digest::sha256;
 use crate::http::{HttpResponse, is_json, media_type};
+use crate::jose::is_b64token;
 
 /// Default longest time an introspection result is reused.
 pub const DEFAULT_INTROSPECTION_TTL: Duration = Duration::from_secs(30);
@@ -363,15 +364,6 @@ impl Expected {
         }
         None
     }
-}
-
-/// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
-fn is_b64token(token: &str) -> bool {
-    let body = token.trim_end_matches('=');
-    !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
 }
 
 /// Reads an introspection endpoint's answer (RFC 7662 §2.2): `None` for an

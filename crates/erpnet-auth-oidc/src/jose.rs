@@ -96,6 +96,29 @@ impl fmt::Display for Algorithm {
     }
 }
 
+/// Whether `token` has the syntax of an RFC 6750 bearer token, `b64token`:
+/// `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`. Anything
+/// else is a malformed request, never a token worth a signature check or an
+/// introspection request.
+pub fn is_b64token(token: &str) -> bool {
+    let token = token.as_bytes();
+    let padding = token.iter().rev().take_while(|&&b| b == b'=').count();
+    let (body, _) = token.split_at(token.len().saturating_sub(padding));
+    // No early exit, so that the loop is vectorised.
+    let bad = body.iter().fold(false, |bad, &b| {
+        let ok = (b.wrapping_sub(b'0') < 10)
+            | ((b | 0x20).wrapping_sub(b'a') < 26)
+            | (b == b'-')
+            | (b == b'.')
+            | (b == b'_')
+            | (b == b'~')
+            | (b == b'+')
+            | (b == b'/');
+        bad | !ok
+    });
+    !body.is_empty() && !bad
+}
+
 /// Whether `token` has the shape of a compact JWS (three base64url parts), as
 /// opposed to an opaque reference token such as ERP.net's `enrt_…`.
 pub fn looks_like_jwt(token: &str) -> bool {

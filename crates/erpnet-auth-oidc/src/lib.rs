@@ -169,7 +169,7 @@ pub use introspection::{
     docsrs,
     doc(cfg(any(feature = "validation", feature = "introspection")))
 )]
-pub use jose::{Algorithm, looks_like_jwt};
+pub use jose::{Algorithm, is_b64token, looks_like_jwt};
 #[cfg(feature = "sign-in")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sign-in")))]
 pub use sign_in::{

@@ -1,6 +1,7 @@
 //! Reading the bearer token from a request's `Authorization` header
 //! (RFC 6750 §2.1).
 
+use erpnet_auth_oidc::is_b64token;
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
 
@@ -74,32 +75,13 @@ pub(crate) fn token(headers: &HeaderMap) -> Result<Option<&str>, Malformed> {
 /// Why a token the validator refused is a malformed request rather than an
 /// invalid token, if it is.
 pub(crate) fn malformed(token: &str) -> Option<Malformed> {
-    if is_b64token(token.as_bytes()) {
+    if is_b64token(token) {
         None
     } else if token.is_ascii() {
         Some(Malformed::BadToken)
     } else {
         Some(Malformed::NotAscii)
     }
-}
-
-/// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
-fn is_b64token(token: &[u8]) -> bool {
-    let padding = token.iter().rev().take_while(|&&b| b == b'=').count();
-    let (body, _) = token.split_at(token.len().saturating_sub(padding));
-    // No early exit, so that the loop is vectorised.
-    let bad = body.iter().fold(false, |bad, &b| {
-        let ok = (b.wrapping_sub(b'0') < 10)
-            | ((b | 0x20).wrapping_sub(b'a') < 26)
-            | (b == b'-')
-            | (b == b'.')
-            | (b == b'_')
-            | (b == b'~')
-            | (b == b'+')
-            | (b == b'/');
-        bad | !ok
-    });
-    !body.is_empty() && !bad
 }
 
 #[cfg(test)]
